@@ -1,0 +1,57 @@
+"""JSON errors: every failure the API answers is ``{"error": {"status", "message", ...}}``.
+
+A client's mistake becomes a 4xx with a message saying what and where; anything unexpected is
+logged with the request id and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+log = structlog.get_logger(__name__)
+
+
+def error_response(status: int, message: str, **extra: Any) -> web.Response:
+    body = {"error": {"status": status, "message": message, **extra}}
+    return web.json_response(body, status=status)
+
+
+class ApiError(web.HTTPException):
+    """An HTTP error carrying a JSON body."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        self.status_code = status
+        super().__init__(headers=headers)
+        self.message = message
+        self.extra = extra
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id, turn every error into JSON, and never leak a traceback."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = error_response(exc.status_code, exc.message, **exc.extra)
+        for name, value in exc.headers.items():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    except web.HTTPException as exc:
+        if exc.status_code < 400:
+            raise
+        response = error_response(exc.status_code, exc.text or exc.reason)
+    except Exception:
+        log.exception("request_failed", path=request.path, method=request.method)
+        response = error_response(500, "internal error; see the service log", request_id=request_id)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers["X-Request-Id"] = request_id
+    return response

@@ -1,0 +1,65 @@
+"""Read API: ``GET /incidents`` and ``GET /incidents/<id>`` (JSON, or HTML for browsers)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.api.auth import require_bearer
+from service.api.errors import ApiError
+from service.api.keys import SETTINGS, STORE
+from service.api.page import render_incident
+from service.domain.incidents import State
+
+MAX_LIMIT = 500
+
+
+def _authorize_read(request: web.Request) -> None:
+    auth = request.app[SETTINGS].auth
+    require_bearer(request, auth.read_token, auth.owner_token, realm="incidents")
+
+
+def _query_limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ApiError(400, f"limit must be an integer, got {raw[:40]!r}", field="limit") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
+def _query_state(request: web.Request) -> State | None:
+    raw = request.query.get("state")
+    if raw is None or raw == "":
+        return None
+    try:
+        return State(raw)
+    except ValueError:
+        allowed = ", ".join(s.value for s in State)
+        raise ApiError(400, f"state must be one of {allowed}", field="state") from None
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    _authorize_read(request)
+    state, limit = _query_state(request), _query_limit(request)
+    rows = await request.app[STORE].list_incidents(state, limit)
+    return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows]})
+
+
+def _wants_html(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and accept.find("text/html") < (
+        accept.find("application/json") if "application/json" in accept else len(accept)
+    )
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    _authorize_read(request)
+    incident_id = request.match_info["incident_id"]
+    incident = await request.app[STORE].get_incident(incident_id)
+    if incident is None:
+        raise ApiError(404, f"no incident with id {incident_id[:80]!r}", field="incident_id")
+    if _wants_html(request):
+        return web.Response(text=render_incident(incident), content_type="text/html")
+    return web.json_response(text=incident.model_dump_json())

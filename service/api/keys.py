@@ -1,0 +1,19 @@
+"""Typed keys for what ``create_app`` puts on the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.clock import Clock
+from service.metrics import Metrics
+from service.settings import Settings
+from service.store.base import Store
+from service.supervisor import Supervisor
+from service.workqueue import WorkQueue
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+STORE = web.AppKey("store", Store)
+METRICS = web.AppKey("metrics", Metrics)
+SUPERVISOR = web.AppKey("supervisor", Supervisor)
+WORK = web.AppKey("work", WorkQueue)

@@ -1,0 +1,73 @@
+"""Injected time.
+
+Everything that reads the time or waits takes a ``Clock``: production uses ``SystemClock``,
+the demo a ``ScaledClock`` (simulated minutes pass in real seconds), tests a ``ManualClock``
+they advance by hand, so a 30-minute threshold is tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the service needs of time: the current instant and a way to wait."""
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class ScaledClock:
+    """Time that runs ``speed`` times faster than the wall clock, from ``start``."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._origin = start or datetime.now(UTC)
+        self._mono = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._mono) * self.speed
+        return self._origin + timedelta(seconds=elapsed)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+
+class ManualClock:
+    """A clock that only moves when told to; sleepers wake when their time is reached."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 2, 26, 10, 0, tzinfo=UTC)
+        self._changed = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward and wake every sleeper so it can check its deadline."""
+        self._now += timedelta(seconds=seconds)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = self._now + timedelta(seconds=max(0.0, seconds))
+        while self._now < deadline:
+            await self._changed.wait()
+        # Yield once so a zero sleep still lets other tasks run, as asyncio.sleep(0) does.
+        await asyncio.sleep(0)

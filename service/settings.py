@@ -1,0 +1,158 @@
+"""The one settings tree: ``config/responder.yaml`` (or ``--config FILE``) plus ``AISLOT_*`` env.
+
+Env wins over the file, ``__`` separates levels (``AISLOT_SERVER__PORT=9000``); that is how
+secrets (tokens) arrive. Everything is validated at start; ``load_settings`` raises
+``ConfigError`` whose message names the offending field path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
+ENV_PREFIX = "AISLOT_"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message says which field and why."""
+
+
+class Section(BaseModel):
+    """Base for every section: unknown keys are typos, so they are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="webhook body limit")
+    public_url: str = Field(
+        default="http://127.0.0.1:8080", description="base URL used in links to incidents"
+    )
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class AuthSettings(Section):
+    """Tokens; they arrive by env (AISLOT_AUTH__WEBHOOK_TOKEN ...) and are never logged."""
+
+    webhook_token: SecretStr | None = None
+    webhook_basic_user: str | None = None
+    webhook_basic_password: SecretStr | None = None
+    read_token: SecretStr | None = None
+    owner_token: SecretStr | None = None
+    owner_name: str = "owner"
+
+    @model_validator(mode="after")
+    def _basic_is_a_pair(self) -> AuthSettings:
+        if (self.webhook_basic_user is None) != (self.webhook_basic_password is None):
+            raise ValueError("webhook_basic_user and webhook_basic_password go together")
+        return self
+
+
+class StoreSettings(Section):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path("var/aislot-responder.db")
+    postgres_dsn: SecretStr | None = None
+    batch_max: int = Field(default=256, ge=1, description="notifications per group commit")
+    timeout_s: float = Field(default=5.0, gt=0, description="one store operation's deadline")
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> StoreSettings:
+        if self.backend == "postgres" and self.postgres_dsn is None:
+            raise ValueError("postgres_dsn is required when backend is postgres")
+        return self
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class IncidentSettings(Section):
+    """How an alert maps to an incident (the alert catalog's dedup rule)."""
+
+    default_namespace: str = "codex-k8s-prod"
+    namespace_label: str = "namespace"
+    signature_label: str = "error_signature"
+    job_kind_label: str = "job_kind"
+    related_issue: str = "205"
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one responder process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    store: StoreSettings = StoreSettings()
+    logging: LoggingSettings = LoggingSettings()
+    incidents: IncidentSettings = IncidentSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Env over file: the file's values come in as init kwargs.
+        return (env_settings, init_settings)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(root)"
+        env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"  {path}: {err['msg']} (file key {path!r} or env {env})")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load and validate; ``path`` None means the default file when it exists, else defaults."""
+    origin = "defaults and env"
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(path)
+        origin = f"{path} and env"
+    elif DEFAULT_CONFIG_PATH.is_file():
+        data = _read_yaml(DEFAULT_CONFIG_PATH)
+        origin = f"{DEFAULT_CONFIG_PATH} and env"
+    for key, value in (overrides or {}).items():
+        data[key] = value
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from exc
+
+
+def config_path_from_env() -> Path | None:
+    """``AISLOT_CONFIG`` names a config file (used by the Helm chart and tests)."""
+    value = os.environ.get("AISLOT_CONFIG")
+    return Path(value) if value else None

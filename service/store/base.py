@@ -1,0 +1,67 @@
+"""The store interface the rest of the service programs against.
+
+Backends (SQLite by default, PostgreSQL for several replicas) implement ``Store``; callers see
+domain models and two error classes, never SQL or driver exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from service.domain.alerts import Notification
+from service.domain.incidents import AlertPlan, Incident, IncidentSummary, State, TimelineEntry
+
+
+class StoreError(Exception):
+    """Base class of store failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not commit or answer now; the caller may retry (webhook: 503)."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What storing one notification did."""
+
+    notification_id: int
+    redelivery: bool
+    plans: list[AlertPlan] = field(default_factory=list)
+
+    @property
+    def incidents(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for plan in self.plans:
+            if plan.incident_id:
+                seen[plan.incident_id] = None
+        return list(seen)
+
+    @property
+    def opened(self) -> list[str]:
+        return [p.incident_id for p in self.plans if p.action == "open" and p.incident_id]
+
+
+class Store(Protocol):
+    """Durable incidents. Every method commits before it returns."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def ingest(
+        self, notification: Notification, raw: bytes, received_at: datetime
+    ) -> IngestResult: ...
+
+    async def move(self, incident_id: str, target: State, entry: TimelineEntry) -> Incident:
+        """Apply ``transition()``; raises ``IllegalTransition`` or ``KeyError``."""
+        ...
+
+    async def get_incident(self, incident_id: str) -> Incident | None: ...
+
+    async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]: ...
+
+    async def count_by_state(self) -> dict[str, int]: ...

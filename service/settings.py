@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from service.domain.signatures import SignatureConfig, default_signatures
+
 DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
 ENV_PREFIX = "AISLOT_"
 
@@ -85,6 +87,110 @@ class IncidentSettings(Section):
     related_issue: str = "205"
 
 
+class KubeSettings(Section):
+    """How to reach the cluster: a kubeconfig file, else in-cluster config."""
+
+    kubeconfig: Path | None = None
+    context: str | None = None
+    namespace: str = "codex-k8s-prod"
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    retry_deadline_s: float = Field(default=30.0, gt=0)
+
+
+class PlatformObjects(Section):
+    """Names and selectors of the platform's objects (context/platform.md)."""
+
+    control_plane_deployment: str = "codex-k8s-control-plane"
+    control_plane_container: str = "control-plane"
+    worker_deployment: str = "codex-k8s-worker"
+    registry_deployment: str = "codex-k8s-registry"
+    build_job_selector: str = "app.kubernetes.io/name=codex-k8s-kaniko"
+    mirror_job_selector: str = "app.kubernetes.io/name=codex-k8s-image-mirror"
+    codegen_job_selector: str = "app.kubernetes.io/component=codegen-check"
+
+
+class DiagnosticsSettings(Section):
+    """The runbook's diagnostics: windows, timeouts, limits, and the signatures to grep."""
+
+    log_window_s: int = Field(default=6 * 3600, gt=0, description="logs --since (6h)")
+    collector_timeout_s: float = Field(default=20.0, gt=0)
+    overall_deadline_s: float = Field(default=45.0, gt=0)
+    max_excerpts: int = Field(default=20, ge=1)
+    excerpt_chars: int = Field(default=400, ge=40)
+    max_line_bytes: int = Field(default=64 * 1024, ge=1024)
+    job_log_tail_lines: int = Field(default=200, ge=1)
+    reinvestigate_interval_s: float = Field(default=300.0, ge=0)
+    signatures: list[SignatureConfig] = Field(default_factory=default_signatures)
+
+
+class KillSwitchTarget(Section):
+    """Where ``CODEXK8S_KANIKO_CACHE_ENABLED`` lives."""
+
+    kind: Literal["deployment-env", "secret", "configmap"] = "deployment-env"
+    name: str = Field(default="codex-k8s-control-plane",
+                      description="the Deployment (deployment-env) or the Secret/ConfigMap")
+    key: str = "CODEXK8S_KANIKO_CACHE_ENABLED"
+    off_value: str = "false"
+    restart_deployment: str = Field(
+        default="codex-k8s-control-plane",
+        description="restarted (restartedAt annotation) when the switch is in a Secret/ConfigMap",
+    )
+
+
+class MitigationSettings(Section):
+    """The cache kill switch and its safety policy."""
+
+    mode: Literal["auto", "approval", "observe", "dry-run"] = "auto"
+    target: KillSwitchTarget = KillSwitchTarget()
+    rollout_timeout_s: float = Field(default=180.0, gt=0)
+
+
+class EscalationSettings(Section):
+    """The runbook's thresholds."""
+
+    repeat_threshold: int = Field(default=2, ge=0,
+                                  description="escalate when more than this many in a row")
+    recovery_deadline_s: float = Field(default=1800.0, gt=0)
+    clean_window_s: float = Field(default=1800.0, gt=0)
+    monitor_interval_s: float = Field(default=60.0, gt=0)
+    rollback_plan: str = (
+        "Config rollback first (cache off, valid build ref), then image rollback of "
+        "control-plane/worker with the Owner (docs/ops/rollback_plan_ai_slot_build_pipeline.md)"
+    )
+
+
+EventName = Literal["opened", "evidence", "mitigated", "escalated", "resolved"]
+ALL_EVENTS: list[EventName] = ["opened", "evidence", "mitigated", "escalated", "resolved"]
+
+
+class SinkSettings(Section):
+    """One notification target. Secrets (token, url with a key) come by env:
+    ``AISLOT_SINKS__<NAME>__TOKEN``."""
+
+    type: Literal["webhook", "slack", "telegram", "github", "pagerduty", "console"]
+    url: str | None = None
+    token: SecretStr | None = None
+    events: list[EventName] = Field(default_factory=lambda: list(ALL_EVENTS))
+    chat_id: str | None = Field(default=None, description="telegram")
+    repo: str | None = Field(default=None, description="github owner/name")
+    issue: str | None = Field(default=None, description="github issue; default related_issue")
+    audience: Literal["oncall", "owner", "all"] = "all"
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+
+    @model_validator(mode="after")
+    def _needs(self) -> SinkSettings:
+        if self.type in {"webhook", "slack"} and not self.url:
+            raise ValueError(f"a {self.type} sink needs url")
+        if self.type == "telegram" and (self.token is None or not self.chat_id):
+            raise ValueError("a telegram sink needs token and chat_id")
+        if self.type == "github" and (self.token is None or not self.repo):
+            raise ValueError("a github sink needs token and repo")
+        if self.type == "pagerduty" and self.token is None:
+            raise ValueError("a pagerduty sink needs token (the routing key)")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration of one responder process."""
 
@@ -97,6 +203,12 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     logging: LoggingSettings = LoggingSettings()
     incidents: IncidentSettings = IncidentSettings()
+    kube: KubeSettings = KubeSettings()
+    platform: PlatformObjects = PlatformObjects()
+    diagnostics: DiagnosticsSettings = DiagnosticsSettings()
+    mitigation: MitigationSettings = MitigationSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    sinks: dict[str, SinkSettings] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,89 @@
+"""Result and limit models of the log scanner.
+
+Purpose: the typed, JSON-serialisable output of a scan (stored in evidence bundles) and its bounds.
+Boundary: data only; built by `service.domain.logscan.state`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ScanLimits(BaseModel):
+    """Memory and size bounds of one scan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_line_bytes: int = Field(default=64 * 1024, ge=64)
+    excerpt_chars: int = Field(default=400, ge=40)
+    keep_first: int = Field(default=5, ge=0)
+    keep_last: int = Field(default=5, ge=0)
+    keep_context: int = Field(default=3, ge=0, description="first and last K context lines")
+    max_occurrences: int = Field(default=10_000, ge=1)
+    max_bytes: int | None = Field(default=None, ge=1, description="stop reading after this")
+
+
+class LogMatch(BaseModel):
+    """One log line that matched a signature pattern (excerpt already redacted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    signature: str
+    pattern: str
+    defining: bool
+    line_no: int
+    timestamp: datetime | None = None
+    level: str | None = None
+    run_id: str | None = None
+    job: str | None = None
+    excerpt: str
+    line_truncated: bool = False
+
+
+class Occurrence(BaseModel):
+    """One distinct failed build carrying a signature (identified by job name, else run id)."""
+
+    key: str
+    job: str | None = None
+    run_id: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    lines: int = 0
+
+
+class SignatureStats(BaseModel):
+    """What one scan found for one signature."""
+
+    signature: str
+    lines: int = 0
+    context_lines: int = 0
+    occurrences: int = 0
+    unattributed_lines: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    run_ids: list[str] = Field(default_factory=list)
+    jobs: list[str] = Field(default_factory=list)
+    occurrence_list: list[Occurrence] = Field(default_factory=list)
+    occurrences_capped: bool = False
+    excerpts: list[LogMatch] = Field(default_factory=list)
+    context: list[LogMatch] = Field(default_factory=list)
+    excerpts_dropped: int = 0
+
+
+class ScanResult(BaseModel):
+    """Summary of one log scan; `truncated` says whether anything was left out."""
+
+    source: str
+    signatures: dict[str, SignatureStats] = Field(default_factory=dict)
+    lines_scanned: int = 0
+    bytes_scanned: int = 0
+    lines_truncated: int = 0
+    stopped_early: bool = False
+    truncated: bool = False
+
+    def stats(self, signature: str) -> SignatureStats:
+        """Stats of `signature` (empty stats when it was not scanned for)."""
+        return self.signatures.get(signature, SignatureStats(signature=signature))

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.domain.alerts import Alert
+from service.domain.evidence import EvidenceBundle
+from service.domain.messages import Delivery
 
 
 class State(StrEnum):
@@ -98,6 +100,12 @@ class Incident(BaseModel):
     counters: Counters = Field(default_factory=Counters)
     alerts: list[AlertRecord] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    evidence: list[EvidenceBundle] = Field(default_factory=list)
+    deliveries: list[Delivery] = Field(default_factory=list)
+
+    @property
+    def latest_evidence(self) -> EvidenceBundle | None:
+        return self.evidence[-1] if self.evidence else None
 
 
 class IncidentSummary(BaseModel):

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Protocol
 
 from service.domain.alerts import Notification
+from service.domain.evidence import EvidenceBundle
+from service.domain.messages import Delivery, Message
 from service.domain.incidents import AlertPlan, Incident, IncidentSummary, State, TimelineEntry
 
 
@@ -65,3 +67,27 @@ class Store(Protocol):
     async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]: ...
 
     async def count_by_state(self) -> dict[str, int]: ...
+
+    # The outbox: every message is stored before it is sent, and its outcome after.
+
+    async def enqueue(self, message: Message, sinks: list[str], now: datetime) -> list[int]:
+        """Queue ``message`` for each sink; a key already queued for a sink is skipped."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Due deliveries, marked ``sending`` with the attempt counted (before the send)."""
+        ...
+
+    async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,
+                              error: str | None = None, retry_at: datetime | None = None
+                              ) -> None:
+        """Record a send's outcome; neither delivered nor ``retry_at`` means failed for good."""
+        ...
+
+    async def deliveries(self, incident_id: str) -> list[Delivery]: ...
+
+    async def count_deliveries(self) -> dict[str, int]: ...
+
+    async def save_evidence(self, bundle: EvidenceBundle, entry: TimelineEntry) -> int: ...
+
+    async def evidence(self, incident_id: str) -> list[EvidenceBundle]: ...

@@ -24,6 +24,7 @@ import aiosqlite
 import structlog
 
 from service.domain.alerts import Notification
+from service.domain.evidence import EvidenceBundle
 from service.domain.incidents import (
     AlertPlan,
     AlertRecord,
@@ -39,6 +40,8 @@ from service.domain.incidents import (
     record_of,
     transition,
 )
+from service.domain.messages import Delivery, Message
+from service.store import sqlite_outbox
 from service.store.base import IngestResult, StoreUnavailable
 
 T = TypeVar("T")
@@ -317,6 +320,55 @@ class SqliteStore:
         assert incident is not None
         return incident
 
+    # -- outbox and evidence ---------------------------------------------------------------
+
+    async def enqueue(self, message: Message, sinks: list[str], now: datetime) -> list[int]:
+        async def job(conn: aiosqlite.Connection) -> list[int]:
+            ids = await sqlite_outbox.enqueue(conn, message, sinks, now)
+            if ids:
+                entry = TimelineEntry(at=now, kind="notification_queued",
+                                      message=f"{message.event} message queued for "
+                                              f"{', '.join(sinks)}",
+                                      data={"key": message.key, "sinks": sinks})
+                await _append(conn, message.incident_id, entry)
+            return ids
+
+        ids: list[int] = await self._submit(job)
+        return ids
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        async def job(conn: aiosqlite.Connection) -> list[Delivery]:
+            return await sqlite_outbox.claim_due(conn, now, limit)
+
+        claimed: list[Delivery] = await self._submit(job)
+        return claimed
+
+    async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,
+                              error: str | None = None, retry_at: datetime | None = None) -> None:
+        async def job(conn: aiosqlite.Connection) -> None:
+            await sqlite_outbox.finish(conn, delivery_id, delivered=delivered, now=now,
+                                       error=error, retry_at=retry_at)
+
+        await self._submit(job)
+
+    async def save_evidence(self, bundle: EvidenceBundle, entry: TimelineEntry) -> int:
+        async def job(conn: aiosqlite.Connection) -> int:
+            evidence_id = await sqlite_outbox.save_evidence(conn, bundle)
+            await _append(conn, bundle.incident_id, entry)
+            return evidence_id
+
+        evidence_id: int = await self._submit(job)
+        return evidence_id
+
+    async def deliveries(self, incident_id: str) -> list[Delivery]:
+        return await sqlite_outbox.deliveries_of(self._read_conn(), incident_id)
+
+    async def evidence(self, incident_id: str) -> list[EvidenceBundle]:
+        return await sqlite_outbox.evidence_of(self._read_conn(), incident_id)
+
+    async def count_deliveries(self) -> dict[str, int]:
+        return await sqlite_outbox.count_deliveries(self._read_conn())
+
     # -- reads -----------------------------------------------------------------------------
 
     def _read_conn(self) -> aiosqlite.Connection:
@@ -356,6 +408,8 @@ class SqliteStore:
             counters=Counters(alerts_firing=row["alerts_firing"],
                               alerts_resolved=row["alerts_resolved"]),
             alerts=alerts, timeline=timeline,
+            evidence=await sqlite_outbox.evidence_of(conn, incident_id),
+            deliveries=await sqlite_outbox.deliveries_of(conn, incident_id),
         )
 
     async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]:

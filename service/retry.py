@@ -1,0 +1,107 @@
+"""The one retry policy of every adapter (kube, sinks): tenacity, classified errors, a deadline.
+
+Adapters translate their failures into ``Retryable`` (5xx, 429, connection errors, timeouts)
+or ``Permanent`` (other 4xx, bad data); ``retrying()`` retries only the former, with jittered
+exponential backoff, honouring a server's ``Retry-After``, and gives up at the deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+T = TypeVar("T")
+
+
+class AdapterError(Exception):
+    """A failure talking to something outside; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Retryable(AdapterError):
+    """Worth another try: 5xx, 429, connection errors, timeouts."""
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after_s = retry_after_s
+
+
+class Permanent(AdapterError):
+    """Another try gives the same answer: 4xx other than 429 (403 and 404 among them)."""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def classify_status(status: int, message: str, retry_after: str | None = None) -> AdapterError:
+    """The error class of an HTTP answer that was not a success."""
+    if status == 429 or status >= 500:
+        return Retryable(message, status=status, retry_after_s=parse_retry_after(retry_after))
+    return Permanent(message, status=status)
+
+
+class _Wait:
+    """Jittered exponential backoff, or the server's Retry-After when it gave one."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=initial_s, max=max_s)
+        self._max = max_s
+
+    def __call__(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, Retryable) and exc.retry_after_s is not None:
+            return min(exc.retry_after_s, self._max)
+        return float(self._backoff(state))
+
+
+def retrying(*, deadline_s: float, max_attempts: int = 8, initial_s: float = 0.2,
+             max_wait_s: float = 10.0) -> AsyncRetrying:
+    """A tenacity controller for ``async for attempt in retrying(...): with attempt: ...``."""
+    return AsyncRetrying(
+        retry=retry_if_exception_type(Retryable),
+        wait=_Wait(initial_s, max_wait_s),
+        stop=stop_after_delay(deadline_s) | stop_after_attempt(max_attempts),
+        reraise=True,
+    )
+
+
+async def call_with_retry(fn: Callable[[], Awaitable[T]], *, deadline_s: float,
+                          max_attempts: int = 8, initial_s: float = 0.2,
+                          max_wait_s: float = 10.0) -> tuple[T, int]:
+    """Run ``fn`` under the policy; returns its result and how many attempts it took."""
+    attempts = 0
+    async for attempt in retrying(deadline_s=deadline_s, max_attempts=max_attempts,
+                                  initial_s=initial_s, max_wait_s=max_wait_s):
+        with attempt:
+            attempts += 1
+            result = await fn()
+    return result, attempts

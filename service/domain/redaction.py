@@ -22,7 +22,7 @@ REDACTED: Final = "[REDACTED]"
 # Words that make a key's value a secret: `DB_PASSWORD=`, `"client_secret":`, `api-key: ...`.
 _SENSITIVE_WORDS = (
     r"(?:pass(?:word|wd|phrase)|secret|token|api[_-]?key|apikey|"
-    r"(?:access|secret|private|signing|ssh|encryption|master)[_-]?key|credentials?|"
+    r"(?:access|secret|private|signing|ssh|encryption|master|routing|integration)[_-]?key|credentials?|"
     r"auth(?:[_-]?(?:key|token))?|session[_-]?id|cookie|dsn)"
 )
 # The key may carry a prefix (`CODEXK8S_GITHUB_TOKEN`, `clientSecret`) and a suffix after a
@@ -88,7 +88,8 @@ def default_rules() -> list[Rule]:
         _rule(
             "authorization-header",
             r"(?P<head>\b(?:proxy-)?authorization\\?\"?\s*[:=]\s*\\?\"?\s*"
-            r"(?:(?:bearer|basic|token|digest|negotiate|bot)\s+)?)"
+            # atomic: once a scheme word is read, it is never taken for the credential
+            r"(?>(?:(?:bearer|basic|token|digest|negotiate|bot)\s+)?))"
             rf"{_NOT_DONE}[^\s\"'\\,;}}]+",
             _keep("head"),
             re.IGNORECASE,
@@ -117,7 +118,9 @@ def default_rules() -> list[Rule]:
             _keep("head"),
         ),
         _rule("telegram-bot-path", r"(?P<head>/bot)\d{5,12}:[A-Za-z0-9_-]{20,}", _keep("head")),
-        _rule("telegram-token", r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b", REDACTED),
+        _rule(
+            "telegram-token", r"(?<![0-9])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])", REDACTED
+        ),
         _rule(
             "aws-access-key",
             r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
@@ -148,6 +151,12 @@ def default_rules() -> list[Rule]:
             rf"(?P<head>\b{_KEY_NAME}\s*[=:]\s*){_NOT_DONE}[^\s\"'&,;<>\\]+",
             _keep("head"),
             re.IGNORECASE,
+        ),
+        _rule(
+            "cli-user",  # curl -u user:password, --user user:password
+            r"(?P<head>(?:^|\s)(?:-u|--user|--proxy-user)[\s=]+[\"']?[^:\s\"']+:)"
+            rf"{_NOT_DONE}[^\s\"']+",
+            _keep("head"),
         ),
         _rule(
             "cli-flag",

@@ -1,0 +1,272 @@
+"""Composing messages: what the responder says about an incident, as a ``Message``.
+
+Purpose: turn an incident and its evidence bundle into the on-call's first message (what
+happened, the evidence by priority, what could not be collected and why, the kill switch, the
+runbook's next step, the links), and give the policy code one helper for its other events.
+Boundary: pure functions, no I/O, no clock. Every text passes through ``redact`` again on its
+way out, although the bundle is redacted already: a message leaves the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from service.domain.evidence import Collected, CollectorStatus, EvidenceBundle
+from service.domain.incidents import Incident
+from service.domain.logscan.models import ScanResult
+from service.domain.messages import Audience, EventName, Fact, Message, MessageSection, Severity
+from service.domain.redaction import redact
+
+T = TypeVar("T")
+
+# Section priorities: lower is more important and survives the smallest medium.
+PRIORITY_NEXT_STEP = 0
+PRIORITY_FAILED_JOBS = 1
+PRIORITY_MISSING = 2
+PRIORITY_CONTROL_PLANE = 3
+PRIORITY_WORKER = 4
+PRIORITY_REGISTRY = 5
+PRIORITY_WORKLOADS = 6
+
+MAX_RUN_IDS = 10
+MAX_JOBS = 10
+MAX_JOB_LINES = 5
+MAX_EXCERPTS = 8
+
+# The runbook's next step per signature; a signature without one gets the generic step.
+_NEXT_STEPS: dict[str, list[str]] = {
+    "cache": [
+        "Set CODEXK8S_KANIKO_CACHE_ENABLED=false on deploy/codex-k8s-control-plane "
+        "(container control-plane).",
+        "Wait for `kubectl rollout status deploy/codex-k8s-control-plane --timeout=180s`.",
+        "Retry the failed run; new build/mirror jobs must end Complete.",
+        "Escalate to SRE on-call if MANIFEST_UNKNOWN repeats more than 2 times after the switch.",
+    ],
+    "build-ref": [
+        "Check CODEXK8S_BUILD_REF: it must name an existing commit (codegen-check log, tail 200).",
+        "Fix the build ref, then retry the failed run.",
+        "Escalate to SRE on-call if the checkout error repeats more than 2 times after the fix.",
+    ],
+}
+_GENERIC_STEP = ["Follow RB-CK8S-AISLOT-BUILD-0001: diagnose, mitigate, escalate if it repeats."]
+
+
+def incident_link(public_url: str, incident_id: str) -> str:
+    """The incident's page on the responder."""
+    return f"{public_url.rstrip('/')}/incidents/{incident_id}"
+
+
+def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, public_url: str,
+                     key: str) -> Message:
+    """The on-call's first message: what happened and the evidence, by priority."""
+    occurrences = _occurrences(bundle)
+    where = f"{incident.namespace}"
+    confirmed = "confirmed in logs/jobs" if bundle.confirmed else "NOT confirmed by evidence yet"
+    summary = (
+        f"{bundle.signature} failures in {where}: {occurrences} failed build(s), "
+        f"{len(bundle.run_ids)} run(s) affected; signature {confirmed}."
+    )
+    missing = bundle.missing()
+    if missing:
+        summary += f" {len(missing)} diagnostic(s) missing (see below)."
+    sections = [
+        MessageSection(title="Next step (runbook)", lines=_next_step(bundle),
+                       priority=PRIORITY_NEXT_STEP),
+        *_failed_jobs(bundle),
+        *_missing(bundle),
+        *_log_section("Control-plane log", bundle.control_plane_logs, bundle.signature,
+                      PRIORITY_CONTROL_PLANE),
+        *_log_section("Worker log", bundle.worker_logs, bundle.signature, PRIORITY_WORKER),
+        *_registry(bundle),
+        *_workloads(bundle),
+    ]
+    return compose_event(
+        incident, event="evidence", key=key,
+        title=f"[{incident.id}] {bundle.signature} build failures in {incident.namespace}",
+        summary=summary, severity="critical" if bundle.confirmed else "warning",
+        audience="oncall", facts=_facts(incident, bundle, occurrences), sections=sections,
+        public_url=public_url, created_at=bundle.collected_at,
+    )
+
+
+def compose_event(incident: Incident, *, event: EventName, key: str, title: str, summary: str,
+                  severity: Severity = "warning", audience: Audience = "all",
+                  facts: Sequence[Fact] = (), sections: Sequence[MessageSection] = (),
+                  public_url: str, created_at: datetime | None = None) -> Message:
+    """One message about ``incident`` (opened, mitigated, escalated, resolved...), redacted.
+
+    ``created_at`` defaults to the incident's last update: this module never reads a clock.
+    """
+    return Message(
+        incident_id=incident.id, event=event, key=key, severity=severity, audience=audience,
+        title=redact(title), summary=redact(summary),
+        incident_url=incident_link(public_url, incident.id),
+        related_issue=incident.related_issue,
+        facts=[Fact(name=f.name, value=redact(f.value)) for f in facts],
+        sections=[scrub_section(s) for s in sections],
+        created_at=created_at or incident.updated_at,
+    )
+
+
+def scrub_section(section: MessageSection) -> MessageSection:
+    """The section with every line redacted."""
+    return section.model_copy(update={"title": redact(section.title),
+                                      "lines": [redact(line) for line in section.lines]})
+
+
+def scrub(message: Message) -> Message:
+    """The whole message redacted once more (the outbox does this before every send)."""
+    return message.model_copy(update={
+        "title": redact(message.title), "summary": redact(message.summary),
+        "facts": [Fact(name=f.name, value=redact(f.value)) for f in message.facts],
+        "sections": [scrub_section(s) for s in message.sections],
+    })
+
+
+# -- pieces ----------------------------------------------------------------------------------
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
+
+
+def _capped(items: Sequence[str], limit: int) -> str:
+    shown = ", ".join(items[:limit])
+    extra = len(items) - limit
+    return f"{shown} (+{extra} more)" if extra > 0 else shown
+
+
+def _occurrences(bundle: EvidenceBundle) -> int:
+    counts = [0]
+    for logs in (bundle.control_plane_logs, bundle.worker_logs):
+        if logs.data is not None:
+            counts.append(logs.data.stats(bundle.signature).occurrences)
+    if bundle.failed_jobs.data is not None:
+        counts.append(len(bundle.failed_jobs.data.jobs))
+    return max(counts)
+
+
+def _facts(incident: Incident, bundle: EvidenceBundle, occurrences: int) -> list[Fact]:
+    facts = [
+        Fact(name="Signature", value=bundle.signature),
+        Fact(name="Namespace", value=incident.namespace),
+        Fact(name="First error", value=_time(bundle.first_error_at)),
+        Fact(name="Last error", value=_time(bundle.last_error_at)),
+        Fact(name="Occurrences", value=str(occurrences)),
+    ]
+    if bundle.run_ids:
+        facts.append(Fact(name="Run ids", value=_capped(bundle.run_ids, MAX_RUN_IDS)))
+    facts.append(Fact(name="Kill switch", value=_kill_switch(bundle)))
+    if incident.related_issue:
+        facts.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
+    return facts
+
+
+def _kill_switch(bundle: EvidenceBundle) -> str:
+    got = bundle.kill_switch
+    if got.status is not CollectorStatus.OK or got.data is None:
+        return f"unknown ({got.status.value})"
+    state = got.data
+    value = state.value if state.value is not None else "unset (cache on)"
+    rollout = {True: ", rollout complete", False: ", rollout in progress", None: ""}
+    return f"{state.location} = {value}{rollout[state.rollout_complete]}"
+
+
+def _next_step(bundle: EvidenceBundle) -> list[str]:
+    steps = _NEXT_STEPS.get(bundle.signature, _GENERIC_STEP)
+    got = bundle.kill_switch
+    if (bundle.signature == "cache" and got.data is not None
+            and (got.data.value or "").lower() == "false"):
+        steps = ["The cache is already off: a repeating MANIFEST_UNKNOWN means the cache is not "
+                 "the (only) cause; escalate to SRE on-call (and the Owner for a rollback)."]
+    return [f"{i}. {step}" for i, step in enumerate(steps, 1)]
+
+
+def _failed_jobs(bundle: EvidenceBundle) -> list[MessageSection]:
+    data = bundle.failed_jobs.data
+    if bundle.failed_jobs.status is not CollectorStatus.OK or data is None or not data.jobs:
+        return []
+    lines: list[str] = []
+    for job in data.jobs[:MAX_JOBS]:
+        reason = job.reason or "Failed"
+        when = _time(job.finished_at or job.created_at)
+        run = f" run {job.run_id}" if job.run_id else ""
+        lines.append(f"{job.name} ({job.kind}{run}): {reason} at {when}")
+        lines.extend(f"  {line}" for line in job.last_lines[-MAX_JOB_LINES:])
+    if len(data.jobs) > MAX_JOBS:
+        lines.append(f"... and {len(data.jobs) - MAX_JOBS} more failed jobs")
+    return [MessageSection(title=f"Failed jobs ({len(data.jobs)})", lines=lines,
+                           priority=PRIORITY_FAILED_JOBS, code=False)]
+
+
+def _missing(bundle: EvidenceBundle) -> list[MessageSection]:
+    lines = []
+    for name, got in bundle.collectors().items():
+        if got.status is CollectorStatus.OK:
+            continue
+        line = f"{name}: {got.status.value}"
+        if got.hint:
+            line += f"; grant: {got.hint}"
+        elif got.error:
+            line += f" ({got.error})"
+        lines.append(line)
+    if not lines:
+        return []
+    return [MessageSection(title="Diagnostics missing", lines=lines, priority=PRIORITY_MISSING)]
+
+
+def _log_section(title: str, got: Collected[ScanResult], signature: str,
+                 priority: int) -> list[MessageSection]:
+    if got.status is not CollectorStatus.OK or got.data is None:
+        return []
+    stats = got.data.stats(signature)
+    if not stats.excerpts:
+        return []
+    lines = [_excerpt_line(m.timestamp, m.run_id, m.excerpt)
+             for m in _spread(stats.excerpts, MAX_EXCERPTS)]
+    head = (f"{title}: {stats.lines} matching line(s), first {_time(stats.first_seen)}, "
+            f"last {_time(stats.last_seen)}")
+    return [MessageSection(title=head, lines=lines, priority=priority, code=True)]
+
+
+def _excerpt_line(at: datetime | None, run_id: str | None, excerpt: str) -> str:
+    stamp = at.strftime("%H:%M:%S") if at else "--:--:--"
+    run = f" [{run_id}]" if run_id else ""
+    return f"{stamp}{run} {excerpt}"
+
+
+def _spread(items: Sequence[T], limit: int) -> Iterable[T]:
+    """The first and the last items when there are too many (the story's ends)."""
+    if len(items) <= limit:
+        return items
+    half = limit // 2
+    return [*items[:half], *items[len(items) - (limit - half):]]
+
+
+def _registry(bundle: EvidenceBundle) -> list[MessageSection]:
+    data = bundle.registry.data
+    if bundle.registry.status is not CollectorStatus.OK or data is None:
+        return []
+    lines = [
+        f"registry available: {'yes' if data.registry_available else 'NO'} "
+        f"({data.registry_ready_replicas}/{data.registry_replicas} ready"
+        f"{'; ' + data.registry_reason if data.registry_reason else ''})",
+        f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}",
+    ]
+    if data.failed_mirror_jobs:
+        lines.append(f"failed mirror jobs: {_capped(data.failed_mirror_jobs, MAX_JOBS)}")
+    if data.degraded_together:
+        lines.append("registry and mirror jobs degrade together: escalate (runbook rule 3)")
+    return [MessageSection(title="Registry and mirrors", lines=lines, priority=PRIORITY_REGISTRY)]
+
+
+def _workloads(bundle: EvidenceBundle) -> list[MessageSection]:
+    data = bundle.workloads.data
+    if bundle.workloads.status is not CollectorStatus.OK or data is None or not data.pods:
+        return []
+    lines = [f"{p.name} {p.phase} {p.ready} restarts={p.restarts}" for p in data.pods[:MAX_JOBS]]
+    if len(data.pods) > MAX_JOBS:
+        lines.append(f"... and {len(data.pods) - MAX_JOBS} more pods")
+    return [MessageSection(title="Pods", lines=lines, priority=PRIORITY_WORKLOADS)]

@@ -1,0 +1,29 @@
+"""The console sink: prints the rendered message to stdout (the demo's stand-in for a chat)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from service.domain.messages import Delivery
+from service.sinks.render import render
+
+TEXT_LIMIT = 4000
+
+
+class ConsoleSink:
+    """Writes each message as plain text, framed, to a stream (stdout by default)."""
+
+    type = "console"
+
+    def __init__(self, name: str, stream: TextIO | None = None) -> None:
+        self.name = name
+        self._stream = stream
+
+    async def send(self, delivery: Delivery) -> None:
+        stream = self._stream or sys.stdout
+        text = render(delivery.message, limit=TEXT_LIMIT)
+        rule = "=" * 72
+        stream.write(f"{rule}\n[{self.name}] {delivery.event} {delivery.incident_id}\n{text}\n"
+                     f"{rule}\n")
+        stream.flush()

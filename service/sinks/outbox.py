@@ -1,0 +1,226 @@
+"""The outbox worker: sends queued deliveries through their sinks until they are delivered.
+
+Purpose: a sink outage delays a message, it never loses one. ``notify()`` stores the message
+for every routed sink (``Store.enqueue``) before anything is sent, and wakes the worker. The
+worker (``run()``, a Supervisor loop) claims due deliveries, sends each with a short inline
+retry (``call_with_retry``), and records the outcome: delivered; pending again at
+``now + backoff`` (jittered exponential, or the server's ``Retry-After``) while attempts are
+left; failed for good on a ``Permanent`` error or too many attempts, with ``last_error`` set.
+A restart resumes: a delivery left ``sending`` is claimed again and the sink's idempotency
+(see ``service.sinks.base``) keeps it from arriving twice.
+Boundary: no HTTP here (sinks do it); time comes from the injected ``Clock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import structlog
+
+from service.clock import Clock
+from service.domain.compose import scrub
+from service.domain.messages import Delivery, Message
+from service.domain.redaction import Redactor
+from service.retry import Permanent, Retryable, call_with_retry
+from service.sinks.base import Sink
+from service.sinks.registry import SinkRegistry
+from service.store.base import Store, StoreError
+
+log = structlog.get_logger(__name__)
+
+Outcome = Literal["delivered", "retry", "failed"]
+OutcomeRecorder = Callable[[str, Outcome], None]
+ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    """How often the worker looks, how hard it retries inline, how it backs off between."""
+
+    poll_interval_s: float = 5.0
+    batch: int = 50
+    inline_attempts: int = 3
+    inline_deadline_s: float = 5.0
+    inline_initial_s: float = 0.1
+    inline_max_wait_s: float = 1.0
+    backoff_initial_s: float = 10.0
+    backoff_max_s: float = 900.0
+    retry_after_max_s: float = 3600.0
+
+
+def backoff_s(attempt: int, policy: OutboxPolicy, rng: random.Random) -> float:
+    """Exponential by attempt, capped, with "equal jitter": between half and all of it."""
+    base = min(policy.backoff_max_s, policy.backoff_initial_s * 2.0 ** max(0, attempt - 1))
+    return base / 2 + rng.uniform(0, base / 2)
+
+
+class _Deferred(Exception):
+    """A retryable answer that asks for a longer wait than an inline retry may take."""
+
+    def __init__(self, error: Retryable) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class OutboxWorker:
+    """Works the outbox of ``store`` through the sinks of ``registry``."""
+
+    def __init__(self, store: Store, registry: SinkRegistry, clock: Clock, *,
+                 policy: OutboxPolicy | None = None, record: OutcomeRecorder | None = None,
+                 rng: random.Random | None = None) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._policy = policy or OutboxPolicy()
+        self._record = record
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._redactor = Redactor(extra_literals=registry.secrets())
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def notify(self, message: Message) -> list[int]:
+        """Queue ``message`` (redacted) for every sink routed for its event; wake the worker."""
+        sinks = self._registry.sinks_for(message.event, message.audience)
+        bound = log.bind(incident_id=message.incident_id, event_name=message.event,
+                         key=message.key)
+        if not sinks:
+            bound.info("notification_unrouted")
+            return []
+        ids = await self._store.enqueue(scrub(message), sinks, self._clock.now())
+        bound.info("notification_queued", sinks=sinks, queued=len(ids))
+        self.wake()
+        return ids
+
+    def wake(self) -> None:
+        """Make ``run()`` look at the outbox now rather than at its next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Drain, then wait for a wake-up or the poll interval; forever (cancel to stop)."""
+        log.info("outbox_started", sinks=self._registry.names)
+        while True:
+            try:
+                handled = await self.drain_once()
+            except StoreError as exc:
+                log.warning("outbox_store_unavailable", error=str(exc))
+                handled = 0
+            if handled < self._policy.batch:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        sleeper = asyncio.ensure_future(self._clock.sleep(self._policy.poll_interval_s))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, woken):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._wake.clear()
+
+    async def drain_once(self) -> int:
+        """Claim the due deliveries once and settle each; returns how many were handled.
+
+        One drain at a time: a claimed delivery is never sent by two drains at once.
+        """
+        async with self._lock:
+            due = await self._store.claim_due(self._clock.now(), self._policy.batch)
+            if not due:
+                return 0
+            by_sink: dict[str, list[Delivery]] = {}
+            for delivery in due:
+                by_sink.setdefault(delivery.sink, []).append(delivery)
+            # Sinks are independent: one slow API does not hold up the others. Within a sink,
+            # messages go out in the order they were queued.
+            await asyncio.gather(*(self._drain_sink(name, items)
+                                   for name, items in by_sink.items()))
+            return len(due)
+
+    async def _drain_sink(self, name: str, deliveries: list[Delivery]) -> None:
+        sink = self._registry.get(name)
+        failing = False
+        for delivery in deliveries:
+            if sink is None:
+                await self._settle(delivery, "failed", f"sink {name} is not configured")
+                continue
+            # Once the sink failed in this round, the rest get one try each, no inline retry.
+            failing = not await self._deliver(sink, delivery, inline=not failing) or failing
+
+    async def _deliver(self, sink: Sink, delivery: Delivery, *, inline: bool) -> bool:
+        """Send one delivery and record its outcome; False when the sink looked unavailable."""
+        try:
+            await self._send(sink, delivery, inline=inline)
+        except _Deferred as deferred:
+            return await self._retry_later(delivery, deferred.error)
+        except Retryable as exc:
+            return await self._retry_later(delivery, exc)
+        except Permanent as exc:
+            await self._settle(delivery, "failed", str(exc))
+            return True
+        except Exception as exc:  # a sink bug must not stop the outbox
+            log.exception("delivery_crashed", incident_id=delivery.incident_id, sink=sink.name,
+                          delivery_id=delivery.id)
+            return await self._retry_later(delivery, Retryable(f"{type(exc).__name__} in sink"))
+        await self._settle(delivery, "delivered", None)
+        return True
+
+    async def _send(self, sink: Sink, delivery: Delivery, *, inline: bool) -> None:
+        policy = self._policy
+        tries = 0
+
+        async def attempt() -> None:
+            nonlocal tries
+            # A later try in this round follows one that may have reached the API: the sink
+            # sees attempts > 1 and checks before it posts (github).
+            current = delivery if tries == 0 else delivery.model_copy(
+                update={"attempts": delivery.attempts + tries})
+            tries += 1
+            try:
+                await sink.send(current.model_copy(update={"message": scrub(current.message)}))
+            except Retryable as exc:
+                if exc.retry_after_s is not None and exc.retry_after_s > policy.inline_max_wait_s:
+                    raise _Deferred(exc) from exc
+                raise
+
+        await call_with_retry(attempt, deadline_s=policy.inline_deadline_s,
+                              max_attempts=policy.inline_attempts if inline else 1,
+                              initial_s=policy.inline_initial_s,
+                              max_wait_s=policy.inline_max_wait_s)
+
+    async def _retry_later(self, delivery: Delivery, error: Retryable) -> bool:
+        max_attempts = self._registry.max_attempts(delivery.sink)
+        if delivery.attempts >= max_attempts:
+            await self._settle(delivery, "failed",
+                               f"gave up after {delivery.attempts} attempts: {error}")
+            return False
+        now = self._clock.now()
+        wait = backoff_s(delivery.attempts, self._policy, self._rng)
+        if error.retry_after_s is not None:
+            wait = min(max(error.retry_after_s, 0.0), self._policy.retry_after_max_s)
+        await self._settle(delivery, "retry", str(error), retry_at=now + timedelta(seconds=wait))
+        return False
+
+    async def _settle(self, delivery: Delivery, outcome: Outcome, error: str | None, *,
+                      retry_at: datetime | None = None) -> None:
+        text = self._redactor.redact(error)[:ERROR_CHARS] if error else None
+        await self._store.finish_delivery(delivery.id, delivered=outcome == "delivered",
+                                          now=self._clock.now(), error=text, retry_at=retry_at)
+        if self._record is not None:
+            self._record(delivery.sink, outcome)
+        bound = log.bind(incident_id=delivery.incident_id, sink=delivery.sink,
+                         delivery_id=delivery.id, attempt=delivery.attempts,
+                         event_name=delivery.event)
+        if outcome == "delivered":
+            bound.info("delivery_sent")
+        elif outcome == "retry":
+            bound.warning("delivery_retry_scheduled", error=text,
+                          retry_at=retry_at.isoformat() if retry_at else None)
+        else:
+            bound.error("delivery_failed", error=text)

@@ -1,0 +1,161 @@
+"""Rendering a ``Message`` as text within a size budget.
+
+Purpose: every sink shows the same message on a medium with its own limit (Telegram 4096
+characters, a Slack section 3000, a GitHub comment 65536, a PagerDuty summary 1024). The title,
+the summary and the incident link are always kept; facts come next; sections follow by
+priority (lower number first) and the least important are cut, then dropped, first. Long lines
+are shortened. A note says what was left out, since the full evidence is behind the link.
+Boundary: pure string work, no I/O. Styles: ``plain``, ``markdown`` (GitHub), ``html``
+(Telegram's HTML parse mode) and ``slack`` (Slack mrkdwn, which Mattermost also reads).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from service.domain.messages import Fact, Message, MessageSection
+from service.domain.redaction import redact
+
+Style = Literal["plain", "markdown", "html", "slack"]
+Measure = Callable[[str], int]
+
+ELLIPSIS = "…"
+LINE_CHARS = 300
+TITLE_CHARS = 200
+SUMMARY_CHARS = 1000
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram (and JavaScript) count characters."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + ELLIPSIS
+
+
+def escape(text: str, style: Style) -> str:
+    """Text made literal for ``style`` (HTML entities; Slack's &, <, >)."""
+    if style == "html":
+        return html.escape(text, quote=False)
+    if style == "slack":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if style == "markdown":
+        return text.replace("<!--", "&lt;!--")
+    return text
+
+
+def bold(text: str, style: Style) -> str:
+    body = escape(text, style)
+    return {"plain": body, "markdown": f"**{body}**", "html": f"<b>{body}</b>",
+            "slack": f"*{body}*"}[style]
+
+
+def link(url: str, label: str, style: Style) -> str:
+    if style == "html":
+        return f'<a href="{html.escape(url, quote=True)}">{escape(label, style)}</a>'
+    if style == "markdown":
+        return f"[{escape(label, style)}]({url})"
+    if style == "slack":
+        return f"<{url}|{escape(label, style)}>"
+    return f"{label}: {url}"
+
+
+def render_facts(facts: Sequence[Fact], style: Style, line_chars: int = LINE_CHARS) -> list[str]:
+    """One line per fact: ``Name: value``."""
+    prefix = "- " if style == "markdown" else ""
+    return [f"{prefix}{bold(f.name + ':', style)} {escape(shorten(f.value, line_chars), style)}"
+            for f in facts]
+
+
+def _section_text(section: MessageSection, lines: Sequence[str], more: int, style: Style,
+                  line_chars: int) -> str:
+    head = f"#### {escape(section.title, style)}" if style == "markdown" else bold(
+        section.title, style)
+    short = [shorten(redact(line), line_chars) for line in lines]
+    if section.code and short:
+        if style == "html":
+            body = "<pre>" + escape("\n".join(short), style) + "</pre>"
+        elif style == "plain":
+            body = "\n".join(short)
+        else:
+            text = "\n".join(short).replace("```", "'''")
+            body = "```\n" + escape(text, style) + "\n```"
+    else:
+        body = "\n".join(escape(line, style) for line in short)
+    tail = f"\n{escape(f'{ELLIPSIS} {more} more line(s) left out', style)}" if more else ""
+    return f"{head}\n{body}{tail}" if body else f"{head}{tail}"
+
+
+def render_section(section: MessageSection, style: Style, *, limit: int,
+                   line_chars: int = LINE_CHARS, measure: Measure = len) -> str | None:
+    """The section within ``limit``: whole, or its first lines with a note; None if not even
+    its title and one line fit."""
+    full = _section_text(section, section.lines, 0, style, line_chars)
+    if measure(full) <= limit:
+        return full
+    low, high, best = 1, len(section.lines) - 1, None
+    while low <= high:  # the most lines that fit: the rendered size grows with the count
+        mid = (low + high) // 2
+        text = _section_text(section, section.lines[:mid], len(section.lines) - mid, style,
+                             line_chars)
+        if measure(text) <= limit:
+            best, low = text, mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+def by_priority(sections: Sequence[MessageSection]) -> list[MessageSection]:
+    """Most important first; equal priorities keep their order."""
+    return sorted(sections, key=lambda s: s.priority)
+
+
+def render(message: Message, *, limit: int, style: Style = "plain",
+           line_chars: int = LINE_CHARS, measure: Measure = len,
+           link_label: str = "Open the incident") -> str:
+    """The whole message as one text of at most ``limit`` (by ``measure``)."""
+    title = bold(shorten(message.title, TITLE_CHARS), style)
+    if style == "markdown":
+        title = f"### {escape(shorten(message.title, TITLE_CHARS), style)}"
+    footer = link(message.incident_url, link_label, style)
+    summary = shorten(message.summary, SUMMARY_CHARS)
+    head = f"{title}\n{escape(summary, style)}"
+    room = limit - measure(head) - measure(footer) - 2
+    if room < 0:  # a tiny budget: cut the summary, then the title, never the link
+        head = f"{title}\n{escape(shorten(summary, max(0, len(summary) + room)), style)}"
+        room = limit - measure(head) - measure(footer) - 2
+        if room < 0:
+            return shorten(footer, limit) if measure(footer) >= limit else footer
+    note_room = 100  # for the "left out" note
+    parts = [head]
+    fact_lines = []
+    for line in render_facts(message.facts, style, line_chars):
+        if measure(line) + 1 <= room - note_room:
+            fact_lines.append(line)
+            room -= measure(line) + 1
+    if fact_lines:
+        parts.append("\n".join(fact_lines))
+        room -= 1
+    dropped = 0
+    cut = 0
+    for section in by_priority(message.sections):
+        text = render_section(section, style, limit=room - note_room - 2,
+                              line_chars=line_chars, measure=measure)
+        if text is None:
+            dropped += 1
+            continue
+        if text != _section_text(section, section.lines, 0, style, line_chars):
+            cut += 1
+        parts.append(text)
+        room -= measure(text) + 2
+    if dropped or cut:
+        parts.append(escape(f"({cut} section(s) shortened, {dropped} left out: "
+                            "the full evidence is on the incident page)", style))
+    parts.append(footer)
+    return "\n\n".join(parts)

@@ -1,0 +1,77 @@
+"""HTTP for sinks: one request with a timeout, its failures classified by ``service.retry``.
+
+Purpose: the only place sinks touch aiohttp, so every integration gets the same timeout,
+the same error mapping (connection errors and timeouts are retryable; HTTP statuses go through
+``classify_status``) and the same care with secrets: error texts name the sink and the
+status, never the URL (a Telegram URL holds the bot token, a Slack URL is itself a secret).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict
+
+from service.domain.redaction import redact
+from service.retry import AdapterError, Retryable, classify_status
+
+BODY_SNIPPET = 300
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer: status, headers and body text."""
+
+    status: int
+    headers: Mapping[str, str]
+    text: str
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def snippet(text: str) -> str:
+    """A short, redacted piece of a body for an error message."""
+    flat = " ".join(text.split())
+    return redact(flat[:BODY_SNIPPET])
+
+
+async def request(session: aiohttp.ClientSession, method: str, url: str, *, what: str,
+                  timeout_s: float, json_body: Any = None,
+                  headers: Mapping[str, str] | None = None,
+                  params: Mapping[str, str] | None = None) -> Reply:
+    """Send one request; connection failures and timeouts raise ``Retryable``.
+
+    ``what`` names the target in errors ("telegram sendMessage"); the URL never appears.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with session.request(method, url, json=json_body, headers=headers,
+                                       params=params, allow_redirects=False) as resp:
+                text = await resp.text(errors="replace")
+                return Reply(resp.status, CIMultiDict(resp.headers), text)
+    except TimeoutError as exc:
+        raise Retryable(f"{what}: timed out after {timeout_s:g}s") from exc
+    except aiohttp.ClientConnectionError as exc:
+        raise Retryable(f"{what}: connection failed ({type(exc).__name__})") from exc
+    except aiohttp.ClientError as exc:
+        raise Retryable(f"{what}: request failed ({type(exc).__name__})") from exc
+
+
+def failure(reply: Reply, what: str, detail: str | None = None) -> AdapterError:
+    """The classified error of a non-success answer (``Retry-After`` honoured)."""
+    text = f"{what}: HTTP {reply.status}: {detail if detail is not None else snippet(reply.text)}"
+    return classify_status(reply.status, text, reply.headers.get("Retry-After"))

@@ -1,0 +1,194 @@
+"""Container logs: where the simulated lines live and how a log request is answered.
+
+Purpose: per-component journals (lines the platform writes as things happen), periodic noise
+computed on demand, scripted job-pod output, and lazily generated huge logs; plus the rendering
+of a `pods/log` request (`sinceSeconds`/`sinceTime`, `tailLines`, `timestamps`, `limitBytes`)
+into byte chunks so that no log, however large, is ever held in memory.
+Boundary: no HTTP and no store; the world says which source backs which pod.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from service.simulator import phrasebook
+from service.simulator.clock import rfc3339_nano
+
+Line = tuple[float, str]
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """A pods/log request, already validated."""
+
+    since: float | None = None
+    tail: int | None = None
+    timestamps: bool = False
+    limit_bytes: int | None = None
+
+
+class LogSource(Protocol):
+    """Anything that can render the log of one container between two instants."""
+
+    def render(self, lo: float, hi: float, opts: LogOptions) -> Iterator[bytes]: ...
+
+
+class Journal:
+    """Lines of one component in time order, bounded in size."""
+
+    def __init__(self, cap: int = 200_000) -> None:
+        self._times: list[float] = []
+        self._lines: list[str] = []
+        self._cap = cap
+
+    def add(self, ts: float, line: str) -> None:
+        if self._times and ts < self._times[-1]:
+            index = bisect.bisect_right(self._times, ts)
+            self._times.insert(index, ts)
+            self._lines.insert(index, line)
+        else:
+            self._times.append(ts)
+            self._lines.append(line)
+        if len(self._times) > self._cap:
+            del self._times[: self._cap // 2]
+            del self._lines[: self._cap // 2]
+
+    def between(self, lo: float, hi: float) -> Iterator[Line]:
+        index = bisect.bisect_left(self._times, lo)
+        while index < len(self._times) and self._times[index] <= hi:
+            yield self._times[index], self._lines[index]
+            index += 1
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+
+class NoiseTrack:
+    """A line every `period` seconds, computed on demand."""
+
+    def __init__(self, kind: str, period: float, offset: float = 0.0) -> None:
+        self._kind = kind
+        self._period = period
+        self._offset = offset
+
+    def between(self, lo: float, hi: float) -> Iterator[Line]:
+        first = math.ceil((lo - self._offset) / self._period)
+        last = math.floor((hi - self._offset) / self._period)
+        for k in range(first, last + 1):
+            ts = self._offset + k * self._period
+            yield ts, phrasebook.noise(self._kind, ts, k)
+
+
+def _encode(lines: Iterator[Line], timestamps: bool) -> Iterator[bytes]:
+    parts: list[str] = []
+    size = 0
+    for ts, text in lines:
+        line = f"{rfc3339_nano(ts)} {text}\n" if timestamps else text + "\n"
+        parts.append(line)
+        size += len(line)
+        if size >= CHUNK:
+            yield "".join(parts).encode()
+            parts, size = [], 0
+    if parts:
+        yield "".join(parts).encode()
+
+
+class LineSource:
+    """Journal lines merged with noise (deployment pods) or a fixed script (job pods)."""
+
+    def __init__(self, journal: Journal | None = None, noise: NoiseTrack | None = None,
+                 script: list[Line] | None = None) -> None:
+        self.journal = journal
+        self.noise = noise
+        self.script = script or []
+
+    def lines(self, lo: float, hi: float) -> Iterator[Line]:
+        streams: list[Iterator[Line]] = []
+        if self.journal is not None:
+            streams.append(self.journal.between(lo, hi))
+        if self.noise is not None:
+            streams.append(self.noise.between(lo, hi))
+        if self.script:
+            streams.append(iter([(t, s) for t, s in self.script if lo <= t <= hi]))
+        return heapq.merge(*streams, key=lambda item: item[0])
+
+    def render(self, lo: float, hi: float, opts: LogOptions) -> Iterator[bytes]:
+        lines = self.lines(lo, hi)
+        if opts.tail is not None:
+            lines = iter(list(lines)[-opts.tail:] if opts.tail > 0 else [])
+        return _encode(lines, opts.timestamps)
+
+
+class HugeSource:
+    """A log of about `size` bytes spread evenly over the container's life, never stored.
+
+    Every 997th line is a relayed kaniko failure carrying `MANIFEST_UNKNOWN`.
+    """
+
+    LINE = 132
+    INFO = ('{"time":"%s","level":"INFO","msg":"relayed job output","job":'
+            '"codex-k8s-kaniko-worker-%08d","seq":%010d}')
+    ERROR = ('{"time":"%s","level":"ERROR","msg":"kaniko build failed: error building image: '
+             'Error while retrieving image from cache: MANIFEST_UNKNOWN: manifest unknown",'
+             '"job":"codex-k8s-kaniko-worker-%08d","seq":%010d}')
+
+    def __init__(self, size: int, start: float) -> None:
+        self.count = max(1, size // self.LINE)
+        self.start = start
+
+    def render(self, lo: float, hi: float, opts: LogOptions) -> Iterator[bytes]:
+        span = max(hi - self.start, 1e-3)
+        step = span / self.count
+        first = max(0, math.ceil((lo - self.start) / step - 0.5))
+        last = self.count
+        if opts.tail is not None:
+            first = max(first, last - opts.tail)
+        return self._generate(first, last, step, opts.timestamps)
+
+    def _generate(self, first: int, last: int, step: float,
+                  timestamps: bool) -> Iterator[bytes]:
+        cached_sec = -1
+        base = ""
+        parts: list[str] = []
+        for index in range(first, last):
+            ts = self.start + (index + 0.5) * step
+            sec = int(ts)
+            if sec != cached_sec:
+                cached_sec = sec
+                base = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            frac = ts - sec
+            template = self.ERROR if index % 997 == 0 else self.INFO
+            line = template % (f"{base}.{int(frac * 1000):03d}Z", index // 50, index)
+            if timestamps:
+                line = f"{base}.{int(frac * 1e9):09d}Z {line}"
+            parts.append(line)
+            if len(parts) >= 512:
+                parts.append("")
+                yield "\n".join(parts).encode()
+                parts = []
+        if parts:
+            parts.append("")
+            yield "\n".join(parts).encode()
+
+
+def limited(chunks: Iterator[bytes], limit: int | None) -> Iterator[bytes]:
+    """Cut a chunk stream after `limit` bytes (`limitBytes`)."""
+    if limit is None:
+        yield from chunks
+        return
+    left = limit
+    for chunk in chunks:
+        if left <= 0:
+            return
+        if len(chunk) > left:
+            yield chunk[:left]
+            return
+        left -= len(chunk)
+        yield chunk

@@ -50,11 +50,21 @@ class JobRecord:
 class PlatformActivity:
     """Schedules and runs the platform's jobs."""
 
-    def __init__(self, store: ObjectStore, ident: mf.Identity, agenda: Agenda,
-                 scenario: Scenario, namespace: str, journals: dict[str, Journal],
-                 scripts: dict[str, list[Line]], cache_enabled: Callable[[], bool],
-                 build_ref: Callable[[], str], registry_ok: Callable[[], bool],
-                 record: EventSink) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        ident: mf.Identity,
+        agenda: Agenda,
+        scenario: Scenario,
+        namespace: str,
+        journals: dict[str, Journal],
+        scripts: dict[str, list[Line]],
+        cache_enabled: Callable[[], bool],
+        build_ref: Callable[[], str],
+        registry_ok: Callable[[], bool],
+        record: EventSink,
+    ) -> None:
         self.store = store
         self.ident = ident
         self.agenda = agenda
@@ -94,20 +104,47 @@ class PlatformActivity:
         name = f"codex-k8s-kaniko-{component}-{suffix}"
         output = pb.kaniko_output(component, sha, self.ident.token(), outcome, cache)
         duration = plan.success_seconds if outcome == "success" else plan.failure_seconds
-        labels = {"app.kubernetes.io/name": "codex-k8s-kaniko",
-                  "app.kubernetes.io/component": component,
-                  "app.kubernetes.io/managed-by": "codex-k8s-control-plane",
-                  "codex-k8s.dev/run-id": run_id}
-        args = [f"--context=git://{pb.REPO}#{sha}", f"--destination={pb.image_ref(component, sha)}",
-                f"--cache={'true' if cache else 'false'}",
-                f"--cache-repo={pb.REGISTRY}/codex-k8s/cache"]
+        labels = {
+            "app.kubernetes.io/name": "codex-k8s-kaniko",
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/managed-by": "codex-k8s-control-plane",
+            "codex-k8s.dev/run-id": run_id,
+        }
+        args = [
+            f"--context=git://{pb.REPO}#{sha}",
+            f"--destination={pb.image_ref(component, sha)}",
+            f"--cache={'true' if cache else 'false'}",
+            f"--cache-repo={pb.REGISTRY}/codex-k8s/cache",
+        ]
         record = JobRecord(name, "build", component, run_id, outcome, cache, self.agenda.now)
-        self._log("control-plane", "INFO", "kaniko build job created", job=name,
-                  component=component, run_id=run_id, cache_enabled=cache)
-        self._log("worker", "INFO", "run stage started", run_id=run_id, stage="build",
-                  component=component, job=name)
-        self._launch(record, labels, "kaniko", "gcr.io/kaniko-project/executor:v1.23.2", args,
-                     output, duration, plan.ttl_seconds)
+        self._log(
+            "control-plane",
+            "INFO",
+            "kaniko build job created",
+            job=name,
+            component=component,
+            run_id=run_id,
+            cache_enabled=cache,
+        )
+        self._log(
+            "worker",
+            "INFO",
+            "run stage started",
+            run_id=run_id,
+            stage="build",
+            component=component,
+            job=name,
+        )
+        self._launch(
+            record,
+            labels,
+            container="kaniko",
+            image="gcr.io/kaniko-project/executor:v1.23.2",
+            args=args,
+            output=output,
+            duration=duration,
+            ttl=plan.ttl_seconds,
+        )
 
     def _mirror(self) -> None:
         plan = self.scenario.mirror
@@ -117,15 +154,25 @@ class PlatformActivity:
         if not self.registry_ok() and outcome == "success":
             outcome = "registry_unavailable"
         name = f"codex-k8s-image-mirror-{self.ident.hex(8)}"
-        record = JobRecord(name, "mirror", "image-mirror", "", outcome, self.cache_enabled(),
-                           self.agenda.now)
-        labels = {"app.kubernetes.io/name": "codex-k8s-image-mirror",
-                  "app.kubernetes.io/component": "image-mirror",
-                  "app.kubernetes.io/managed-by": "codex-k8s-control-plane"}
+        record = JobRecord(
+            name, "mirror", "image-mirror", "", outcome, self.cache_enabled(), self.agenda.now
+        )
+        labels = {
+            "app.kubernetes.io/name": "codex-k8s-image-mirror",
+            "app.kubernetes.io/component": "image-mirror",
+            "app.kubernetes.io/managed-by": "codex-k8s-control-plane",
+        }
         self._log("control-plane", "INFO", "image mirror job created", job=name, image=image)
-        self._launch(record, labels, "mirror", "gcr.io/go-containerregistry/crane:v0.20.2",
-                     ["copy", image, f"{pb.REGISTRY}/mirror/{image}"],
-                     pb.mirror_output(image, outcome), plan.duration_seconds, plan.ttl_seconds)
+        self._launch(
+            record,
+            labels,
+            container="mirror",
+            image="gcr.io/go-containerregistry/crane:v0.20.2",
+            args=["copy", image, f"{pb.REGISTRY}/mirror/{image}"],
+            output=pb.mirror_output(image, outcome),
+            duration=plan.duration_seconds,
+            ttl=plan.ttl_seconds,
+        )
 
     def _codegen(self) -> None:
         plan = self.scenario.codegen
@@ -134,24 +181,59 @@ class PlatformActivity:
         outcome: Outcome = plan.outcome if ref == plan.build_ref else "success"
         name = f"codex-k8s-codegen-check-{self.ident.hex(8)}"
         run_id = self.ident.uid()
-        record = JobRecord(name, "codegen", "codegen-check", run_id, outcome,
-                           self.cache_enabled(), self.agenda.now)
-        labels = {"app.kubernetes.io/name": "codex-k8s",
-                  "app.kubernetes.io/component": "codegen-check",
-                  "app.kubernetes.io/managed-by": "codex-k8s-control-plane"}
-        self._log("control-plane", "INFO", "codegen-check job created", job=name, run_id=run_id,
-                  build_ref=ref)
+        record = JobRecord(
+            name, "codegen", "codegen-check", run_id, outcome, self.cache_enabled(), self.agenda.now
+        )
+        labels = {
+            "app.kubernetes.io/name": "codex-k8s",
+            "app.kubernetes.io/component": "codegen-check",
+            "app.kubernetes.io/managed-by": "codex-k8s-control-plane",
+        }
+        self._log(
+            "control-plane",
+            "INFO",
+            "codegen-check job created",
+            job=name,
+            run_id=run_id,
+            build_ref=ref,
+        )
         output = pb.codegen_output(ref, self.ident.hex(40), self.ident.token(), outcome)
-        self._launch(record, labels, "codegen-check",
-                     "ghcr.io/codex-k8s/codex-k8s/codegen:" + "v0.14.2",
-                     ["check", f"--ref={ref}"], output, plan.duration_seconds, plan.ttl_seconds)
+        self._launch(
+            record,
+            labels,
+            container="codegen-check",
+            image="ghcr.io/codex-k8s/codex-k8s/codegen:v0.14.2",
+            args=["check", f"--ref={ref}"],
+            output=output,
+            duration=plan.duration_seconds,
+            ttl=plan.ttl_seconds,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _launch(self, record: JobRecord, labels: dict[str, str], container: str, image: str,
-                args: list[str], output: list[str], duration: float, ttl: int) -> None:
+    def _launch(
+        self,
+        record: JobRecord,
+        labels: dict[str, str],
+        *,
+        container: str,
+        image: str,
+        args: list[str],
+        output: list[str],
+        duration: float,
+        ttl: int,
+    ) -> None:
         now = self.agenda.now
-        job = new_job(self.ident, record.name, self.namespace, labels, container, image, args,
-                      ttl, now)
+        job = new_job(
+            self.ident,
+            record.name,
+            self.namespace,
+            labels=labels,
+            container=container,
+            image=image,
+            args=args,
+            ttl=ttl,
+            now=now,
+        )
         self.store.create("jobs", job)
         pod = job_pod(self.ident, job, now)
         self.store.create("pods", pod)
@@ -191,15 +273,23 @@ class PlatformActivity:
             if ok:
                 self.record(job, "Completed", "Job completed", "job-controller", False)
             else:
-                self.record(job, "BackoffLimitExceeded", "Job has reached the specified backoff "
-                            "limit", "job-controller", True)
+                self.record(
+                    job,
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                    "job-controller",
+                    True,
+                )
         self._relay(record)
         self.agenda.after(float(ttl), lambda: self._expire(record.name, pod_name))
 
     def _relay(self, record: JobRecord) -> None:
         tail = "\n".join(text for _, text in record.lines[-4:])
-        label = {"build": "kaniko build job", "mirror": "image mirror job",
-                 "codegen": "codegen-check job"}[record.kind]
+        label = {
+            "build": "kaniko build job",
+            "mirror": "image mirror job",
+            "codegen": "codegen-check job",
+        }[record.kind]
         attrs: dict[str, Any] = {"job": record.name}
         if record.run_id:
             attrs["run_id"] = record.run_id
@@ -210,11 +300,24 @@ class PlatformActivity:
         if record.kind != "build":
             return
         if record.succeeded:
-            self._log("worker", "INFO", "run stage completed", run_id=record.run_id,
-                      stage="build", job=record.name)
+            self._log(
+                "worker",
+                "INFO",
+                "run stage completed",
+                run_id=record.run_id,
+                stage="build",
+                job=record.name,
+            )
         else:
-            self._log("worker", "ERROR", "build failed", run_id=record.run_id, stage="build",
-                      job=record.name, error=record.lines[-1][1] if record.lines else "")
+            self._log(
+                "worker",
+                "ERROR",
+                "build failed",
+                run_id=record.run_id,
+                stage="build",
+                job=record.name,
+                error=record.lines[-1][1] if record.lines else "",
+            )
 
     def _expire(self, job_name: str, pod_name: str) -> None:
         self.store.delete("pods", self.namespace, pod_name)

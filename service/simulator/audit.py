@@ -45,13 +45,32 @@ class AuditLog:
     def __init__(self, cap: int = 10_000) -> None:
         self._entries: deque[AuditEntry] = deque(maxlen=cap)
 
-    def record(self, sim_time: float, method: str, path: str, query: dict[str, str],
-               content_type: str, body: Any, status: int, user: str) -> AuditEntry:
-        media = content_type.split(";")[0].strip().lower()
-        entry = AuditEntry(time=rfc3339(sim_time), sim_time=sim_time, wall_time=time.time(),
-                           method=method, path=path, query=query, content_type=media,
-                           patch_type=PATCH_TYPES.get(media) if method == "PATCH" else None,
-                           body=body, status=status, user=user)
+    def record(
+        self,
+        sim_time: float,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str],
+        content_type: str,
+        body: Any,
+        status: int,
+        user: str,
+    ) -> AuditEntry:
+        media = content_type.split(";", maxsplit=1)[0].strip().lower()
+        entry = AuditEntry(
+            time=rfc3339(sim_time),
+            sim_time=sim_time,
+            wall_time=time.time(),
+            method=method,
+            path=path,
+            query=query,
+            content_type=media,
+            patch_type=PATCH_TYPES.get(media) if method == "PATCH" else None,
+            body=body,
+            status=status,
+            user=user,
+        )
         self._entries.append(entry)
         return entry
 

@@ -66,36 +66,67 @@ class ResourceType:
 
 
 RESOURCES: list[ResourceType] = [
-    ResourceType("", "v1", "namespaces", "Namespace", "namespace", namespaced=False,
-                 verbs=["create", "delete", "get", "list", "patch", "update", "watch"],
-                 short_names=["ns"]),
+    ResourceType(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        "namespace",
+        namespaced=False,
+        verbs=["create", "delete", "get", "list", "patch", "update", "watch"],
+        short_names=["ns"],
+    ),
     ResourceType("", "v1", "pods", "Pod", "pod", short_names=["po"], categories=["all"]),
     ResourceType("", "v1", "pods/log", "Pod", "", verbs=["get"]),
     ResourceType("", "v1", "pods/status", "Pod", "", verbs=["get", "patch", "update"]),
     ResourceType("", "v1", "secrets", "Secret", "secret"),
     ResourceType("", "v1", "configmaps", "ConfigMap", "configmap", short_names=["cm"]),
     ResourceType("", "v1", "events", "Event", "event", short_names=["ev"]),
-    ResourceType("", "v1", "services", "Service", "service", short_names=["svc"],
-                 categories=["all"]),
-    ResourceType("apps", "v1", "deployments", "Deployment", "deployment",
-                 short_names=["deploy"], categories=["all"]),
-    ResourceType("apps", "v1", "deployments/scale", "Scale", "",
-                 verbs=["get", "patch", "update"]),
-    ResourceType("apps", "v1", "deployments/status", "Deployment", "",
-                 verbs=["get", "patch", "update"]),
-    ResourceType("apps", "v1", "replicasets", "ReplicaSet", "replicaset",
-                 short_names=["rs"], categories=["all"]),
+    ResourceType(
+        "", "v1", "services", "Service", "service", short_names=["svc"], categories=["all"]
+    ),
+    ResourceType(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        "deployment",
+        short_names=["deploy"],
+        categories=["all"],
+    ),
+    ResourceType("apps", "v1", "deployments/scale", "Scale", "", verbs=["get", "patch", "update"]),
+    ResourceType(
+        "apps", "v1", "deployments/status", "Deployment", "", verbs=["get", "patch", "update"]
+    ),
+    ResourceType(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        "replicaset",
+        short_names=["rs"],
+        categories=["all"],
+    ),
     ResourceType("batch", "v1", "jobs", "Job", "job", categories=["all"]),
     ResourceType("batch", "v1", "jobs/status", "Job", "", verbs=["get", "patch", "update"]),
-    ResourceType("batch", "v1", "cronjobs", "CronJob", "cronjob", short_names=["cj"],
-                 categories=["all"]),
-    ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews",
-                 "SelfSubjectAccessReview", "selfsubjectaccessreview", namespaced=False,
-                 verbs=["create"]),
+    ResourceType(
+        "batch", "v1", "cronjobs", "CronJob", "cronjob", short_names=["cj"], categories=["all"]
+    ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreview",
+        namespaced=False,
+        verbs=["create"],
+    ),
 ]
 
 GROUP_VERSIONS: list[tuple[str, str]] = [
-    ("apps", "v1"), ("batch", "v1"), ("authorization.k8s.io", "v1"),
+    ("apps", "v1"),
+    ("batch", "v1"),
+    ("authorization.k8s.io", "v1"),
 ]
 
 SERVER_VERSION: dict[str, str] = {
@@ -132,7 +163,9 @@ def api_versions() -> dict[str, Any]:
     return {
         "kind": "APIVersions",
         "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:6443"}],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:6443"}
+        ],
     }
 
 

@@ -22,14 +22,21 @@ from service.simulator.server import Simulator
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the `simulate` subcommand."""
-    parser.add_argument("--scenario", default="healthy",
-                        help=f"scenario name ({', '.join(scenario_names())}) or a YAML path")
+    parser.add_argument(
+        "--scenario",
+        default="healthy",
+        help=f"scenario name ({', '.join(scenario_names())}) or a YAML path",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (0 = a free port)")
-    parser.add_argument("--kubeconfig-out", default=None,
-                        help="where to write the kubeconfig (default: a temp file)")
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="simulated seconds per real second (default 1)")
+    parser.add_argument(
+        "--kubeconfig-out",
+        default=None,
+        help="where to write the kubeconfig (default: a temp file)",
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
     parser.add_argument("--token", default="aislot-sim-token", help="bearer token to accept")
 
 
@@ -37,7 +44,9 @@ async def serve(args: argparse.Namespace) -> int:
     """Run the simulator until a termination signal."""
     sim = Simulator(args.scenario, speed=args.speed, token=args.token)
     url = await sim.start(args.host, args.port)
-    out = args.kubeconfig_out or str(Path(tempfile.gettempdir()) / f"aislot-sim-{url.rsplit(':', 1)[-1]}.kubeconfig")
+    out = args.kubeconfig_out or str(
+        Path(tempfile.gettempdir()) / f"aislot-sim-{url.rsplit(':', 1)[-1]}.kubeconfig"
+    )
     path = sim.write_kubeconfig(out)
     print(f"simulator listening on {url} kubeconfig={path}", flush=True)
     stop = asyncio.Event()

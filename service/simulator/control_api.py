@@ -97,10 +97,14 @@ def routes(sim: Controllable) -> list[web.RouteDef]:
         return json_response(sim.state())
 
     return [
-        web.get("/_sim/audit", audit), web.post("/_sim/audit/clear", audit_clear),
-        web.get("/_sim/clock", clock), web.post("/_sim/clock/advance", advance),
-        web.get("/_sim/faults", faults_get), web.post("/_sim/faults", faults_post),
+        web.get("/_sim/audit", audit),
+        web.post("/_sim/audit/clear", audit_clear),
+        web.get("/_sim/clock", clock),
+        web.post("/_sim/clock/advance", advance),
+        web.get("/_sim/faults", faults_get),
+        web.post("/_sim/faults", faults_post),
         web.delete("/_sim/faults", faults_delete),
         web.delete("/_sim/faults/{rule_id}", faults_delete),
-        web.get("/_sim/state", state), web.post("/_sim/scenario", scenario),
+        web.get("/_sim/state", state),
+        web.post("/_sim/scenario", scenario),
     ]

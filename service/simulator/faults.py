@@ -54,7 +54,7 @@ class FaultEngine:
     def __init__(self, rules: list[FaultRule] | None = None, seed: int = 7) -> None:
         self._rules: list[FaultRule] = []
         self._ids = itertools.count(1)
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 (reproducible simulation, not crypto)
         for rule in rules or []:
             self.add(rule)
 

@@ -18,37 +18,72 @@ from service.simulator.clock import rfc3339
 Obj = dict[str, Any]
 
 
-def new_job(ident: mf.Identity, name: str, namespace: str, labels: dict[str, str],
-            container: str, image: str, args: list[str], ttl: int, now: float) -> Obj:
+def new_job(
+    ident: mf.Identity,
+    name: str,
+    namespace: str,
+    *,
+    labels: dict[str, str],
+    container: str,
+    image: str,
+    args: list[str],
+    ttl: int,
+    now: float,
+) -> Obj:
     uid = ident.uid()
-    pod_labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
-                  "controller-uid": uid, "job-name": name, **labels}
-    metadata = mf.meta(name, namespace, uid, now, labels, generation=1)
+    pod_labels = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+        **labels,
+    }
+    metadata = mf.meta(name, namespace, uid, now, labels=labels, generation=1)
     metadata["annotations"] = {"batch.kubernetes.io/job-tracking": ""}
-    spec = mf.pod_spec_defaults({"containers": [{"name": container, "image": image,
-                                                 "args": args}]}, "Never")
+    spec = mf.pod_spec_defaults(
+        {"containers": [{"name": container, "image": image, "args": args}]}, "Never"
+    )
     return {
-        "kind": "Job", "apiVersion": "batch/v1", "metadata": metadata,
+        "kind": "Job",
+        "apiVersion": "batch/v1",
+        "metadata": metadata,
         "spec": {
-            "parallelism": 1, "completions": 1, "activeDeadlineSeconds": 1800, "backoffLimit": 0,
+            "parallelism": 1,
+            "completions": 1,
+            "activeDeadlineSeconds": 1800,
+            "backoffLimit": 0,
             "ttlSecondsAfterFinished": ttl,
             "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
             "manualSelector": False,
-            "template": {"metadata": {"creationTimestamp": None, "labels": pod_labels},
-                         "spec": spec},
-            "completionMode": "NonIndexed", "suspend": False,
+            "template": {
+                "metadata": {"creationTimestamp": None, "labels": pod_labels},
+                "spec": spec,
+            },
+            "completionMode": "NonIndexed",
+            "suspend": False,
             "podReplacementPolicy": "TerminatingOrFailed",
         },
-        "status": {"startTime": rfc3339(now), "active": 1, "terminating": 0,
-                   "uncountedTerminatedPods": {}, "ready": 0},
+        "status": {
+            "startTime": rfc3339(now),
+            "active": 1,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+            "ready": 0,
+        },
     }
 
 
 def job_pod(ident: mf.Identity, job: Obj, now: float) -> Obj:
     name = f"{job['metadata']['name']}-{ident.suffix()}"
     template = copy.deepcopy(job["spec"]["template"])
-    pod = mf.new_pod(ident, name, job["metadata"]["namespace"], template,
-                     mf.owner("batch/v1", "Job", job), now)
+    pod = mf.new_pod(
+        ident,
+        name,
+        job["metadata"]["namespace"],
+        template=template,
+        owner_ref=mf.owner("batch/v1", "Job", job),
+        ts=now,
+    )
     pod["metadata"]["finalizers"] = ["batch.kubernetes.io/job-tracking"]
     return pod
 
@@ -58,20 +93,30 @@ def set_job_running(job: Obj, ready: int) -> None:
 
 
 def _condition(kind: str, now: float, reason: str, message: str) -> Obj:
-    return {"type": kind, "status": "True", "lastProbeTime": rfc3339(now),
-            "lastTransitionTime": rfc3339(now), "reason": reason, "message": message}
+    return {
+        "type": kind,
+        "status": "True",
+        "lastProbeTime": rfc3339(now),
+        "lastTransitionTime": rfc3339(now),
+        "reason": reason,
+        "message": message,
+    }
 
 
 def set_job_finished(job: Obj, succeeded: bool, now: float) -> None:
     status: Obj = {}
     if succeeded:
         msg = "Reached expected number of succeeded pods"
-        status["conditions"] = [_condition("SuccessCriteriaMet", now, "CompletionsReached", msg),
-                                _condition("Complete", now, "CompletionsReached", msg)]
+        status["conditions"] = [
+            _condition("SuccessCriteriaMet", now, "CompletionsReached", msg),
+            _condition("Complete", now, "CompletionsReached", msg),
+        ]
     else:
         msg = "Job has reached the specified backoff limit"
-        status["conditions"] = [_condition("FailureTarget", now, "BackoffLimitExceeded", msg),
-                                _condition("Failed", now, "BackoffLimitExceeded", msg)]
+        status["conditions"] = [
+            _condition("FailureTarget", now, "BackoffLimitExceeded", msg),
+            _condition("Failed", now, "BackoffLimitExceeded", msg),
+        ]
     status["startTime"] = job["status"]["startTime"]
     if succeeded:
         status["completionTime"] = rfc3339(now)

@@ -20,8 +20,9 @@ def kubeconfig_text(server: str, token: str, namespace: str) -> str:
         "kind": "Config",
         "clusters": [{"name": CLUSTER, "cluster": {"server": server}}],
         "users": [{"name": USER, "user": {"token": token}}],
-        "contexts": [{"name": CLUSTER, "context": {"cluster": CLUSTER, "user": USER,
-                                                   "namespace": namespace}}],
+        "contexts": [
+            {"name": CLUSTER, "context": {"cluster": CLUSTER, "user": USER, "namespace": namespace}}
+        ],
         "current-context": CLUSTER,
         "preferences": {},
     }

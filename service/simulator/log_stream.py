@@ -28,10 +28,16 @@ FOLLOW_POLL = 0.2
 
 
 def _invalid(pod: str, field: str, detail: str) -> ApiError:
-    return ApiError(422, "Invalid", f'PodLogOptions "{pod}" is invalid: {field}: {detail}',
-                    {"name": pod, "kind": "PodLogOptions",
-                     "causes": [{"reason": "FieldValueInvalid", "message": detail,
-                                 "field": field}]})
+    return ApiError(
+        422,
+        "Invalid",
+        f'PodLogOptions "{pod}" is invalid: {field}: {detail}',
+        {
+            "name": pod,
+            "kind": "PodLogOptions",
+            "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}],
+        },
+    )
 
 
 def _int(query: Any, key: str) -> int | None:
@@ -46,8 +52,10 @@ def _int(query: Any, key: str) -> int | None:
 
 def _bounds(pod: Obj, container: str, now: float) -> tuple[float, float]:
     name = pod["metadata"]["name"]
-    cs = next((c for c in pod.get("status", {}).get("containerStatuses", [])
-               if c["name"] == container), None)
+    cs = next(
+        (c for c in pod.get("status", {}).get("containerStatuses", []) if c["name"] == container),
+        None,
+    )
     state = (cs or {}).get("state", {})
     if "running" in state:
         return parse_time(state["running"]["startedAt"]), now
@@ -55,20 +63,24 @@ def _bounds(pod: Obj, container: str, now: float) -> tuple[float, float]:
         term = state["terminated"]
         return parse_time(term["startedAt"]), parse_time(term["finishedAt"])
     reason = state.get("waiting", {}).get("reason", "ContainerCreating")
-    raise status.bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
-                             f"{reason}")
+    raise status.bad_request(
+        f'container "{container}" in pod "{name}" is waiting to start: {reason}'
+    )
 
 
-def prepare(world: World, huge: int | None, pod: Obj, query: Any) -> tuple[LogSource, float,
-                                                                            float, LogOptions]:
+def prepare(
+    world: World, huge: int | None, pod: Obj, query: Any
+) -> tuple[LogSource, float, float, LogOptions]:
     """Validate the request; returns the source, its window and the options."""
     name = pod["metadata"]["name"]
     names = [c["name"] for c in pod["spec"]["containers"]]
     container = query.get("container") or ""
     if not container:
         if len(names) > 1:
-            raise status.bad_request(f"a container name must be specified for pod {name}, "
-                                     f"choose one of: [{' '.join(names)}]")
+            raise status.bad_request(
+                f"a container name must be specified for pod {name}, "
+                f"choose one of: [{' '.join(names)}]"
+            )
         container = names[0]
     elif container not in names:
         raise status.bad_request(f"container {container} is not valid for pod {name}")
@@ -77,18 +89,23 @@ def prepare(world: World, huge: int | None, pod: Obj, query: Any) -> tuple[LogSo
     tail = _int(query, "tailLines")
     limit = _int(query, "limitBytes")
     if since_seconds is not None and since_time:
-        raise _invalid(name, "sinceSeconds",
-                       "Forbidden: at most one of sinceTime or sinceSeconds may be specified")
+        raise _invalid(
+            name,
+            "sinceSeconds",
+            "Forbidden: at most one of sinceTime or sinceSeconds may be specified",
+        )
     if since_seconds is not None and since_seconds < 1:
         raise _invalid(name, "sinceSeconds", "Invalid value: must be greater than 0")
     if tail is not None and tail < 0:
-        raise _invalid(name, "tailLines", f"Invalid value: {tail}: must be greater than or "
-                       "equal to 0")
+        raise _invalid(
+            name, "tailLines", f"Invalid value: {tail}: must be greater than or equal to 0"
+        )
     if limit is not None and limit < 1:
         raise _invalid(name, "limitBytes", "Invalid value: must be greater than 0")
     if query.get("previous") in ("true", "1"):
-        raise status.bad_request(f'previous terminated container "{container}" in pod '
-                                 f'"{name}" not found')
+        raise status.bad_request(
+            f'previous terminated container "{container}" in pod "{name}" not found'
+        )
     lo, hi = _bounds(pod, container, world.now)
     since: float | None = None
     if since_seconds is not None:
@@ -98,17 +115,25 @@ def prepare(world: World, huge: int | None, pod: Obj, query: Any) -> tuple[LogSo
             since = parse_time(since_time)
         except ValueError as exc:
             raise status.bad_request(f"parsing time {since_time!r}: {exc}") from exc
-    opts = LogOptions(since=since, tail=tail, timestamps=query.get("timestamps") in ("true", "1"),
-                      limit_bytes=limit)
+    opts = LogOptions(
+        since=since,
+        tail=tail,
+        timestamps=query.get("timestamps") in ("true", "1"),
+        limit_bytes=limit,
+    )
     source: LogSource = HugeSource(huge, lo) if huge else world.log_source(pod)
     return source, max(lo, since) if since is not None else lo, hi, opts
 
 
-async def stream_log(world: World, request: web.Request, info: RequestInfo, huge: int | None,
-                     drop: FaultRule | None) -> web.StreamResponse:
+async def stream_log(
+    world: World, request: web.Request, info: RequestInfo, huge: int | None, drop: FaultRule | None
+) -> web.StreamResponse:
     assert info.name is not None
-    pod = world.store.get("pods", info.namespace or "", info.name) \
-        if info.namespace == world.namespace else None
+    pod = (
+        world.store.get("pods", info.namespace or "", info.name)
+        if info.namespace == world.namespace
+        else None
+    )
     if pod is None:
         raise status.not_found("pods", "", info.name)
     source, lo, hi, opts = prepare(world, huge, pod, request.query)
@@ -128,15 +153,25 @@ async def stream_log(world: World, request: web.Request, info: RequestInfo, huge
             await response.write(chunk)
             sent += len(chunk)
         if request.query.get("follow") in ("true", "1") and isinstance(source, LineSource):
-            await _follow(world, request, response, source, hi, opts, info.name)
+            await _follow(
+                world, request, response, source=source, last=hi, opts=opts, name=info.name
+            )
         await response.write_eof()
     except ConnectionError:
         pass
     return response
 
 
-async def _follow(world: World, request: web.Request, response: web.StreamResponse,
-                  source: LineSource, last: float, opts: LogOptions, name: str) -> None:
+async def _follow(
+    world: World,
+    request: web.Request,
+    response: web.StreamResponse,
+    *,
+    source: LineSource,
+    last: float,
+    opts: LogOptions,
+    name: str,
+) -> None:
     """Keep sending new lines until the pod ends or goes away or the client hangs up."""
     plain = LogOptions(timestamps=opts.timestamps)
     while request.transport is not None and not request.transport.is_closing():

@@ -103,8 +103,12 @@ def _encode(lines: Iterator[Line], timestamps: bool) -> Iterator[bytes]:
 class LineSource:
     """Journal lines merged with noise (deployment pods) or a fixed script (job pods)."""
 
-    def __init__(self, journal: Journal | None = None, noise: NoiseTrack | None = None,
-                 script: list[Line] | None = None) -> None:
+    def __init__(
+        self,
+        journal: Journal | None = None,
+        noise: NoiseTrack | None = None,
+        script: list[Line] | None = None,
+    ) -> None:
         self.journal = journal
         self.noise = noise
         self.script = script or []
@@ -122,7 +126,7 @@ class LineSource:
     def render(self, lo: float, hi: float, opts: LogOptions) -> Iterator[bytes]:
         lines = self.lines(lo, hi)
         if opts.tail is not None:
-            lines = iter(list(lines)[-opts.tail:] if opts.tail > 0 else [])
+            lines = iter(list(lines)[-opts.tail :] if opts.tail > 0 else [])
         return _encode(lines, opts.timestamps)
 
 
@@ -133,11 +137,15 @@ class HugeSource:
     """
 
     LINE = 132
-    INFO = ('{"time":"%s","level":"INFO","msg":"relayed job output","job":'
-            '"codex-k8s-kaniko-worker-%08d","seq":%010d}')
-    ERROR = ('{"time":"%s","level":"ERROR","msg":"kaniko build failed: error building image: '
-             'Error while retrieving image from cache: MANIFEST_UNKNOWN: manifest unknown",'
-             '"job":"codex-k8s-kaniko-worker-%08d","seq":%010d}')
+    INFO = (
+        '{"time":"%s","level":"INFO","msg":"relayed job output","job":'
+        '"codex-k8s-kaniko-worker-%08d","seq":%010d}'
+    )
+    ERROR = (
+        '{"time":"%s","level":"ERROR","msg":"kaniko build failed: error building image: '
+        'Error while retrieving image from cache: MANIFEST_UNKNOWN: manifest unknown",'
+        '"job":"codex-k8s-kaniko-worker-%08d","seq":%010d}'
+    )
 
     def __init__(self, size: int, start: float) -> None:
         self.count = max(1, size // self.LINE)
@@ -152,8 +160,7 @@ class HugeSource:
             first = max(first, last - opts.tail)
         return self._generate(first, last, step, opts.timestamps)
 
-    def _generate(self, first: int, last: int, step: float,
-                  timestamps: bool) -> Iterator[bytes]:
+    def _generate(self, first: int, last: int, step: float, timestamps: bool) -> Iterator[bytes]:
         cached_sec = -1
         base = ""
         parts: list[str] = []

@@ -27,7 +27,7 @@ class Identity:
     """Deterministic uids, name suffixes and IPs from a seed."""
 
     def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 (reproducible simulation, not crypto)
         self._ip = 10
 
     def uid(self) -> str:
@@ -54,8 +54,15 @@ def template_hash(template: Obj) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
 
 
-def meta(name: str, namespace: str, uid: str, ts: float, labels: dict[str, str] | None = None,
-         generation: int | None = None) -> Obj:
+def meta(
+    name: str,
+    namespace: str,
+    uid: str,
+    ts: float,
+    *,
+    labels: dict[str, str] | None = None,
+    generation: int | None = None,
+) -> Obj:
     m: Obj = {"name": name, "namespace": namespace, "uid": uid, "resourceVersion": "0"}
     if generation is not None:
         m["generation"] = generation
@@ -66,8 +73,14 @@ def meta(name: str, namespace: str, uid: str, ts: float, labels: dict[str, str] 
 
 
 def owner(api_version: str, kind: str, obj: Obj) -> Obj:
-    return {"apiVersion": api_version, "kind": kind, "name": obj["metadata"]["name"],
-            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def container_defaults(container: Obj) -> Obj:
@@ -92,11 +105,19 @@ def pod_spec_defaults(spec: Obj, restart_policy: str = "Always") -> Obj:
     return s
 
 
-def new_pod(ident: Identity, name: str, namespace: str, template: Obj, owner_ref: Obj,
-            ts: float, extra_labels: dict[str, str] | None = None) -> Obj:
+def new_pod(
+    ident: Identity,
+    name: str,
+    namespace: str,
+    *,
+    template: Obj,
+    owner_ref: Obj,
+    ts: float,
+    extra_labels: dict[str, str] | None = None,
+) -> Obj:
     """A freshly scheduled pod (phase Pending, ContainerCreating)."""
     labels = {**(template.get("metadata", {}).get("labels") or {}), **(extra_labels or {})}
-    metadata = meta(name, namespace, ident.uid(), ts, labels)
+    metadata = meta(name, namespace, ident.uid(), ts, labels=labels)
     annotations = template.get("metadata", {}).get("annotations")
     if annotations:
         metadata["annotations"] = dict(annotations)
@@ -104,20 +125,30 @@ def new_pod(ident: Identity, name: str, namespace: str, template: Obj, owner_ref
     restart = template.get("spec", {}).get("restartPolicy", "Always")
     spec = pod_spec_defaults(template.get("spec", {}), restart)
     spec["nodeName"] = NODE
-    spec.update({"enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
-                 "priority": 0})
+    spec.update(
+        {"enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority", "priority": 0}
+    )
     spec["tolerations"] = [
-        {"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
-         "tolerationSeconds": 300} for t in ("not-ready", "unreachable")]
-    pod: Obj = {"kind": "Pod", "apiVersion": "v1", "metadata": metadata, "spec": spec,
-                "status": {}}
+        {
+            "key": f"node.kubernetes.io/{t}",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        }
+        for t in ("not-ready", "unreachable")
+    ]
+    pod: Obj = {"kind": "Pod", "apiVersion": "v1", "metadata": metadata, "spec": spec, "status": {}}
     set_pod_pending(pod, ts)
     return pod
 
 
 def _cond(kind: str, status: bool, ts: float, reason: str = "", message: str = "") -> Obj:
-    c: Obj = {"type": kind, "status": "True" if status else "False", "lastProbeTime": None,
-              "lastTransitionTime": rfc3339(ts)}
+    c: Obj = {
+        "type": kind,
+        "status": "True" if status else "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": rfc3339(ts),
+    }
     if reason:
         c["reason"] = reason
     if message:
@@ -145,14 +176,25 @@ def set_pod_pending(pod: Obj, ts: float) -> None:
     names = _container_names(pod)
     unready = f"containers with unready status: [{' '.join(names)}]"
     status["conditions"] = [
-        _cond("PodReadyToStartContainers", False, ts), _cond("Initialized", True, ts),
+        _cond("PodReadyToStartContainers", False, ts),
+        _cond("Initialized", True, ts),
         _cond("Ready", False, ts, "ContainersNotReady", unready),
         _cond("ContainersReady", False, ts, "ContainersNotReady", unready),
-        _cond("PodScheduled", True, ts)]
+        _cond("PodScheduled", True, ts),
+    ]
     status["containerStatuses"] = [
-        {"name": c["name"], "state": {"waiting": {"reason": "ContainerCreating"}},
-         "lastState": {}, "ready": False, "restartCount": 0, "image": c["image"],
-         "imageID": "", "started": False} for c in pod["spec"]["containers"]]
+        {
+            "name": c["name"],
+            "state": {"waiting": {"reason": "ContainerCreating"}},
+            "lastState": {},
+            "ready": False,
+            "restartCount": 0,
+            "image": c["image"],
+            "imageID": "",
+            "started": False,
+        }
+        for c in pod["spec"]["containers"]
+    ]
     pod["status"] = status
 
 
@@ -161,11 +203,11 @@ def _image_id(image: str) -> str:
     return f"{image.split(':', maxsplit=1)[0]}@sha256:{digest}"
 
 
-def set_pod_running(pod: Obj, ident: Identity, ts: float, ready: bool,
-                    restart_count: int = 0) -> None:
+def set_pod_running(
+    pod: Obj, ident: Identity, ts: float, ready: bool, restart_count: int = 0
+) -> None:
     """Containers started; `ready` says whether the readiness probe passes."""
-    old_ready = next((c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"),
-                     None)
+    old_ready = next((c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"), None)
     status = _status_base(pod, ts, "Running")
     if "podIP" not in status:
         ip = ident.pod_ip()
@@ -176,14 +218,21 @@ def set_pod_running(pod: Obj, ident: Identity, ts: float, ready: bool,
     ready_since = ts
     if old_ready and (old_ready["status"] == "True") == ready:
         ready_since = 0.0
-    started = next((c.get("state", {}).get("running", {}).get("startedAt")
-                    for c in pod["status"].get("containerStatuses", [])), None)
+    started = next(
+        (
+            c.get("state", {}).get("running", {}).get("startedAt")
+            for c in pod["status"].get("containerStatuses", [])
+        ),
+        None,
+    )
     conds = [_cond("PodReadyToStartContainers", True, ts), _cond("Initialized", True, ts)]
     if ready:
         conds += [_cond("Ready", True, ts), _cond("ContainersReady", True, ts)]
     else:
-        conds += [_cond("Ready", False, ts, "ContainersNotReady", unready),
-                  _cond("ContainersReady", False, ts, "ContainersNotReady", unready)]
+        conds += [
+            _cond("Ready", False, ts, "ContainersNotReady", unready),
+            _cond("ContainersReady", False, ts, "ContainersNotReady", unready),
+        ]
     conds.append(_cond("PodScheduled", True, ts))
     if ready_since == 0.0 and old_ready:
         for c in conds:
@@ -192,10 +241,19 @@ def set_pod_running(pod: Obj, ident: Identity, ts: float, ready: bool,
                 c["lastTransitionTime"] = prev["lastTransitionTime"]
     status["conditions"] = conds
     status["containerStatuses"] = [
-        {"name": c["name"], "state": {"running": {"startedAt": started or rfc3339(ts)}},
-         "lastState": {}, "ready": ready, "restartCount": restart_count, "image": c["image"],
-         "imageID": _image_id(c["image"]), "containerID": f"containerd://{ident.hex(64)}",
-         "started": True} for c in pod["spec"]["containers"]]
+        {
+            "name": c["name"],
+            "state": {"running": {"startedAt": started or rfc3339(ts)}},
+            "lastState": {},
+            "ready": ready,
+            "restartCount": restart_count,
+            "image": c["image"],
+            "imageID": _image_id(c["image"]),
+            "containerID": f"containerd://{ident.hex(64)}",
+            "started": True,
+        }
+        for c in pod["spec"]["containers"]
+    ]
     pod["status"] = status
 
 
@@ -205,34 +263,72 @@ def set_pod_terminated(pod: Obj, ident: Identity, ts: float, exit_code: int) -> 
     status = _status_base(pod, ts, phase)
     started = pod["status"].get("startTime", rfc3339(ts))
     status["conditions"] = [
-        _cond("PodReadyToStartContainers", False, ts), _cond("Initialized", True, ts),
-        _cond("Ready", False, ts, "PodCompleted"), _cond("ContainersReady", False, ts,
-                                                         "PodCompleted"),
-        _cond("PodScheduled", True, ts)]
+        _cond("PodReadyToStartContainers", False, ts),
+        _cond("Initialized", True, ts),
+        _cond("Ready", False, ts, "PodCompleted"),
+        _cond("ContainersReady", False, ts, "PodCompleted"),
+        _cond("PodScheduled", True, ts),
+    ]
     reason = "Completed" if exit_code == 0 else "Error"
     status["containerStatuses"] = [
-        {"name": c["name"], "state": {"terminated": {
-            "exitCode": exit_code, "reason": reason, "startedAt": started,
-            "finishedAt": rfc3339(ts), "containerID": f"containerd://{ident.hex(64)}"}},
-         "lastState": {}, "ready": False, "restartCount": 0, "image": c["image"],
-         "imageID": _image_id(c["image"]), "containerID": f"containerd://{ident.hex(64)}",
-         "started": False} for c in pod["spec"]["containers"]]
+        {
+            "name": c["name"],
+            "state": {
+                "terminated": {
+                    "exitCode": exit_code,
+                    "reason": reason,
+                    "startedAt": started,
+                    "finishedAt": rfc3339(ts),
+                    "containerID": f"containerd://{ident.hex(64)}",
+                }
+            },
+            "lastState": {},
+            "ready": False,
+            "restartCount": 0,
+            "image": c["image"],
+            "imageID": _image_id(c["image"]),
+            "containerID": f"containerd://{ident.hex(64)}",
+            "started": False,
+        }
+        for c in pod["spec"]["containers"]
+    ]
     pod["status"] = status
 
 
-def event(ident: Identity, namespace: str, involved: Obj, reason: str, message: str,
-          ts: float, component: str, warning: bool = False) -> Obj:
+def event(
+    ident: Identity,
+    namespace: str,
+    involved: Obj,
+    *,
+    reason: str,
+    message: str,
+    ts: float,
+    component: str,
+    warning: bool = False,
+) -> Obj:
     """A core/v1 Event about `involved`."""
     m = involved["metadata"]
     name = f"{m['name']}.{ident.hex(16)}"
     return {
-        "kind": "Event", "apiVersion": "v1",
+        "kind": "Event",
+        "apiVersion": "v1",
         "metadata": meta(name, namespace, ident.uid(), ts),
-        "involvedObject": {"kind": involved["kind"], "namespace": namespace, "name": m["name"],
-                           "uid": m["uid"], "apiVersion": involved["apiVersion"],
-                           "resourceVersion": m.get("resourceVersion", "")},
-        "reason": reason, "message": message, "source": {"component": component},
-        "firstTimestamp": rfc3339(ts), "lastTimestamp": rfc3339(ts), "count": 1,
-        "type": "Warning" if warning else "Normal", "eventTime": None,
-        "reportingComponent": component, "reportingInstance": "",
+        "involvedObject": {
+            "kind": involved["kind"],
+            "namespace": namespace,
+            "name": m["name"],
+            "uid": m["uid"],
+            "apiVersion": involved["apiVersion"],
+            "resourceVersion": m.get("resourceVersion", ""),
+        },
+        "reason": reason,
+        "message": message,
+        "source": {"component": component},
+        "firstTimestamp": rfc3339(ts),
+        "lastTimestamp": rfc3339(ts),
+        "count": 1,
+        "type": "Warning" if warning else "Normal",
+        "eventTime": None,
+        "reportingComponent": component,
+        "reportingInstance": "",
     }

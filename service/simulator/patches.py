@@ -41,7 +41,9 @@ def apply_patch(content_type: str, original: dict[str, Any], patch: Any) -> dict
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
     if media == STRATEGIC:
         if not isinstance(patch, dict):
-            raise bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+            raise bad_request(
+                "json: cannot unmarshal array into Go value of type map[string]interface {}"
+            )
         result = strategic_merge(original, patch)
     elif media == MERGE:
         result = merge_patch(original, patch)
@@ -87,8 +89,9 @@ def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:
         if not isinstance(item, dict):
             raise bad_request(f"unable to find api field in struct for the list {field}")
         ident = item.get(key)
-        index = next((n for n, c in enumerate(result)
-                      if isinstance(c, dict) and c.get(key) == ident), None)
+        index = next(
+            (n for n, c in enumerate(result) if isinstance(c, dict) and c.get(key) == ident), None
+        )
         if item.get("$patch") == "delete":
             result = [c for c in result if not (isinstance(c, dict) and c.get(key) == ident)]
         elif index is None:
@@ -105,7 +108,9 @@ def _order(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
         ranked = [v for v in order if v in items]
         return ranked + [v for v in items if v not in ranked]
     wanted = [o.get(key) for o in order if isinstance(o, dict)]
-    first = sorted((i for i in items if i.get(key) in wanted), key=lambda i: wanted.index(i.get(key)))
+    first = sorted(
+        (i for i in items if i.get(key) in wanted), key=lambda i: wanted.index(i.get(key))
+    )
     return first + [i for i in items if i.get(key) not in wanted]
 
 

@@ -58,8 +58,7 @@ class ResourceApi:
         res = self.resource_type(info)
         assert info.name is not None
         ns = "" if not res.namespaced else (info.namespace or "")
-        obj = self.world.store.get(info.plural, ns, info.name) if self._namespace_ok(info) \
-            else None
+        obj = self.world.store.get(info.plural, ns, info.name) if self._namespace_ok(info) else None
         if obj is None:
             raise status.not_found(info.plural, res.group, info.name)
         include = table_include(request)
@@ -74,7 +73,7 @@ class ResourceApi:
         ns = info.namespace if info.plural not in CLUSTER_SCOPED_READ else None
         if not self._namespace_ok(info) and info.plural not in CLUSTER_SCOPED_READ:
             return []
-        return [o for o in self.world.store.list(info.plural, ns) if labels(o) and fields(o)]
+        return [o for o in self.world.store.copies(info.plural, ns) if labels(o) and fields(o)]
 
     def list(self, request: web.Request, info: RequestInfo) -> web.Response:
         res = self.resource_type(info)
@@ -91,10 +90,11 @@ class ResourceApi:
                 raise status.bad_request("continue key is not valid") from exc
             meta["resourceVersion"] = rv
         limit = int(request.query.get("limit", "0") or 0)
-        page = items[start:start + limit] if limit > 0 else items[start:]
+        page = items[start : start + limit] if limit > 0 else items[start:]
         if limit > 0 and start + limit < len(items):
-            meta["continue"] = base64.b64encode(json.dumps(
-                {"start": start + limit, "rv": rv}).encode()).decode()
+            meta["continue"] = base64.b64encode(
+                json.dumps({"start": start + limit, "rv": rv}).encode()
+            ).decode()
             meta["remainingItemCount"] = len(items) - start - limit
         include = table_include(request)
         if include is not None:
@@ -102,21 +102,25 @@ class ResourceApi:
         for item in page:
             item.pop("kind", None)
             item.pop("apiVersion", None)
-        return json_response({"kind": res.list_kind, "apiVersion": res.api_version,
-                              "metadata": meta, "items": page})
+        return json_response(
+            {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": page}
+        )
 
     # -- writes ------------------------------------------------------------------------------
     def _current(self, info: RequestInfo) -> tuple[catalog.ResourceType, Obj]:
         res = self.resource_type(info)
         assert info.name is not None
-        obj = self.world.store.get(info.plural, info.namespace or "", info.name) \
-            if self._namespace_ok(info) else None
+        obj = (
+            self.world.store.get(info.plural, info.namespace or "", info.name)
+            if self._namespace_ok(info)
+            else None
+        )
         if obj is None:
             raise status.not_found(info.plural, res.group, info.name)
         return res, obj
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.Response:
-        res, obj = self._current(info)
+        _, obj = self._current(info)
         body = await read_json(request)
         patched = apply_patch(request.headers.get("Content-Type", ""), obj, body)
         if request.query.get("dryRun") == "All":
@@ -126,23 +130,27 @@ class ResourceApi:
             wanted_rv = None
         assert info.name is not None
         result = self.world.replace(info.plural, info.name, patched, wanted_rv)
-        _ = res
         return json_response(result)
 
     async def update(self, request: web.Request, info: RequestInfo) -> web.Response:
-        res, obj = self._current(info)
+        res, _ = self._current(info)
         body = await read_json(request)
         if not isinstance(body, dict):
             raise status.bad_request("the body of the request was in an unknown format")
         rv = (body.get("metadata") or {}).get("resourceVersion")
         if not rv:
-            raise status.invalid(res.kind, res.group, info.name or "", "metadata.resourceVersion",
-                                 "Invalid value: 0x0: must be specified for an update")
+            raise status.invalid(
+                res.kind,
+                res.group,
+                info.name or "",
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            )
         assert info.name is not None
         return json_response(self.world.replace(info.plural, info.name, body, rv))
 
     def delete(self, info: RequestInfo) -> web.Response:
-        res, obj = self._current(info)
+        _, obj = self._current(info)
         if info.plural not in ("pods", "jobs", "events", "configmaps"):
             raise status.method_not_allowed()
         assert info.name is not None
@@ -152,12 +160,19 @@ class ResourceApi:
     # -- subresources ------------------------------------------------------------------------
     def _scale_of(self, deploy: Obj) -> Obj:
         m = deploy["metadata"]
-        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                "metadata": {k: m[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                               "creationTimestamp")},
-                "spec": {"replicas": deploy["spec"].get("replicas", 1)},
-                "status": {"replicas": deploy.get("status", {}).get("replicas", 0),
-                           "selector": format_selector(deploy["spec"]["selector"])}}
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: m[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            },
+            "spec": {"replicas": deploy["spec"].get("replicas", 1)},
+            "status": {
+                "replicas": deploy.get("status", {}).get("replicas", 0),
+                "selector": format_selector(deploy["spec"]["selector"]),
+            },
+        }
 
     async def scale(self, request: web.Request, info: RequestInfo) -> web.Response:
         _, deploy = self._current(info)
@@ -191,8 +206,15 @@ class ResourceApi:
         if allowed:
             review_status["reason"] = (
                 f'RBAC: allowed by RoleBinding "aislot-responder/{self.world.namespace}" of Role '
-                f'"aislot-responder" to ServiceAccount "aislot-responder/{self.world.namespace}"')
-        return json_response({"kind": "SelfSubjectAccessReview",
-                              "apiVersion": "authorization.k8s.io/v1",
-                              "metadata": {"creationTimestamp": None}, "spec": spec,
-                              "status": review_status}, status=201)
+                f'"aislot-responder" to ServiceAccount "aislot-responder/{self.world.namespace}"'
+            )
+        return json_response(
+            {
+                "kind": "SelfSubjectAccessReview",
+                "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None},
+                "spec": spec,
+                "status": review_status,
+            },
+            status=201,
+        )

@@ -18,7 +18,9 @@ from aiohttp import web
 from service.simulator.status import ApiError
 
 
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    obj: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     body = json.dumps(obj, separators=(",", ":")).encode()
     response = web.Response(body=body, status=status, headers=headers)
     response.content_type = "application/json"
@@ -33,10 +35,16 @@ def table_include(request: web.Request) -> str | None:
     """`includeObject` value when the client asks for a meta.k8s.io/v1 Table, else None."""
     accept = request.headers.get("Accept", "")
     for media in accept.split(","):
-        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
-                  for p in media.split(";")[1:] if "=" in p}
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" \
-                and params.get("v") == "v1":
+        params = {
+            p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
+            for p in media.split(";")[1:]
+            if "=" in p
+        }
+        if (
+            params.get("as") == "Table"
+            and params.get("g") == "meta.k8s.io"
+            and params.get("v") == "v1"
+        ):
             return request.query.get("includeObject", "Metadata")
     return None
 

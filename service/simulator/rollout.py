@@ -30,9 +30,17 @@ EventSink = Callable[[Obj, str, str, str, bool], None]
 class RolloutController:
     """Reconciles Deployments into ReplicaSets and pods."""
 
-    def __init__(self, store: ObjectStore, ident: mf.Identity, agenda: Agenda, plan: RolloutPlan,
-                 never_ready: Callable[[str, int], bool], on_ready: Callable[[Obj], None],
-                 record: EventSink) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        ident: mf.Identity,
+        agenda: Agenda,
+        plan: RolloutPlan,
+        never_ready: Callable[[str, int], bool],
+        on_ready: Callable[[Obj], None],
+        record: EventSink,
+    ) -> None:
         self.store = store
         self.ident = ident
         self.agenda = agenda
@@ -44,19 +52,27 @@ class RolloutController:
     # -- queries -----------------------------------------------------------------------------
     def replica_sets(self, deploy: Obj) -> list[Obj]:
         uid = deploy["metadata"]["uid"]
-        return [rs for rs in self.store.items("replicasets", deploy["metadata"]["namespace"])
-                if any(o["uid"] == uid for o in rs["metadata"].get("ownerReferences", []))]
+        return [
+            rs
+            for rs in self.store.items("replicasets", deploy["metadata"]["namespace"])
+            if any(o["uid"] == uid for o in rs["metadata"].get("ownerReferences", []))
+        ]
 
     def pods_of(self, rs: Obj, active_only: bool = True) -> list[Obj]:
         uid = rs["metadata"]["uid"]
-        return [p for p in self.store.items("pods", rs["metadata"]["namespace"])
-                if any(o["uid"] == uid for o in p["metadata"].get("ownerReferences", []))
-                and not (active_only and p["metadata"].get("deletionTimestamp"))]
+        return [
+            p
+            for p in self.store.items("pods", rs["metadata"]["namespace"])
+            if any(o["uid"] == uid for o in p["metadata"].get("ownerReferences", []))
+            and not (active_only and p["metadata"].get("deletionTimestamp"))
+        ]
 
     @staticmethod
     def is_ready(pod: Obj) -> bool:
-        return any(c["type"] == "Ready" and c["status"] == "True"
-                   for c in pod.get("status", {}).get("conditions", []))
+        return any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod.get("status", {}).get("conditions", [])
+        )
 
     @staticmethod
     def revision(obj: Obj) -> int:
@@ -86,8 +102,7 @@ class RolloutController:
         if recreate and any(self.pods_of(rs) for rs in old):
             for rs in old:
                 self._scale(rs, 0, now, instant)
-            self.agenda.after(self.plan.terminate_seconds,
-                              lambda: self.sync(name, namespace))
+            self.agenda.after(self.plan.terminate_seconds, lambda: self.sync(name, namespace))
         else:
             self._scale(new, desired, now, instant)
             if instant:
@@ -105,18 +120,31 @@ class RolloutController:
         template["metadata"].setdefault("labels", {})[HASH] = digest
         labels = dict(template["metadata"]["labels"])
         rs: Obj = {
-            "kind": "ReplicaSet", "apiVersion": "apps/v1",
-            "metadata": mf.meta(name, deploy["metadata"]["namespace"], self.ident.uid(), now,
-                                labels, generation=1),
-            "spec": {"replicas": 0, "selector": {"matchLabels": {
-                **deploy["spec"]["selector"]["matchLabels"], HASH: digest}},
-                "template": template},
+            "kind": "ReplicaSet",
+            "apiVersion": "apps/v1",
+            "metadata": mf.meta(
+                name,
+                deploy["metadata"]["namespace"],
+                self.ident.uid(),
+                now,
+                labels=labels,
+                generation=1,
+            ),
+            "spec": {
+                "replicas": 0,
+                "selector": {
+                    "matchLabels": {**deploy["spec"]["selector"]["matchLabels"], HASH: digest}
+                },
+                "template": template,
+            },
             "status": {"replicas": 0},
         }
         desired = str(deploy["spec"].get("replicas", 1))
-        rs["metadata"]["annotations"] = {"deployment.kubernetes.io/desired-replicas": desired,
-                                         "deployment.kubernetes.io/max-replicas": desired,
-                                         REVISION: str(revision)}
+        rs["metadata"]["annotations"] = {
+            "deployment.kubernetes.io/desired-replicas": desired,
+            "deployment.kubernetes.io/max-replicas": desired,
+            REVISION: str(revision),
+        }
         rs["metadata"]["ownerReferences"] = [mf.owner("apps/v1", "Deployment", deploy)]
         self.store.create("replicasets", rs)
         return rs
@@ -130,9 +158,14 @@ class RolloutController:
             owner = self._owner_deployment(rs)
             if owner is not None and not instant:
                 verb = "up" if replicas > before else "down"
-                self.record(owner, "ScalingReplicaSet",
-                            f"Scaled {verb} replica set {rs['metadata']['name']} from {before} "
-                            f"to {replicas}", "deployment-controller", False)
+                self.record(
+                    owner,
+                    "ScalingReplicaSet",
+                    f"Scaled {verb} replica set {rs['metadata']['name']} from {before} "
+                    f"to {replicas}",
+                    "deployment-controller",
+                    False,
+                )
         for _ in range(replicas - len(pods)):
             self._create_pod(rs, now, instant)
         for pod in pods[replicas:] if replicas < len(pods) else []:
@@ -146,11 +179,18 @@ class RolloutController:
     def _create_pod(self, rs: Obj, now: float, instant: bool) -> None:
         ns = rs["metadata"]["namespace"]
         name = f"{rs['metadata']['name']}-{self.ident.suffix()}"
-        pod = mf.new_pod(self.ident, name, ns, rs["spec"]["template"],
-                         mf.owner("apps/v1", "ReplicaSet", rs), now)
+        pod = mf.new_pod(
+            self.ident,
+            name,
+            ns,
+            template=rs["spec"]["template"],
+            owner_ref=mf.owner("apps/v1", "ReplicaSet", rs),
+            ts=now,
+        )
         deploy = self._owner_deployment(rs)
-        blocked = deploy is not None and self.never_ready(deploy["metadata"]["name"],
-                                                          self.revision(rs))
+        blocked = deploy is not None and self.never_ready(
+            deploy["metadata"]["name"], self.revision(rs)
+        )
         if instant:
             mf.set_pod_running(pod, self.ident, now, ready=not blocked)
             self.store.create("pods", pod)
@@ -158,10 +198,14 @@ class RolloutController:
                 self.on_ready(pod)
             return
         self.store.create("pods", pod)
-        self.record(pod, "Scheduled", f"Successfully assigned {ns}/{name} to {mf.NODE}",
-                    "default-scheduler", False)
-        self.record(rs, "SuccessfulCreate", f"Created pod: {name}", "replicaset-controller",
-                    False)
+        self.record(
+            pod,
+            "Scheduled",
+            f"Successfully assigned {ns}/{name} to {mf.NODE}",
+            "default-scheduler",
+            False,
+        )
+        self.record(rs, "SuccessfulCreate", f"Created pod: {name}", "replicaset-controller", False)
         self.agenda.after(self.plan.start_seconds, lambda: self._start(ns, name, blocked))
 
     def _start(self, ns: str, name: str, blocked: bool) -> None:
@@ -180,9 +224,13 @@ class RolloutController:
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             return
         if blocked:
-            self.record(pod, "Unhealthy",
-                        "Readiness probe failed: HTTP probe failed with statuscode: 503",
-                        "kubelet", True)
+            self.record(
+                pod,
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                "kubelet",
+                True,
+            )
             self.agenda.after(60.0, lambda: self._ready(ns, name, blocked))
             return
         mf.set_pod_running(pod, self.ident, self.agenda.now, ready=True)
@@ -259,8 +307,15 @@ class RolloutController:
         for rs in sets:
             self._refresh_rs(rs)
         pods = {rs["metadata"]["uid"]: self.pods_of(rs) for rs in sets}
-        status = deployment_status(deploy, sets, pods, digest, now, deadline_passed,
-                                   self.is_ready)
+        status = deployment_status(
+            deploy,
+            sets,
+            pods,
+            digest=digest,
+            now=now,
+            deadline_passed=deadline_passed,
+            is_ready=self.is_ready,
+        )
         if status != deploy.get("status"):
             deploy["status"] = status
             self.store.update("deployments", deploy)

@@ -17,62 +17,109 @@ from service.simulator.clock import rfc3339
 Obj = dict[str, Any]
 
 
-def _condition(previous: list[Obj], kind: str, status: str, reason: str, message: str,
-               now: float) -> Obj:
+def _condition(
+    previous: list[Obj], kind: str, status: str, reason: str, *, message: str, now: float
+) -> Obj:
     old = next((c for c in previous if c["type"] == kind), None)
     changed = old is None or old["status"] != status
     same_reason = old is not None and old.get("reason") == reason and not changed
     return {
-        "type": kind, "status": status,
+        "type": kind,
+        "status": status,
         "lastUpdateTime": old["lastUpdateTime"] if same_reason and old else rfc3339(now),
-        "lastTransitionTime": rfc3339(now) if changed or old is None else
-        old["lastTransitionTime"],
-        "reason": reason, "message": message,
+        "lastTransitionTime": rfc3339(now) if changed or old is None else old["lastTransitionTime"],
+        "reason": reason,
+        "message": message,
     }
 
 
-def deployment_status(deploy: Obj, sets: list[Obj], pods: dict[str, list[Obj]], digest: str,
-                      now: float, deadline_passed: bool,
-                      is_ready: Callable[[Obj], bool]) -> Obj:
+def deployment_status(
+    deploy: Obj,
+    sets: list[Obj],
+    pods: dict[str, list[Obj]],
+    *,
+    digest: str,
+    now: float,
+    deadline_passed: bool,
+    is_ready: Callable[[Obj], bool],
+) -> Obj:
     """The `status` block of a Deployment."""
     desired = int(deploy["spec"].get("replicas", 1))
-    new = next((rs for rs in sets if rs["metadata"]["labels"].get("pod-template-hash") == digest),
-               None)
+    new = next(
+        (rs for rs in sets if rs["metadata"]["labels"].get("pod-template-hash") == digest), None
+    )
     total_spec = sum(int(rs["spec"].get("replicas", 0)) for rs in sets)
     actual = sum(len(pods[rs["metadata"]["uid"]]) for rs in sets)
     ready = sum(1 for rs in sets for p in pods[rs["metadata"]["uid"]] if is_ready(p))
     updated = len(pods[new["metadata"]["uid"]]) if new else 0
-    updated_ready = (sum(1 for p in pods[new["metadata"]["uid"]] if is_ready(p)) if new else 0)
+    updated_ready = sum(1 for p in pods[new["metadata"]["uid"]] if is_ready(p)) if new else 0
     unavailable = max(0, total_spec - ready)
     recreate = deploy["spec"].get("strategy", {}).get("type") == "Recreate"
     max_unavailable = 0 if recreate else (desired * 25) // 100
     previous = (deploy.get("status") or {}).get("conditions", [])
 
-    complete = (new is not None and updated_ready >= desired and actual == updated)
+    complete = new is not None and updated_ready >= desired and actual == updated
     old_prog = next((c for c in previous if c["type"] == "Progressing"), None)
-    stuck_before = (old_prog is not None and old_prog.get("reason") == "ProgressDeadlineExceeded"
-                    and (deploy.get("status") or {}).get("observedGeneration")
-                    == deploy["metadata"].get("generation"))
+    stuck_before = (
+        old_prog is not None
+        and old_prog.get("reason") == "ProgressDeadlineExceeded"
+        and (deploy.get("status") or {}).get("observedGeneration")
+        == deploy["metadata"].get("generation")
+    )
     new_name = new["metadata"]["name"] if new else ""
     if complete:
-        progressing = _condition(previous, "Progressing", "True", "NewReplicaSetAvailable",
-                                 f'ReplicaSet "{new_name}" has successfully progressed.', now)
+        progressing = _condition(
+            previous,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            message=f'ReplicaSet "{new_name}" has successfully progressed.',
+            now=now,
+        )
     elif deadline_passed or stuck_before:
-        progressing = _condition(previous, "Progressing", "False", "ProgressDeadlineExceeded",
-                                 f'ReplicaSet "{new_name}" has timed out progressing.', now)
+        progressing = _condition(
+            previous,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            message=f'ReplicaSet "{new_name}" has timed out progressing.',
+            now=now,
+        )
     else:
-        progressing = _condition(previous, "Progressing", "True", "ReplicaSetUpdated",
-                                 f'ReplicaSet "{new_name}" is progressing.', now)
+        progressing = _condition(
+            previous,
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            message=f'ReplicaSet "{new_name}" is progressing.',
+            now=now,
+        )
     if ready >= desired - max_unavailable:
-        available = _condition(previous, "Available", "True", "MinimumReplicasAvailable",
-                               "Deployment has minimum availability.", now)
+        available = _condition(
+            previous,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            message="Deployment has minimum availability.",
+            now=now,
+        )
     else:
-        available = _condition(previous, "Available", "False", "MinimumReplicasUnavailable",
-                               "Deployment does not have minimum availability.", now)
+        available = _condition(
+            previous,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            message="Deployment does not have minimum availability.",
+            now=now,
+        )
     status: Obj = {"observedGeneration": deploy["metadata"].get("generation", 1)}
-    for key, value in (("replicas", actual), ("updatedReplicas", updated),
-                       ("readyReplicas", ready), ("availableReplicas", ready),
-                       ("unavailableReplicas", unavailable)):
+    for key, value in (
+        ("replicas", actual),
+        ("updatedReplicas", updated),
+        ("readyReplicas", ready),
+        ("availableReplicas", ready),
+        ("unavailableReplicas", unavailable),
+    ):
         if value:
             status[key] = value
     status["conditions"] = [available, progressing]

@@ -32,7 +32,8 @@ class BuildPlan(_Plan):
     success_seconds: float = Field(default=95.0, gt=0)
     failure_seconds: float = Field(default=35.0, gt=0)
     components: list[str] = Field(
-        default_factory=lambda: ["api-gateway", "control-plane", "worker", "web-console"])
+        default_factory=lambda: ["api-gateway", "control-plane", "worker", "web-console"]
+    )
     cache_on: Outcome = "success"
     cache_off: Outcome = "success"
     ttl_seconds: int = 600

@@ -75,7 +75,7 @@ def _label_term(term: str) -> Callable[[dict[str, str]], bool]:
         return lambda labels: labels.get(key) == value
     st = _SET_RE.match(term)
     if not st:
-        raise bad_request(f"unable to parse requirement: <nil>: Invalid value: \"{term}\"")
+        raise bad_request(f'unable to parse requirement: <nil>: Invalid value: "{term}"')
     neg, key, op, values_text = st.groups()
     if op is None:
         if neg:
@@ -138,11 +138,10 @@ def field_matcher(plural: str, selector: str | None) -> Matcher:
     for term in _split_terms(selector):
         m = re.match(r"^\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
         if not m:
-            raise bad_request(f'invalid selector: \'{selector}\'; can\'t understand \'{term}\'')
+            raise bad_request(f"invalid selector: '{selector}'; can't understand '{term}'")
         field, op, value = m.groups()
         if field not in supported:
-            raise ApiError(400, "BadRequest",
-                           f'field label not supported: {field}')
+            raise ApiError(400, "BadRequest", f"field label not supported: {field}")
         checks.append((supported[field], op == "!=", value))
 
     def match(obj: dict[str, Any]) -> bool:

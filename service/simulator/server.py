@@ -46,9 +46,15 @@ class Simulator:
     `ManualClock` (see `Simulator.manual`) and call `advance(seconds)`.
     """
 
-    def __init__(self, scenario: str | Scenario = "healthy", *, clock: Clock | None = None,
-                 speed: float = 1.0, token: str = "aislot-sim-token",
-                 user: str = DEFAULT_USER) -> None:
+    def __init__(
+        self,
+        scenario: str | Scenario = "healthy",
+        *,
+        clock: Clock | None = None,
+        speed: float = 1.0,
+        token: str = "aislot-sim-token",  # noqa: S107 (test credential)
+        user: str = DEFAULT_USER,
+    ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if clock is None:
             start = parse_time(self.scenario.start) if self.scenario.start else None
@@ -64,8 +70,9 @@ class Simulator:
         self._ticker: asyncio.Task[None] | None = None
 
     @classmethod
-    def manual(cls, scenario: str | Scenario = "healthy", start: str | None = None,
-               **kwargs: Any) -> Simulator:
+    def manual(
+        cls, scenario: str | Scenario = "healthy", start: str | None = None, **kwargs: Any
+    ) -> Simulator:
         """A simulator whose clock only moves on `advance` (deterministic tests)."""
         loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         begin = parse_time(start or loaded.start or DEFAULT_START)
@@ -89,8 +96,7 @@ class Simulator:
         self.world = World(self.scenario, self.clock)
         self._api = ResourceApi(self.world, self.faults, self.user)
 
-    def add_fault(self, rule: FaultRule | dict[str, Any] | None = None,
-                  **fields: Any) -> FaultRule:
+    def add_fault(self, rule: FaultRule | dict[str, Any] | None = None, **fields: Any) -> FaultRule:
         """Activate a fault rule, e.g. `add_fault(kind="throttle", resource="pods")`."""
         return self.faults.add(rule if rule is not None else fields)
 
@@ -159,8 +165,9 @@ class Simulator:
             raise RuntimeError("start the simulator before writing its kubeconfig")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(kubeconfig_text(self.url, self.token, self.world.namespace),
-                          encoding="utf-8")
+        target.write_text(
+            kubeconfig_text(self.url, self.token, self.world.namespace), encoding="utf-8"
+        )
         return target
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -205,8 +212,15 @@ class Simulator:
         if delay > 0:
             await asyncio.sleep(delay)
         if f.denies(info.verb, info.resource, info.name):
-            raise status.forbidden(self.user, info.verb, info.plural, info.group, info.namespace,
-                                   info.name, info.subresource)
+            raise status.forbidden(
+                self.user,
+                info.verb,
+                info.plural,
+                info.group,
+                namespace=info.namespace,
+                name=info.name,
+                subresource=info.subresource,
+            )
         rule = f.fire("throttle", info.verb, info.resource, info.name)
         if rule is not None:
             raise status.too_many_requests(rule.retry_after)
@@ -216,8 +230,12 @@ class Simulator:
                 raise status.service_unavailable(rule.retry_after or None)
             raise status.internal_error("etcdserver: request timed out")
         request["drop"] = f.fire("drop", info.verb, info.resource, info.name)
-        if request["drop"] is not None and info.verb not in ("watch",) \
-                and info.resource != "pods/log" and request.transport is not None:
+        if (
+            request["drop"] is not None
+            and info.verb not in ("watch",)
+            and info.resource != "pods/log"
+            and request.transport is not None
+        ):
             request.transport.abort()
             raise ConnectionResetError("connection dropped by fault injection")
 
@@ -227,8 +245,16 @@ class Simulator:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        self.audit.record(self.world.now, request.method, request.path, dict(request.query),
-                          request.headers.get("Content-Type", ""), body, code, self.user)
+        self.audit.record(
+            self.world.now,
+            request.method,
+            request.path,
+            query=dict(request.query),
+            content_type=request.headers.get("Content-Type", ""),
+            body=body,
+            status=code,
+            user=self.user,
+        )
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
@@ -264,8 +290,11 @@ class Simulator:
             return await api.access_review(request)
         if info.plural == "deployments" and info.subresource == "scale":
             return await api.scale(request, info)
-        handlers = {"get": lambda: api.get(request, info), "list": lambda: api.list(request, info),
-                    "delete": lambda: api.delete(info)}
+        handlers = {
+            "get": lambda: api.get(request, info),
+            "list": lambda: api.list(request, info),
+            "delete": lambda: api.delete(info),
+        }
         if info.verb == "watch":
             return await watch(api, request, info, request.get("drop"))
         if info.subresource and info.verb != "get":

@@ -64,34 +64,46 @@ def _details(kind: str, name: str | None, group: str) -> dict[str, Any]:
 
 def not_found(plural: str, group: str, name: str) -> ApiError:
     qualified = f"{plural}.{group}" if group else plural
-    return ApiError(404, "NotFound", f'{qualified} "{name}" not found',
-                    _details(plural, name, group))
+    return ApiError(
+        404, "NotFound", f'{qualified} "{name}" not found', _details(plural, name, group)
+    )
 
 
 def already_exists(plural: str, group: str, name: str) -> ApiError:
     qualified = f"{plural}.{group}" if group else plural
-    return ApiError(409, "AlreadyExists", f'{qualified} "{name}" already exists',
-                    _details(plural, name, group))
+    return ApiError(
+        409, "AlreadyExists", f'{qualified} "{name}" already exists', _details(plural, name, group)
+    )
 
 
 def conflict(plural: str, group: str, name: str) -> ApiError:
     qualified = f"{plural}.{group}" if group else plural
-    message = (f'Operation cannot be fulfilled on {qualified} "{name}": the object has been '
-               "modified; please apply your changes to the latest version and try again")
+    message = (
+        f'Operation cannot be fulfilled on {qualified} "{name}": the object has been '
+        "modified; please apply your changes to the latest version and try again"
+    )
     return ApiError(409, "Conflict", message, _details(plural, name, group))
 
 
 def forbidden(
-    user: str, verb: str, plural: str, group: str, namespace: str | None,
-    name: str | None, subresource: str = "",
+    user: str,
+    verb: str,
+    plural: str,
+    group: str,
+    *,
+    namespace: str | None,
+    name: str | None,
+    subresource: str = "",
 ) -> ApiError:
     """RBAC denial with kube-apiserver's wording."""
     qualified = f"{plural}.{group}" if group else plural
     target = f'{qualified} "{name}"' if name else qualified
     resource = f"{plural}/{subresource}" if subresource else plural
     scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-    message = (f'{target} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
-               f'in API group "{group}"{scope}')
+    message = (
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+        f'in API group "{group}"{scope}'
+    )
     return ApiError(403, "Forbidden", message, _details(plural, name, group))
 
 
@@ -112,33 +124,48 @@ def invalid(kind: str, group: str, name: str, field: str, detail: str) -> ApiErr
 
 
 def unsupported_media(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    f'the body of the request was in an unknown format - accepted media types '
-                    f'include: application/json-patch+json, application/merge-patch+json, '
-                    f'application/apply-patch+yaml, application/strategic-merge-patch+json '
-                    f'(got "{content_type}")')
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types "
+        f"include: application/json-patch+json, application/merge-patch+json, "
+        f"application/apply-patch+yaml, application/strategic-merge-patch+json "
+        f'(got "{content_type}")',
+    )
 
 
 def method_not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                    "requested resource")
+    return ApiError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+    )
 
 
 def too_many_requests(retry_after: int) -> ApiError:
-    return ApiError(429, "TooManyRequests", "Too many requests, please try again later.",
-                    {"retryAfterSeconds": retry_after}, {"Retry-After": str(retry_after)})
+    return ApiError(
+        429,
+        "TooManyRequests",
+        "Too many requests, please try again later.",
+        {"retryAfterSeconds": retry_after},
+        {"Retry-After": str(retry_after)},
+    )
 
 
 def internal_error(cause: str) -> ApiError:
-    return ApiError(500, "InternalError", f"Internal error occurred: {cause}",
-                    {"causes": [{"message": cause}]})
+    return ApiError(
+        500, "InternalError", f"Internal error occurred: {cause}", {"causes": [{"message": cause}]}
+    )
 
 
 def service_unavailable(retry_after: int | None = None) -> ApiError:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     details = {"retryAfterSeconds": retry_after} if retry_after else None
-    return ApiError(503, "ServiceUnavailable",
-                    "the server is currently unable to handle the request", details, headers)
+    return ApiError(
+        503,
+        "ServiceUnavailable",
+        "the server is currently unable to handle the request",
+        details,
+        headers,
+    )
 
 
 def gone(message: str) -> ApiError:

@@ -62,7 +62,7 @@ class ObjectStore:
         keys = sorted(k for k in bucket if namespace is None or k[0] == namespace)
         return [bucket[k] for k in keys]
 
-    def list(self, plural: str, namespace: str | None = None) -> list[Obj]:
+    def copies(self, plural: str, namespace: str | None = None) -> list[Obj]:
         """Deep copies of `items`."""
         return [copy.deepcopy(o) for o in self.items(plural, namespace)]
 

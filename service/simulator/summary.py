@@ -18,20 +18,30 @@ def world_summary(world: World) -> dict[str, Any]:
     deployments = {}
     for d in world.store.items("deployments", world.namespace):
         st = d.get("status", {})
-        progressing = next((c for c in st.get("conditions", []) if c["type"] == "Progressing"),
-                           {})
+        progressing: dict[str, Any] = next(
+            (c for c in st.get("conditions", []) if c["type"] == "Progressing"), {}
+        )
         deployments[d["metadata"]["name"]] = {
             "generation": d["metadata"].get("generation"),
             "observedGeneration": st.get("observedGeneration"),
-            "replicas": st.get("replicas", 0), "updatedReplicas": st.get("updatedReplicas", 0),
+            "replicas": st.get("replicas", 0),
+            "updatedReplicas": st.get("updatedReplicas", 0),
             "availableReplicas": st.get("availableReplicas", 0),
             "progressing": progressing.get("reason"),
         }
-    jobs = [{"name": r.name, "kind": r.kind, "component": r.component, "run_id": r.run_id,
-             "outcome": r.outcome, "cache_enabled": r.cache_enabled,
-             "created": rfc3339(r.created),
-             "finished": rfc3339(r.finished) if r.finished is not None else None}
-            for r in world.activity.history]
+    jobs = [
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "component": r.component,
+            "run_id": r.run_id,
+            "outcome": r.outcome,
+            "cache_enabled": r.cache_enabled,
+            "created": rfc3339(r.created),
+            "finished": rfc3339(r.finished) if r.finished is not None else None,
+        }
+        for r in world.activity.history
+    ]
     return {
         "now": rfc3339(world.now),
         "epoch": world.now,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,51 +23,64 @@ from service.simulator.faults import FaultRule
 from service.simulator.resource_api import ResourceApi
 from service.simulator.responses import RequestInfo
 from service.simulator.selectors import field_matcher, label_matcher
-from service.simulator.store import WatchEvent
+from service.simulator.store import ObjectStore, WatchEvent
 
 Obj = dict[str, Any]
 DEFAULT_TIMEOUT = 1800.0
+Matcher = Callable[[Obj], bool]
 
 
 def _line(kind: str, obj: Obj) -> bytes:
     return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
-async def watch(api: ResourceApi, request: web.Request, info: RequestInfo,
-                drop: FaultRule | None) -> web.StreamResponse:
-    """Serve one watch request until timeout, client disconnect or an injected drop."""
-    res = api.resource_type(info)
-    store = api.world.store
+def _matcher(request: web.Request, info: RequestInfo, namespace: str | None) -> Matcher:
     labels = label_matcher(request.query.get("labelSelector"))
     fields = field_matcher(info.plural, request.query.get("fieldSelector"))
-    namespace = info.namespace if info.plural != "namespaces" else None
 
     def matches(obj: Obj) -> bool:
         if namespace is not None and obj["metadata"].get("namespace") != namespace:
             return False
         return labels(obj) and fields(obj)
 
+    return matches
+
+
+def _backlog(
+    store: ObjectStore,
+    request: web.Request,
+    plural: str,
+    namespace: str | None,
+    matches: Matcher,
+) -> tuple[list[tuple[str, Obj]], Obj | None]:
+    """Events to send before live ones, or an `Expired` Status when the version is too old."""
+    rv_text = request.query.get("resourceVersion", "")
+    if not rv_text or rv_text == "0" or request.query.get("sendInitialEvents") == "true":
+        return [("ADDED", o) for o in store.copies(plural, namespace) if matches(o)], None
+    try:
+        since = int(rv_text)
+    except ValueError:
+        raise status.bad_request(f'invalid resource version "{rv_text}"') from None
+    replay = store.events_since(plural, since)
+    if replay is None:
+        message = f"too old resource version: {since} ({store.oldest_replayable() + 1})"
+        return [], status.gone(message).body()
+    return [(e.type, e.obj) for e in replay if matches(e.obj)], None
+
+
+async def watch(
+    api: ResourceApi, request: web.Request, info: RequestInfo, drop: FaultRule | None
+) -> web.StreamResponse:
+    """Serve one watch request until timeout, client disconnect or an injected drop."""
+    res = api.resource_type(info)
+    store = api.world.store
+    namespace = info.namespace if info.plural != "namespaces" else None
+    matches = _matcher(request, info, namespace)
+    backlog, expired = _backlog(store, request, info.plural, namespace, matches)
     queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
     unsubscribe = store.subscribe(
-        lambda ev: queue.put_nowait(ev) if ev.plural == info.plural else None)
-    rv_text = request.query.get("resourceVersion", "")
-    initial = request.query.get("sendInitialEvents") == "true"
-    backlog: list[tuple[str, Obj]] = []
-    expired: Obj | None = None
-    if not rv_text or rv_text == "0" or initial:
-        backlog = [("ADDED", o) for o in store.list(info.plural, namespace) if matches(o)]
-    else:
-        try:
-            since = int(rv_text)
-        except ValueError:
-            unsubscribe()
-            raise status.bad_request(f'invalid resource version "{rv_text}"') from None
-        replay = store.events_since(info.plural, since)
-        if replay is None:
-            expired = status.gone(
-                f"too old resource version: {since} ({store.oldest_replayable() + 1})").body()
-        else:
-            backlog = [(e.type, e.obj) for e in replay if matches(e.obj)]
+        lambda ev: queue.put_nowait(ev) if ev.plural == info.plural else None
+    )
     timeout = float(request.query.get("timeoutSeconds", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT)
     response = web.StreamResponse(status=200)
     response.content_type = "application/json"
@@ -80,28 +94,29 @@ async def watch(api: ResourceApi, request: web.Request, info: RequestInfo,
             return response
         for kind, obj in backlog:
             sent += await _send(response, kind, obj)
-        if initial:
-            mark = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {
-                "resourceVersion": str(store.resource_version),
-                "annotations": {"k8s.io/initial-events-end": "true"}}}
+        if request.query.get("sendInitialEvents") == "true":
+            mark = {
+                "kind": res.kind,
+                "apiVersion": res.api_version,
+                "metadata": {
+                    "resourceVersion": str(store.resource_version),
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                },
+            }
             sent += await _send(response, "BOOKMARK", mark)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            if budget is not None and sent >= budget and request.transport is not None:
-                request.transport.abort()
-                return response
-            left = deadline - loop.time()
-            if left <= 0:
-                break
+        deadline = asyncio.get_running_loop().time() + timeout
+        while budget is None or sent < budget:
+            left = deadline - asyncio.get_running_loop().time()
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=left)
+                event = await asyncio.wait_for(queue.get(), timeout=max(left, 0.0))
             except TimeoutError:
-                break
+                with contextlib.suppress(ConnectionError):
+                    await response.write_eof()
+                return response
             if matches(event.obj):
                 sent += await _send(response, event.type, event.obj)
-        with contextlib.suppress(ConnectionError):
-            await response.write_eof()
+        if request.transport is not None:
+            request.transport.abort()
     except ConnectionError:
         pass
     finally:

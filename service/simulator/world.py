@@ -44,12 +44,28 @@ class World:
         self.noise = {c: NoiseTrack(c, p, offset=p / 3) for c, p in COMPONENTS.items()}
         self.scripts: dict[str, list[Line]] = {}
         self._switch: bool = True
-        self.rollouts = RolloutController(self.store, self.ident, self.agenda, scenario.rollout,
-                                          self._never_ready, self._pod_ready, self.record)
+        self.rollouts = RolloutController(
+            self.store,
+            ident=self.ident,
+            agenda=self.agenda,
+            plan=scenario.rollout,
+            never_ready=self._never_ready,
+            on_ready=self._pod_ready,
+            record=self.record,
+        )
         self.activity = PlatformActivity(
-            self.store, self.ident, self.agenda, scenario, namespace, self.journals,
-            self.scripts, lambda: self._switch, self._build_ref, lambda: self.registry_ok,
-            self.record)
+            self.store,
+            ident=self.ident,
+            agenda=self.agenda,
+            scenario=scenario,
+            namespace=namespace,
+            journals=self.journals,
+            scripts=self.scripts,
+            cache_enabled=lambda: self._switch,
+            build_ref=self._build_ref,
+            registry_ok=lambda: self.registry_ok,
+            record=self.record,
+        )
         self._bootstrap()
         self.agenda.run_until(self.origin)
         self.activity.start(self.origin)
@@ -73,17 +89,24 @@ class World:
 
     def _bootstrap(self) -> None:
         installed = self.agenda.now - 26 * 86400
-        ns = {"kind": "Namespace", "apiVersion": "v1",
-              "metadata": {"name": self.namespace, "labels": {
-                  "kubernetes.io/metadata.name": self.namespace}},
-              "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+        ns: Obj = {
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": self.namespace,
+                "labels": {"kubernetes.io/metadata.name": self.namespace},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
         self._stamp(ns, installed)
         ns["metadata"].pop("namespace")
         self.store.create("namespaces", ns)
         in_secret = self.scenario.switch_location == "secret"
         self.store.create("secrets", self._stamp(bp.runtime_secret(in_secret), installed))
-        self.store.create("configmaps",
-                          self._stamp(bp.config_map(self.scenario.codegen.build_ref), installed))
+        self.store.create(
+            "configmaps", self._stamp(bp.config_map(self.scenario.codegen.build_ref), installed)
+        )
         self.store.create("services", self._stamp(bp.registry_service(), installed))
         self.store.create("cronjobs", self._stamp(bp.registry_gc_cronjob(), installed))
         for deploy in bp.deployments(switch_in_env=not in_secret):
@@ -103,14 +126,27 @@ class World:
     def now(self) -> float:
         return self.agenda.now
 
-    def record(self, involved: Obj, reason: str, message: str, component: str,
-               warning: bool) -> None:
+    def record(
+        self, involved: Obj, reason: str, message: str, component: str, warning: bool
+    ) -> None:
         """Emit a core/v1 Event that expires after an hour."""
-        ev = mf.event(self.ident, self.namespace, involved, reason, message, self.agenda.now,
-                      component, warning)
+        ev = mf.event(
+            self.ident,
+            self.namespace,
+            involved,
+            reason=reason,
+            message=message,
+            ts=self.agenda.now,
+            component=component,
+            warning=warning,
+        )
         self.store.create("events", ev)
         name = ev["metadata"]["name"]
-        self.agenda.after(EVENT_TTL, lambda: self.store.delete("events", self.namespace, name))
+
+        def expire() -> None:
+            self.store.delete("events", self.namespace, name)
+
+        self.agenda.after(EVENT_TTL, expire)
 
     # -- the cache switch --------------------------------------------------------------------
     def _lookup(self, plural: str, name: str, key: str) -> str | None:
@@ -139,20 +175,24 @@ class World:
                 continue
             if "value" in entry:
                 value = str(entry["value"])
-            ref = (entry.get("valueFrom") or {})
+            ref = entry.get("valueFrom") or {}
             if "secretKeyRef" in ref:
-                value = self._lookup("secrets", ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"])
+                key_ref = ref["secretKeyRef"]
+                value = self._lookup("secrets", key_ref["name"], key_ref["key"])
             elif "configMapKeyRef" in ref:
-                value = self._lookup("configmaps", ref["configMapKeyRef"]["name"],
-                                     ref["configMapKeyRef"]["key"])
+                value = self._lookup(
+                    "configmaps", ref["configMapKeyRef"]["name"], ref["configMapKeyRef"]["key"]
+                )
         return value
 
     def _pod_ready(self, pod: Obj) -> None:
         labels = pod["metadata"].get("labels", {})
         if labels.get("app.kubernetes.io/component") != "control-plane":
             return
-        container = next((c for c in pod["spec"]["containers"] if c["name"] == "control-plane"),
-                         pod["spec"]["containers"][0])
+        container = next(
+            (c for c in pod["spec"]["containers"] if c["name"] == "control-plane"),
+            pod["spec"]["containers"][0],
+        )
         value = self.resolve_env(container, bp.SWITCH)
         self._switch = (value or "true").strip().lower() != "false"
 
@@ -195,8 +235,15 @@ class World:
         merged = dict(new)
         merged["kind"], merged["apiVersion"] = current["kind"], current["apiVersion"]
         meta = dict(merged.get("metadata") or {})
-        for key in ("name", "namespace", "uid", "creationTimestamp", "generation",
-                    "ownerReferences", "deletionTimestamp"):
+        for key in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "ownerReferences",
+            "deletionTimestamp",
+        ):
             if key in cur_meta:
                 meta[key] = cur_meta[key]
         meta.pop("resourceVersion", None)
@@ -208,10 +255,9 @@ class World:
             for key, value in (merged.pop("stringData") or {}).items():
                 data[key] = base64.b64encode(str(value).encode()).decode()
             merged["data"] = data
-        if plural == "deployments":
-            if (merged.get("spec") or {}).get("selector") != current["spec"].get("selector"):
-                raise status.invalid("Deployment", "apps", name, "spec.selector",
-                                     "field is immutable")
+        new_selector = (merged.get("spec") or {}).get("selector")
+        if plural == "deployments" and new_selector != current["spec"].get("selector"):
+            raise status.invalid("Deployment", "apps", name, "spec.selector", "field is immutable")
         spec_changed = merged.get("spec") != current.get("spec")
         if spec_changed and "generation" in cur_meta:
             meta["generation"] = int(cur_meta["generation"]) + 1
@@ -229,7 +275,7 @@ class World:
         if obj is None:
             return
         if plural == "jobs":
-            for pod in self.store.list("pods", self.namespace):
+            for pod in self.store.copies("pods", self.namespace):
                 if pod["metadata"].get("labels", {}).get("job-name") == name:
                     self.store.delete("pods", self.namespace, pod["metadata"]["name"])
                     self.scripts.pop(pod["metadata"]["name"], None)

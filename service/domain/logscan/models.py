@@ -23,6 +23,10 @@ class ScanLimits(BaseModel):
     keep_context: int = Field(default=3, ge=0, description="first and last K context lines")
     max_occurrences: int = Field(default=10_000, ge=1)
     max_bytes: int | None = Field(default=None, ge=1, description="stop reading after this")
+    collect_context: bool = Field(
+        default=True,
+        description="also count/keep context lines; off = defining patterns only (faster)",
+    )
 
 
 class LogMatch(BaseModel):

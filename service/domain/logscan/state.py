@@ -20,9 +20,13 @@ from service.domain.logscan.models import (
     ScanResult,
     SignatureStats,
 )
-from service.domain.logscan.rules import CompiledRule, ScanPlan
+from service.domain.logscan.rules import CompiledRule, ScanPlan, Verdicts
 
 _MIN = datetime.min.replace(tzinfo=UTC)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip("\r")
 
 
 @dataclass(slots=True)
@@ -31,10 +35,11 @@ class _Kept:
 
     rule: CompiledRule
     group: int
+    defining: bool
     line_no: int
-    text: str
+    raw: bytes
     truncated: bool
-    fields: LineFields | None
+    fields: LineFields | None  # parsed for defining lines (needed for occurrences), else lazily
 
 
 class _Keep:
@@ -166,12 +171,15 @@ class ScanState:
 
     def _region(self, data: bytes, end: int) -> None:
         cap, counted, base = self.limits.max_line_bytes, 0, self.lines
-        for start, stop in self.plan.candidates(data, end):
+        decide = self.plan.decide
+        for start, stop, mask in self.plan.candidates(data, end):
             base += data.count(b"\n", counted, start)
             counted = start
-            long = stop - start > cap
-            self.lines_truncated += long
-            self.line(data[start : min(stop, start + cap)], base + 1, long)
+            if stop - start > cap:  # hits beyond the cap do not count: classify the head
+                self.lines_truncated += 1
+                self.line(data[start : start + cap], base + 1, True)
+            else:
+                self.line(data[start:stop], base + 1, False, decide(mask))
         self.lines += data.count(b"\n", 0, end)
 
     def finish(self) -> None:
@@ -183,27 +191,32 @@ class ScanState:
             self.lines += 1
         self._carry, self._skipping = b"", False
 
-    def line(self, raw: bytes, line_no: int, truncated: bool) -> None:
-        """Classify one (capped) line against every signature of the source."""
-        text = raw.decode("utf-8", "replace").rstrip("\r")
+    def line(self, raw: bytes, line_no: int, truncated: bool, verdicts: Verdicts = None) -> None:
+        """Classify one (capped) line against every signature of the source.
+
+        `verdicts` come from the literals the prefilter found; without them the text decides.
+        """
+        text: str | None = None
         fields: LineFields | None = None
-        for rule in self.plan.rules:
-            match = rule.defining.search(text) if rule.defining else None
-            defining = match is not None
-            if match is None and rule.context is not None:
-                match = rule.context.search(text)
-            if match is None:
+        for index, rule in enumerate(self.plan.rules):
+            if verdicts is not None:
+                hit = verdicts[index]
+            else:
+                text = text if text is not None else _decode(raw)
+                hit = rule.classify(text)
+            if hit is None:
                 continue
+            group, defining = hit
             state = self._sigs[rule.signature]
-            group = int((match.lastgroup or "_0")[1:])
             if defining:
+                text = text if text is not None else _decode(raw)
                 fields = fields or self._fields(text)
                 state.record(fields)
-                kept = _Kept(rule, group, line_no, text, truncated, fields)
+                kept = _Kept(rule, group, True, line_no, raw, truncated, fields)
                 state.excerpts.add(kept)
             else:
                 state.context_lines += 1
-                kept = _Kept(rule, group, line_no, text, truncated, None)
+                kept = _Kept(rule, group, False, line_no, raw, truncated, None)
                 state.context.add(kept)
             if self._emit:
                 self._out.append(self._build(kept))
@@ -220,7 +233,7 @@ class ScanState:
         return fields
 
     def _build(self, kept: _Kept) -> LogMatch:
-        f = kept.fields or self._fields(kept.text)
+        f = kept.fields or self._fields(_decode(kept.raw))
         pattern = kept.rule.patterns[kept.group]
         body = f.body
         if "\n" in body:  # relayed multi-line job output: show the line that matched
@@ -230,7 +243,7 @@ class ScanState:
             source=self.plan.source,
             signature=kept.rule.signature,
             pattern=pattern,
-            defining=kept.fields is not None,
+            defining=kept.defining,
             line_no=kept.line_no,
             timestamp=f.timestamp,
             level=f.level,

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from service.simulator import catalog, status, tables
+from service.simulator import catalog, protowire, status, tables
 from service.simulator.faults import FaultEngine
 from service.simulator.patches import apply_patch
 from service.simulator.responses import RequestInfo, json_response, table_include
@@ -30,6 +30,11 @@ CLUSTER_SCOPED_READ = {"namespaces"}
 
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()
+    if request.headers.get("Content-Type", "").startswith(protowire.PROTOBUF):
+        try:
+            return protowire.decode(raw)
+        except (ValueError, IndexError) as exc:
+            raise status.unsupported_media(request.headers["Content-Type"]) from exc
     try:
         return json.loads(raw or b"null")
     except ValueError as exc:

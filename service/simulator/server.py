@@ -66,6 +66,7 @@ class Simulator:
         self.faults = FaultEngine(self.scenario.faults, seed=self.scenario.seed)
         self.world = World(self.scenario, clock)
         self.url = ""
+        self.kubeconfig_path: Path | None = None
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -168,6 +169,7 @@ class Simulator:
         target.write_text(
             kubeconfig_text(self.url, self.token, self.world.namespace), encoding="utf-8"
         )
+        self.kubeconfig_path = target
         return target
 
     # -- HTTP --------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from typing import Protocol
 
 from service.domain.alerts import Notification
 from service.domain.evidence import EvidenceBundle
-from service.domain.messages import Delivery, Message
 from service.domain.incidents import AlertPlan, Incident, IncidentSummary, State, TimelineEntry
+from service.domain.messages import Delivery, Message
 
 
 class StoreError(Exception):

@@ -1,15 +1,13 @@
-"""SQL of the outbox and the evidence table, for ``SqliteStore`` (SQLite dialect).
+"""SQL of the outbox and the evidence table, for ``SqliteStore`` (SQLite dialect, synchronous).
 
-Functions take a connection and run inside the caller's transaction; the store decides when
-to commit.
+Functions run inside the caller's transaction on the store's connection thread.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from service.domain.evidence import EvidenceBundle
 from service.domain.messages import Delivery, Message
@@ -26,42 +24,39 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
-async def enqueue(conn: aiosqlite.Connection, message: Message, sinks: list[str],
-                  now: datetime) -> list[int]:
+def enqueue(conn: sqlite3.Connection, message: Message, sinks: list[str],
+            now: datetime) -> list[int]:
     """Add one delivery per sink; a (incident, sink, key) already queued is left alone."""
     ids = []
     body = message.model_dump_json()
     for sink in sinks:
-        cur = await conn.execute(
+        row = conn.execute(
             "INSERT INTO deliveries (incident_id, sink, key, event, status, next_attempt_at,"
             " created_at, message) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)"
             " ON CONFLICT (incident_id, sink, key) DO NOTHING RETURNING id",
             (message.incident_id, sink, message.key, message.event, now.isoformat(),
              now.isoformat(), body),
-        )
-        row = await cur.fetchone()
-        await cur.close()
+        ).fetchone()
         if row is not None:
             ids.append(int(row[0]))
     return ids
 
 
-async def claim_due(conn: aiosqlite.Connection, now: datetime, limit: int) -> list[Delivery]:
+def claim_due(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Delivery]:
     """Deliveries due now, marked ``sending`` with one more attempt, recorded before the send.
 
     A delivery left in ``sending`` by a crash is due again (the send may or may not have
     happened: sinks use idempotency keys or look before they post).
     """
-    cur = await conn.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status IN ('pending', 'sending')"
+    rows = conn.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"  # noqa: S608 - constant columns
+        " WHERE status IN ('pending', 'sending')"
         " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         (now.isoformat(), limit),
-    )
-    rows = await cur.fetchall()
-    await cur.close()
+    ).fetchall()
     claimed = []
     for row in rows:
-        await conn.execute(
+        conn.execute(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
             (row[0],),
         )
@@ -71,54 +66,40 @@ async def claim_due(conn: aiosqlite.Connection, now: datetime, limit: int) -> li
     return claimed
 
 
-async def finish(conn: aiosqlite.Connection, delivery_id: int, *, delivered: bool,
-                 now: datetime, error: str | None, retry_at: datetime | None) -> None:
+def finish(conn: sqlite3.Connection, delivery_id: int, *, delivered: bool, now: datetime,
+           error: str | None, retry_at: datetime | None) -> None:
     """Record a send's outcome: delivered, to retry at ``retry_at``, or failed for good."""
     if delivered:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'delivered', delivered_at = ?, last_error = NULL"
-            " WHERE id = ?", (now.isoformat(), delivery_id))
+        conn.execute("UPDATE deliveries SET status = 'delivered', delivered_at = ?,"
+                     " last_error = NULL WHERE id = ?", (now.isoformat(), delivery_id))
     elif retry_at is not None:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?"
-            " WHERE id = ?", (retry_at.isoformat(), error, delivery_id))
+        conn.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = ?,"
+                     " last_error = ? WHERE id = ?", (retry_at.isoformat(), error, delivery_id))
     else:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
-            (error, delivery_id))
+        conn.execute("UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
+                     (error, delivery_id))
 
 
-async def deliveries_of(conn: aiosqlite.Connection, incident_id: str) -> list[Delivery]:
-    cur = await conn.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE incident_id = ? ORDER BY id",
-        (incident_id,),
-    )
-    rows = await cur.fetchall()
-    await cur.close()
-    return [_delivery(r) for r in rows]
+def deliveries_of(conn: sqlite3.Connection, incident_id: str) -> list[Delivery]:
+    return [_delivery(r) for r in conn.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"  # noqa: S608 - constant columns
+        " WHERE incident_id = ? ORDER BY id",
+        (incident_id,))]
 
 
-async def count_deliveries(conn: aiosqlite.Connection) -> dict[str, int]:
-    cur = await conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
-    rows = await cur.fetchall()
-    await cur.close()
-    return {str(r[0]): int(r[1]) for r in rows}
+def count_deliveries(conn: sqlite3.Connection) -> dict[str, int]:
+    return {str(r[0]): int(r[1]) for r in conn.execute(
+        "SELECT status, COUNT(*) FROM deliveries GROUP BY status")}
 
 
-async def save_evidence(conn: aiosqlite.Connection, bundle: EvidenceBundle) -> int:
-    cur = await conn.execute(
+def save_evidence(conn: sqlite3.Connection, bundle: EvidenceBundle) -> int:
+    row = conn.execute(
         "INSERT INTO evidence (incident_id, collected_at, bundle) VALUES (?, ?, ?) RETURNING id",
         (bundle.incident_id, bundle.collected_at.isoformat(), bundle.model_dump_json()),
-    )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
+    ).fetchone()
     return int(row[0])
 
 
-async def evidence_of(conn: aiosqlite.Connection, incident_id: str) -> list[EvidenceBundle]:
-    cur = await conn.execute(
-        "SELECT bundle FROM evidence WHERE incident_id = ? ORDER BY id", (incident_id,))
-    rows = await cur.fetchall()
-    await cur.close()
-    return [EvidenceBundle.model_validate_json(r[0]) for r in rows]
+def evidence_of(conn: sqlite3.Connection, incident_id: str) -> list[EvidenceBundle]:
+    return [EvidenceBundle.model_validate_json(r[0]) for r in conn.execute(
+        "SELECT bundle FROM evidence WHERE incident_id = ? ORDER BY id", (incident_id,))]

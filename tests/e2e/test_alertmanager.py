@@ -1,0 +1,68 @@
+"""The real Alertmanager posts to the real ``aislot-responder serve`` process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.procs import alertmanager, http, responder, wait_until
+
+TOKEN, READ = "am-token-e2e-0123456789", "read-token-e2e-0123456789"
+ENV = {"AISLOT_AUTH__WEBHOOK_TOKEN": TOKEN, "AISLOT_AUTH__READ_TOKEN": READ}
+
+
+def _alert(ends: datetime | None = None) -> dict[str, object]:
+    alert: dict[str, object] = {
+        "labels": {"alertname": "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT",
+                   "namespace": "codex-k8s-prod", "error_signature": "cache",
+                   "job_kind": "kaniko", "severity": "page"},
+        "annotations": {"summary": "MANIFEST_UNKNOWN while retrieving image from cache"},
+        "startsAt": (datetime.now(UTC) - timedelta(minutes=3)).isoformat(),
+        "generatorURL": "http://prometheus.example/graph",
+    }
+    if ends is not None:
+        alert["endsAt"] = ends.isoformat()
+    return alert
+
+
+def test_alertmanager_delivers_firing_then_resolved(tmp_path: Path) -> None:
+    with responder(tmp_path, ENV) as svc, \
+            alertmanager(tmp_path, f"{svc.base}/webhook", TOKEN) as am:
+        fired = _alert()
+        am.post_alerts([fired])
+
+        def incident() -> dict[str, object] | None:
+            _, listing = http("GET", f"{svc.base}/incidents", token=READ)
+            return listing["incidents"][0] if listing["incidents"] else None
+
+        summary = wait_until(incident, what="an incident from Alertmanager's notification")
+        status, detail = http("GET", f"{svc.base}/incidents/{summary['id']}", token=READ)
+        assert status == 200
+        assert (detail["namespace"], detail["signature"]) == ("codex-k8s-prod", "cache")
+        assert detail["alerts"][0]["alertname"] == "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT"
+        assert detail["alerts"][0]["generator_url"] == "http://prometheus.example/graph"
+        assert detail["alerts"][0]["group_key"].startswith("{}:")
+
+        am.post_alerts([{**fired, "endsAt": datetime.now(UTC).isoformat()}])
+
+        def resolved_recorded() -> dict[str, object] | None:
+            _, inc = http("GET", f"{svc.base}/incidents/{summary['id']}", token=READ)
+            kinds = [e["kind"] for e in inc["timeline"]]
+            return inc if "alert_resolved" in kinds else None
+
+        detail = wait_until(resolved_recorded, what="the resolved notification")
+        assert detail["counters"]["alerts_resolved"] == 1
+        assert [a["status"] for a in detail["alerts"]] == ["firing", "resolved"]
+        assert detail["state"] != "resolved"  # recovery, not Alertmanager, closes it
+
+
+def test_wrong_token_fails_with_401_and_stores_nothing(tmp_path: Path) -> None:
+    with responder(tmp_path, ENV) as svc, \
+            alertmanager(tmp_path, f"{svc.base}/webhook", "not-the-token") as am:
+        am.post_alerts([_alert()])
+        wait_until(lambda: "401" in am.log(), what="Alertmanager to log the 401")
+        _, metrics = http("GET", f"{svc.base}/metrics")
+        assert 'aislot_webhooks_total{outcome="rejected_401"}' in metrics
+        _, listing = http("GET", f"{svc.base}/incidents", token=READ)
+        assert listing["incidents"] == []
+        assert TOKEN not in svc.log() and "not-the-token" not in svc.log()

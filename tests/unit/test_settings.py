@@ -1,0 +1,77 @@
+"""The settings tree: file + env, validation errors that name the field, check-config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.settings import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_repo_default_config_loads_and_matches_builtin_defaults() -> None:
+    from_file = load_settings(ROOT / "config" / "responder.yaml")
+    builtin = load_settings(overrides={"server": {"host": "0.0.0.0"}})
+    assert from_file.model_dump() == builtin.model_dump()
+
+
+def test_env_overrides_file_per_leaf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("server:\n  host: 10.0.0.1\n  port: 8000\nmitigation:\n  mode: approval\n")
+    monkeypatch.setenv("AISLOT_SERVER__PORT", "9001")
+    monkeypatch.setenv("AISLOT_AUTH__WEBHOOK_TOKEN", "tok-from-env")
+    monkeypatch.setenv("AISLOT_SINKS__CHAT__TYPE", "slack")
+    monkeypatch.setenv("AISLOT_SINKS__CHAT__URL", "https://hooks.example/x")
+    settings = load_settings(cfg)
+    assert (settings.server.host, settings.server.port) == ("10.0.0.1", 9001)
+    assert settings.mitigation.mode == "approval"
+    assert settings.auth.webhook_token is not None
+    assert settings.auth.webhook_token.get_secret_value() == "tok-from-env"
+    assert "tok-from-env" not in repr(settings)
+    assert settings.sinks["chat"].type == "slack"
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("server:\n  port: 99999\n", "server.port"),
+    ("mitigation:\n  mode: yolo\n", "mitigation.mode"),
+    ("store:\n  backend: postgres\n", "store"),
+    ("servr:\n  port: 1\n", "servr"),
+    ("sinks:\n  chat:\n    type: telegram\n", "sinks.chat"),
+    ("diagnostics:\n  signatures:\n    - name: x\n      patterns:\n        worker:\n"
+     "          defining: ['(']\n", "diagnostics.signatures.0.patterns.worker.defining"),
+])
+def test_bad_config_names_the_field(tmp_path: Path, text: str, field: str) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert f"  {field}" in str(err.value)
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("server:\n  port: not-a-port\n")
+    run = subprocess.run([sys.executable, "-m", "service", "check-config", str(bad)],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 2
+    assert "server.port" in run.stderr and "AISLOT_SERVER__PORT" in run.stderr
+    ok = subprocess.run([sys.executable, "-m", "service", "check-config",
+                         "config/responder.yaml"], capture_output=True, text=True, cwd=ROOT,
+                        check=False)
+    assert ok.returncode == 0, ok.stderr
+    notyaml = tmp_path / "n.yaml"
+    notyaml.write_text("server: [\n")
+    run = subprocess.run([sys.executable, "-m", "service", "check-config", str(notyaml)],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 2 and "not valid YAML" in run.stderr
+
+
+def test_serve_refuses_to_start_without_tokens(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "AISLOT_STORE__SQLITE_PATH": str(tmp_path / "x.db")}
+    run = subprocess.run([sys.executable, "-m", "service", "serve"], capture_output=True,
+                         text=True, cwd=ROOT, env=env, check=False, timeout=60)
+    assert run.returncode == 2 and "auth.webhook_token" in run.stderr

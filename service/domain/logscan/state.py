@@ -180,7 +180,8 @@ class ScanState:
                 self.line(data[start : start + cap], base + 1, True)
             else:
                 self.line(data[start:stop], base + 1, False, decide(mask))
-        self.lines += data.count(b"\n", 0, end)
+        # one counting pass over the region in all: up to each candidate, then the rest
+        self.lines = base + data.count(b"\n", counted, end)
 
     def finish(self) -> None:
         """End of stream: scan a last line without newline."""

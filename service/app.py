@@ -29,6 +29,8 @@ def build_store(settings: Settings) -> Store:
     rules = IdentityRules(
         default_namespace=inc.default_namespace, namespace_label=inc.namespace_label,
         signature_label=inc.signature_label, job_kind_label=inc.job_kind_label,
+        alert_signatures={name: sig.name for sig in settings.diagnostics.signatures
+                          for name in sig.alertnames},
     )
     if settings.store.backend == "postgres":
         raise NotImplementedError("the PostgreSQL backend is not built yet")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -129,6 +129,7 @@ class IdentityRules:
     namespace_label: str = "namespace"
     signature_label: str = "error_signature"
     job_kind_label: str = "job_kind"
+    alert_signatures: Mapping[str, str] = field(default_factory=dict)  # alertname -> signature
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,15 @@ class IncidentKey:
 
 
 def key_of(labels: Mapping[str, str], rules: IdentityRules) -> IncidentKey:
-    """The catalog's identity: namespace + error signature (label, else the alert name)."""
+    """The catalog's identity: namespace + error signature.
+
+    The signature is the ``error_signature`` label, else the signature configured for the
+    alert name (both catalog alerts of the cache problem are one incident), else the name.
+    """
     namespace = labels.get(rules.namespace_label) or rules.default_namespace
-    signature = labels.get(rules.signature_label) or labels.get("alertname") or "unknown"
+    alertname = labels.get("alertname", "")
+    signature = (labels.get(rules.signature_label) or rules.alert_signatures.get(alertname)
+                 or alertname or "unknown")
     return IncidentKey(namespace=namespace, signature=signature)
 
 

@@ -188,3 +188,19 @@ async def test_ops_endpoints(start_app: AppStarter, settings) -> None:
     async with client.http.get(f"{client.base}/nope") as r:
         assert r.status == 404 and (await r.json())["error"]["status"] == 404
     assert isinstance(client.http, aiohttp.ClientSession)
+
+
+async def test_both_cache_alerts_of_the_catalog_are_one_incident(
+    start_app: AppStarter, settings
+) -> None:
+    client = await start_app(settings)
+    burst = alert("fp-burst", alertname="AI_SLOT_BUILD_FAILURE_BURST", job_kind="kaniko")
+    del burst["labels"]["error_signature"]
+    persistent = alert("fp-mu", job_kind="mirror")
+    del persistent["labels"]["error_signature"]
+    _, first = await client.webhook(notification(burst, group_key="g1"))
+    _, second = await client.webhook(notification(persistent, group_key="g2"))
+    assert first["incidents"] == second["incidents"]
+    _, incident = await client.get(f"/incidents/{first['incidents'][0]}")
+    assert incident["signature"] == "cache"
+    assert incident["job_kinds"] == ["kaniko", "mirror"]

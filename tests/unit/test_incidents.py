@@ -44,6 +44,10 @@ def test_identity_is_namespace_plus_signature_with_fallbacks() -> None:
         == key_of({"alertname": "B", "namespace": "ns", "error_signature": "cache"}, RULES)
     key = key_of({"alertname": "AI_SLOT_BUILD_FAILURE_BURST"}, RULES)
     assert (key.namespace, key.signature) == ("codex-k8s-prod", "AI_SLOT_BUILD_FAILURE_BURST")
+    mapped = IdentityRules(default_namespace="ns", alert_signatures={
+        "AI_SLOT_BUILD_FAILURE_BURST": "cache", "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT": "cache"})
+    assert key_of({"alertname": "AI_SLOT_BUILD_FAILURE_BURST"}, mapped) \
+        == key_of({"alertname": "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT"}, mapped)
 
 
 def _alert(**kw: str) -> Notification:

@@ -37,6 +37,7 @@ from service.simulator.world import World
 DEFAULT_START = "2026-02-26T10:00:00Z"
 DEFAULT_USER = f"system:serviceaccount:{NAMESPACE}:aislot-responder"
 OPEN_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
+DROP = web.RequestKey("sim_drop", FaultRule)
 
 
 class Simulator:
@@ -125,13 +126,14 @@ class Simulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on host:port (0 = any free port); returns the base URL."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        addresses = self._runner.addresses
+        bound = int(addresses[0][1]) if addresses else port
         self.url = f"http://{host}:{bound}"
         if isinstance(self.clock, ScaledClock):
             self._ticker = asyncio.create_task(self._tick())
@@ -231,9 +233,11 @@ class Simulator:
             if rule.status == 503:
                 raise status.service_unavailable(rule.retry_after or None)
             raise status.internal_error("etcdserver: request timed out")
-        request["drop"] = f.fire("drop", info.verb, info.resource, info.name)
+        drop = f.fire("drop", info.verb, info.resource, info.name)
+        if drop is not None:
+            request[DROP] = drop
         if (
-            request["drop"] is not None
+            drop is not None
             and info.verb not in ("watch",)
             and info.resource != "pods/log"
             and request.transport is not None
@@ -287,7 +291,7 @@ class Simulator:
         api.resource_type(info)
         if info.plural == "pods" and info.subresource == "log" and info.verb == "get":
             huge = self.faults.huge_log_bytes(info.name or "")
-            return await stream_log(self.world, request, info, huge, request.get("drop"))
+            return await stream_log(self.world, request, info, huge, request.get(DROP))
         if info.plural == "selfsubjectaccessreviews" and info.verb == "create":
             return await api.access_review(request)
         if info.plural == "deployments" and info.subresource == "scale":
@@ -298,7 +302,7 @@ class Simulator:
             "delete": lambda: api.delete(info),
         }
         if info.verb == "watch":
-            return await watch(api, request, info, request.get("drop"))
+            return await watch(api, request, info, request.get(DROP))
         if info.subresource and info.verb != "get":
             raise status.method_not_allowed()
         if info.verb in handlers:

@@ -12,9 +12,11 @@ import re
 import pytest
 
 from service.simulator.clock import parse_time
-from tests.simkit import SimFactory, grep_e, kubectl, sim_factory  # noqa: F401
+from tests import simkit
+from tests.simkit import SimFactory, grep_e, kubectl
 
 pytestmark = pytest.mark.e2e
+sim_factory = simkit.sim_factory
 
 POD_WIDE = "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES"
 JOB_WIDE = "NAME STATUS COMPLETIONS DURATION AGE CONTAINERS IMAGES SELECTOR"

@@ -19,7 +19,7 @@ from service.simulator import status
 from service.simulator.clock import parse_time
 from service.simulator.faults import FaultRule
 from service.simulator.logbook import HugeSource, LineSource, LogOptions, LogSource, limited
-from service.simulator.responses import RequestInfo
+from service.simulator.responses import RequestInfo, truthy
 from service.simulator.status import ApiError
 from service.simulator.world import World
 
@@ -102,7 +102,7 @@ def prepare(
         )
     if limit is not None and limit < 1:
         raise _invalid(name, "limitBytes", "Invalid value: must be greater than 0")
-    if query.get("previous") in ("true", "1"):
+    if truthy(query.get("previous")):
         raise status.bad_request(
             f'previous terminated container "{container}" in pod "{name}" not found'
         )
@@ -118,7 +118,7 @@ def prepare(
     opts = LogOptions(
         since=since,
         tail=tail,
-        timestamps=query.get("timestamps") in ("true", "1"),
+        timestamps=truthy(query.get("timestamps")),
         limit_bytes=limit,
     )
     source: LogSource = HugeSource(huge, lo) if huge else world.log_source(pod)
@@ -152,7 +152,7 @@ async def stream_log(
                 return response
             await response.write(chunk)
             sent += len(chunk)
-        if request.query.get("follow") in ("true", "1") and isinstance(source, LineSource):
+        if truthy(request.query.get("follow")) and isinstance(source, LineSource):
             await _follow(
                 world, request, response, source=source, last=hi, opts=opts, name=info.name
             )

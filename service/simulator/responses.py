@@ -27,6 +27,11 @@ def json_response(
     return response
 
 
+def truthy(value: str | None) -> bool:
+    """A boolean query parameter as Go's strconv.ParseBool reads it."""
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
 def error_response(error: ApiError) -> web.Response:
     return json_response(error.body(), error.code, error.headers or None)
 

@@ -27,7 +27,13 @@ from service.simulator.faults import FaultEngine, FaultRule
 from service.simulator.kubeconfig import kubeconfig_text
 from service.simulator.log_stream import stream_log
 from service.simulator.resource_api import ResourceApi
-from service.simulator.responses import RequestInfo, error_response, json_response, parse_request
+from service.simulator.responses import (
+    RequestInfo,
+    error_response,
+    json_response,
+    parse_request,
+    truthy,
+)
 from service.simulator.scenario import Scenario, load_scenario
 from service.simulator.status import ApiError
 from service.simulator.summary import world_summary
@@ -199,7 +205,7 @@ class Simulator:
             if not self._authorized(request):
                 raise status.unauthorized()
             self.world.sync()
-            watching = request.query.get("watch") in ("true", "1")
+            watching = truthy(request.query.get("watch"))
             info = parse_request(request.method, request.path, watching)
             if info is not None:
                 await self._apply_faults(request, info)
@@ -280,7 +286,7 @@ class Simulator:
             if group_doc is None:
                 raise status.route_not_found()
             return json_response(group_doc)
-        watching = request.query.get("watch") in ("true", "1")
+        watching = truthy(request.query.get("watch"))
         info = parse_request(request.method, request.path, watching)
         if info is None:
             raise status.route_not_found()

@@ -21,7 +21,7 @@ from aiohttp import web
 from service.simulator import status
 from service.simulator.faults import FaultRule
 from service.simulator.resource_api import ResourceApi
-from service.simulator.responses import RequestInfo
+from service.simulator.responses import RequestInfo, truthy
 from service.simulator.selectors import field_matcher, label_matcher
 from service.simulator.store import ObjectStore, WatchEvent
 
@@ -55,7 +55,7 @@ def _backlog(
 ) -> tuple[list[tuple[str, Obj]], Obj | None]:
     """Events to send before live ones, or an `Expired` Status when the version is too old."""
     rv_text = request.query.get("resourceVersion", "")
-    if not rv_text or rv_text == "0" or request.query.get("sendInitialEvents") == "true":
+    if not rv_text or rv_text == "0" or truthy(request.query.get("sendInitialEvents")):
         return [("ADDED", o) for o in store.copies(plural, namespace) if matches(o)], None
     try:
         since = int(rv_text)
@@ -94,7 +94,7 @@ async def watch(
             return response
         for kind, obj in backlog:
             sent += await _send(response, kind, obj)
-        if request.query.get("sendInitialEvents") == "true":
+        if truthy(request.query.get("sendInitialEvents")):
             mark = {
                 "kind": res.kind,
                 "apiVersion": res.api_version,

@@ -67,7 +67,8 @@ async def test_pods_with_label_and_field_selectors(
     assert all(name.startswith("codex-k8s-kaniko-") for name in kaniko)
     none = await core.list_namespaced_pod(
         NS,
-        label_selector="app.kubernetes.io/name notin (codex-k8s,codex-k8s-kaniko,codex-k8s-registry,codex-k8s-image-mirror)",
+        label_selector="app.kubernetes.io/name notin "
+        "(codex-k8s,codex-k8s-kaniko,codex-k8s-registry,codex-k8s-image-mirror)",
     )
     assert none.items == []
 

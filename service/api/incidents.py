@@ -8,7 +8,7 @@ from service.api.auth import require_bearer
 from service.api.errors import ApiError
 from service.api.keys import SETTINGS, STORE
 from service.api.page import render_incident
-from service.domain.incidents import State
+from service.domain.lifecycle import State
 
 MAX_LIMIT = 500
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.keys import METRICS, STORE, SUPERVISOR
-from service.domain.incidents import State
+from service.domain.lifecycle import State
 from service.store.base import StoreUnavailable
 
 

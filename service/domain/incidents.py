@@ -12,42 +12,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.domain.alerts import Alert
 from service.domain.evidence import EvidenceBundle
+from service.domain.lifecycle import State
 from service.domain.messages import Delivery
-
-
-class State(StrEnum):
-    OPEN = "open"
-    INVESTIGATING = "investigating"
-    MITIGATING = "mitigating"
-    MONITORING = "monitoring"
-    RESOLVED = "resolved"
-
-
-_ALLOWED: dict[State, frozenset[State]] = {
-    State.OPEN: frozenset({State.INVESTIGATING, State.RESOLVED}),
-    State.INVESTIGATING: frozenset({State.MITIGATING, State.MONITORING, State.RESOLVED}),
-    State.MITIGATING: frozenset({State.MONITORING, State.RESOLVED}),
-    State.MONITORING: frozenset({State.MITIGATING, State.RESOLVED}),
-    State.RESOLVED: frozenset(),
-}
-
-
-class IllegalTransition(ValueError):
-    """A state change the lifecycle does not allow."""
-
-
-def transition(current: State, target: State) -> State:
-    """Return ``target`` when the lifecycle allows ``current -> target``, else raise."""
-    if target not in _ALLOWED[current]:
-        raise IllegalTransition(f"incident cannot go from {current} to {target}")
-    return target
+from service.domain.policy import PolicyRecord
 
 
 class TimelineEntry(BaseModel):
@@ -100,6 +73,7 @@ class Incident(BaseModel):
     counters: Counters = Field(default_factory=Counters)
     alerts: list[AlertRecord] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    policy: PolicyRecord = Field(default_factory=PolicyRecord)
     evidence: list[EvidenceBundle] = Field(default_factory=list)
     deliveries: list[Delivery] = Field(default_factory=list)
 

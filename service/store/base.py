@@ -12,8 +12,10 @@ from typing import Protocol
 
 from service.domain.alerts import Notification
 from service.domain.evidence import EvidenceBundle
-from service.domain.incidents import AlertPlan, Incident, IncidentSummary, State, TimelineEntry
+from service.domain.incidents import AlertPlan, Incident, IncidentSummary, TimelineEntry
+from service.domain.lifecycle import State
 from service.domain.messages import Delivery, Message
+from service.domain.policy import PolicyRecord
 
 
 class StoreError(Exception):
@@ -45,6 +47,22 @@ class IngestResult:
         return [p.incident_id for p in self.plans if p.action == "open" and p.incident_id]
 
 
+@dataclass(frozen=True)
+class IncidentUpdate:
+    """One atomic change of an incident: its policy record, state, timeline and messages.
+
+    Applied in a single transaction, so a decision, what it queued for the sinks and its
+    timeline lines are either all stored or none: a restart never repeats half of one.
+    """
+
+    policy: PolicyRecord | None = None
+    state: State | None = None
+    escalated: bool = False
+    entries: list[TimelineEntry] = field(default_factory=list)
+    messages: list[tuple[Message, list[str]]] = field(default_factory=list)
+    next_check_at: datetime | None = None
+
+
 class Store(Protocol):
     """Durable incidents. Every method commits before it returns."""
 
@@ -60,6 +78,14 @@ class Store(Protocol):
 
     async def move(self, incident_id: str, target: State, entry: TimelineEntry) -> Incident:
         """Apply ``transition()``; raises ``IllegalTransition`` or ``KeyError``."""
+        ...
+
+    async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
+        """Apply ``update`` atomically (state through ``transition()``)."""
+        ...
+
+    async def active_incidents(self) -> list[str]:
+        """Ids of incidents that are not resolved, oldest first."""
         ...
 
     async def get_incident(self, incident_id: str) -> Incident | None: ...

@@ -26,17 +26,12 @@ import structlog
 
 from service.domain.alerts import Notification
 from service.domain.evidence import EvidenceBundle
-from service.domain.incidents import (
-    IdentityRules,
-    Incident,
-    IncidentSummary,
-    State,
-    TimelineEntry,
-)
+from service.domain.incidents import IdentityRules, Incident, IncidentSummary, TimelineEntry
+from service.domain.lifecycle import State
 from service.domain.messages import Delivery, Message
 from service.store import sqlite_incidents as incidents_sql
 from service.store import sqlite_outbox as outbox_sql
-from service.store.base import IngestResult, StoreUnavailable
+from service.store.base import IncidentUpdate, IngestResult, StoreUnavailable
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -215,6 +210,12 @@ class SqliteStore:
         incident = await self.get_incident(incident_id)
         assert incident is not None
         return incident
+
+    async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
+        await self._submit(lambda conn: incidents_sql.update(conn, incident_id, update, now))
+
+    async def active_incidents(self) -> list[str]:
+        return await self._reader.run(incidents_sql.active_incidents)
 
     async def ping(self) -> None:
         await self._reader.run(lambda conn: conn.execute("SELECT 1").fetchone())

@@ -21,15 +21,15 @@ from service.domain.incidents import (
     Incident,
     IncidentSummary,
     OpenIncidentView,
-    State,
     TimelineEntry,
     key_of,
     plan_alert,
     record_of,
-    transition,
 )
+from service.domain.lifecycle import State, transition
 from service.store import sqlite_outbox
-from service.store.base import IngestResult
+from service.domain.policy import PolicyRecord
+from service.store.base import IncidentUpdate, IngestResult
 
 
 def iso(value: datetime) -> str:
@@ -138,9 +138,47 @@ def move(conn: sqlite3.Connection, incident_id: str, target: State,
     append(conn, incident_id, entry)
 
 
+def update(conn: sqlite3.Connection, incident_id: str, change: IncidentUpdate,
+           now: datetime) -> None:
+    """Apply one ``IncidentUpdate`` (inside the caller's transaction)."""
+    row = one(conn, "SELECT state FROM incidents WHERE id = ?", (incident_id,))
+    if row is None:
+        raise KeyError(incident_id)
+    current = State(row[0])
+    state = current if change.state in (None, current) else transition(current, change.state)
+    sets = ["state = ?", "updated_at = ?"]
+    args: list[Any] = [state.value, iso(now)]
+    if state is State.RESOLVED and current is not State.RESOLVED:
+        sets.append("resolved_at = ?")
+        args.append(iso(now))
+    if change.policy is not None:
+        sets += ["policy = ?", "mttr_s = ?"]
+        args += [change.policy.model_dump_json(), change.policy.mttr_s]
+    if change.escalated:
+        sets.append("escalated = 1")
+    if change.next_check_at is not None:
+        sets.append("next_check_at = ?")
+        args.append(iso(change.next_check_at))
+    conn.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - fixed
+                 (*args, incident_id))
+    for entry in change.entries:
+        append(conn, incident_id, entry)
+    for message, sinks in change.messages:
+        if sinks and sqlite_outbox.enqueue(conn, message, sinks, now):
+            append(conn, incident_id, TimelineEntry(
+                at=now, kind="notification_queued",
+                message=f"{message.event} message queued for {', '.join(sinks)}",
+                data={"key": message.key, "sinks": sinks}))
+
+
+def active_incidents(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM incidents WHERE state <> 'resolved' ORDER BY opened_at, rowid")]
+
+
 _INCIDENT_COLUMNS = ("id, namespace, signature, job_kinds, state, escalated, opened_at,"
                      " updated_at, resolved_at, first_failure_at, related_issue, alerts_firing,"
-                     " alerts_resolved")
+                     " alerts_resolved, policy")
 
 
 def get_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
@@ -158,6 +196,7 @@ def get_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
         state=State(row[4]), escalated=bool(row[5]), opened_at=row[6], updated_at=row[7],
         resolved_at=row[8], first_failure_at=row[9], related_issue=row[10],
         counters=Counters(alerts_firing=row[11], alerts_resolved=row[12]),
+        policy=PolicyRecord.model_validate_json(row[13]),
         alerts=alerts, timeline=timeline,
         evidence=sqlite_outbox.evidence_of(conn, incident_id),
         deliveries=sqlite_outbox.deliveries_of(conn, incident_id),

@@ -10,7 +10,8 @@ from pathlib import Path
 import aiohttp
 
 from service.api.keys import STORE
-from service.domain.incidents import State, TimelineEntry
+from service.domain.incidents import TimelineEntry
+from service.domain.lifecycle import State
 from service.store.base import StoreUnavailable
 from tests.conftest import READ_TOKEN, WEBHOOK_TOKEN, AppStarter, alert, make_settings, notification
 

@@ -7,15 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from service.domain.alerts import Notification
-from service.domain.incidents import (
-    IdentityRules,
-    IllegalTransition,
-    OpenIncidentView,
-    State,
-    key_of,
-    plan_alert,
-    transition,
-)
+from service.domain.incidents import IdentityRules, OpenIncidentView, key_of, plan_alert
+from service.domain.lifecycle import IllegalTransition, State, transition
 from tests.conftest import alert, notification
 
 RULES = IdentityRules(default_namespace="codex-k8s-prod")
@@ -45,7 +38,8 @@ def test_identity_is_namespace_plus_signature_with_fallbacks() -> None:
     key = key_of({"alertname": "AI_SLOT_BUILD_FAILURE_BURST"}, RULES)
     assert (key.namespace, key.signature) == ("codex-k8s-prod", "AI_SLOT_BUILD_FAILURE_BURST")
     mapped = IdentityRules(default_namespace="ns", alert_signatures={
-        "AI_SLOT_BUILD_FAILURE_BURST": "cache", "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT": "cache"})
+        "AI_SLOT_BUILD_FAILURE_BURST": "cache",
+        "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT": "cache"})
     assert key_of({"alertname": "AI_SLOT_BUILD_FAILURE_BURST"}, mapped) \
         == key_of({"alertname": "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT"}, mapped)
 

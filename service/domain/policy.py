@@ -1,0 +1,293 @@
+"""The runbook's decisions as one pure function: ``evaluate(incident, facts, now, config)``.
+
+Given an incident (with its evidence and what the policy recorded so far), the latest facts
+from the cluster and the time, it returns the new policy record and the actions to carry out:
+apply the kill switch, ask for approval, escalate by rule, resolve. Loops only execute what it
+returns, so every threshold (30 minutes, "more than 2 in a row") is tested here, in
+microseconds, without a cluster or a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.domain.evidence import EvidenceBundle
+from service.domain.facts import BuildOutcome, Facts
+from service.domain.lifecycle import State
+
+Mode = Literal["auto", "approval", "observe", "dry-run"]
+MitigationStatus = Literal[
+    "none",               # nothing decided yet
+    "not_needed",         # the evidence does not confirm a signature the switch fixes
+    "skipped",            # registry down with mirrors failing: the switch would not help
+    "awaiting_approval",  # approval mode: asked the Owner
+    "approved",           # the Owner approved; to be applied
+    "applying",           # recorded before the patch; a restart re-reads the switch
+    "applied",            # patched by us
+    "already_off",        # the switch was already off when we looked
+    "dry_run",            # recorded the patch it would send
+    "observing",          # observe mode: waiting for a person to flip it
+    "observed_off",       # observe mode: a person flipped it
+]
+RolloutStatus = Literal["n/a", "waiting", "complete", "stuck"]
+Rule = Literal["repeat", "recovery_deadline", "registry", "rollout_stuck"]
+
+
+class MitigationRecord(BaseModel):
+    status: MitigationStatus = "none"
+    mode: Mode | None = None
+    decided_at: datetime | None = None
+    applied_at: datetime | None = None
+    previous_value: str | None = None
+    new_value: str | None = None
+    patch: dict[str, object] | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    rollout: RolloutStatus = "n/a"
+    rollout_deadline_at: datetime | None = None
+    rollout_finished_at: datetime | None = None
+
+
+class WatchRecord(BaseModel):
+    """The recovery watch: builds seen after ``since`` and the current failure streak."""
+
+    since: datetime | None = None
+    builds: dict[str, BuildOutcome] = Field(default_factory=dict)
+    streak: int = 0
+    max_streak: int = 0
+    first_success_at: datetime | None = None
+    last_sighting_at: datetime | None = None
+
+
+class Escalation(BaseModel):
+    rule: Rule
+    at: datetime
+    audience: Literal["oncall", "owner", "all"]
+    reason: str
+
+
+class PolicyRecord(BaseModel):
+    """What the policy has decided and seen so far; persisted on the incident."""
+
+    mitigation: MitigationRecord = Field(default_factory=MitigationRecord)
+    watch: WatchRecord = Field(default_factory=WatchRecord)
+    escalations: dict[str, Escalation] = Field(default_factory=dict)
+    mttr_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    mode: Mode
+    switch_signatures: frozenset[str]
+    off_value: str
+    repeat_threshold: int
+    recovery_deadline: timedelta
+    clean_window: timedelta
+    rollout_timeout: timedelta
+
+
+@dataclass(frozen=True)
+class ApplySwitch:
+    """Patch the kill switch (read before write)."""
+
+
+@dataclass(frozen=True)
+class RecordDryRun:
+    """Record the exact patch without sending it."""
+
+
+@dataclass(frozen=True)
+class RequestApproval:
+    """Ask the Owner to approve the switch."""
+
+
+@dataclass(frozen=True)
+class Escalate:
+    rule: Rule
+    audience: Literal["oncall", "owner", "all"]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resolve:
+    mttr_s: float | None
+    reason: str
+
+
+Action = ApplySwitch | RecordDryRun | RequestApproval | Escalate | Resolve
+
+
+@dataclass
+class Decision:
+    record: PolicyRecord
+    state: State
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # timeline lines: why the record changed
+
+
+def _first_failure(first_failure_at: datetime, evidence: EvidenceBundle | None) -> datetime:
+    if evidence is not None and evidence.first_error_at is not None:
+        return min(first_failure_at, evidence.first_error_at)
+    return first_failure_at
+
+
+def _merge_builds(watch: WatchRecord, facts: Facts, signature: str) -> list[str]:
+    """Fold newly finished builds into the watch; recompute the streak. Returns notes."""
+    if watch.since is None:
+        return []
+    notes = []
+    for build in facts.builds:
+        if build.job in watch.builds or build.kind not in {"build", "mirror"}:
+            continue
+        if build.created_at is not None and build.created_at < watch.since:
+            continue
+        watch.builds[build.job] = build
+        if build.status == "Failed" and build.signature == signature:
+            notes.append(f"build {build.job} failed with {signature} after the switch")
+        elif build.status == "Complete":
+            notes.append(f"build {build.job} completed after the switch")
+    streak = 0
+    for build in sorted(watch.builds.values(),
+                        key=lambda b: (b.finished_at or b.created_at or watch.since, b.job)):
+        if build.status == "Complete":
+            streak = 0
+            if watch.first_success_at is None or (
+                    build.finished_at and build.finished_at < watch.first_success_at):
+                watch.first_success_at = build.finished_at or facts.collected_at
+        elif build.signature == signature:
+            streak += 1
+            watch.max_streak = max(watch.max_streak, streak)
+    watch.streak = streak
+    for sighting in facts.sightings:
+        if sighting.signature != signature or sighting.last_seen is None:
+            continue
+        if sighting.last_seen >= watch.since and (
+                watch.last_sighting_at is None or sighting.last_seen > watch.last_sighting_at):
+            watch.last_sighting_at = sighting.last_seen
+    return notes
+
+
+def _escalate(decision: Decision, rule: Rule, audience: Literal["oncall", "owner", "all"],
+              reason: str, now: datetime) -> None:
+    if rule in decision.record.escalations:
+        return  # each rule fires at most once per incident
+    decision.record.escalations[rule] = Escalation(rule=rule, at=now, audience=audience,
+                                                   reason=reason)
+    decision.actions.append(Escalate(rule, audience, reason))
+
+
+def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBundle | None,
+                       facts: Facts | None, now: datetime, config: PolicyConfig) -> None:
+    mit = decision.record.mitigation
+    if mit.status != "none" or evidence is None:
+        return
+    registry = facts.registry if facts is not None and facts.registry is not None \
+        else evidence.registry.data
+    registry_down = registry is not None and registry.degraded_together
+    mit.mode, mit.decided_at = config.mode, now
+    if registry_down:
+        mit.status = "skipped"
+        decision.notes.append("kill switch not applied: the registry is down and mirror jobs "
+                              "fail, so the cache is not the cause")
+        decision.state = State.MONITORING
+        decision.record.watch.since = now
+    elif not (evidence.confirmed and signature in config.switch_signatures):
+        mit.status = "not_needed"
+        wanted = "/".join(sorted(config.switch_signatures))
+        decision.notes.append(f"evidence does not confirm a {wanted} signature: no kill "
+                              "switch; watching for recovery")
+        decision.state = State.MONITORING
+        decision.record.watch.since = now
+    elif config.mode == "auto":
+        mit.status = "applying"
+    elif config.mode == "approval":
+        mit.status = "awaiting_approval"
+        decision.actions.append(RequestApproval())
+    elif config.mode == "dry-run":
+        mit.status = "dry_run"
+        decision.state = State.MONITORING
+        decision.record.watch.since = now
+    else:
+        mit.status = "observing"
+        decision.notes.append("observe mode: watching for a person to set the switch off")
+
+
+def evaluate(*, state: State, first_failure_at: datetime, signature: str,
+             record: PolicyRecord, evidence: EvidenceBundle | None, facts: Facts | None,
+             now: datetime, config: PolicyConfig) -> Decision:
+    """One step of the runbook for one incident. Pure: same inputs, same decision."""
+    decision = Decision(record=record.model_copy(deep=True), state=state)
+    if state is State.RESOLVED:
+        return decision
+    mit, watch = decision.record.mitigation, decision.record.watch
+    _decide_mitigation(decision, signature, evidence, facts, now, config)
+
+    if mit.status == "approved":
+        mit.status = "applying"
+    # Recorded before it is carried out; still set after a crash, so it is carried out then
+    # (the executor reads the switch before it writes, so it never patches twice).
+    if mit.status == "applying":
+        decision.state = State.MITIGATING
+        decision.actions.append(ApplySwitch())
+    if mit.status == "dry_run" and mit.patch is None:
+        decision.actions.append(RecordDryRun())
+    switch = facts.kill_switch if facts is not None else None
+    if mit.status == "observing" and switch is not None and switch.value == config.off_value:
+        mit.status, mit.applied_at, mit.new_value = "observed_off", now, switch.value
+        watch.since = now
+        decision.state = State.MONITORING
+        decision.notes.append("a person set the kill switch off; counting from now")
+    if mit.status in {"applied", "already_off"} and mit.rollout == "waiting" and switch:
+        if switch.rollout_complete:
+            mit.rollout, mit.rollout_finished_at = "complete", now
+            decision.notes.append("control-plane rollout finished")
+            if decision.state is State.MITIGATING:
+                decision.state = State.MONITORING
+        elif mit.rollout_deadline_at is not None and now >= mit.rollout_deadline_at:
+            mit.rollout = "stuck"
+            _escalate(decision, "rollout_stuck", "oncall",
+                      f"control-plane rollout not finished {config.rollout_timeout} after "
+                      "the switch", now)
+
+    if facts is not None:
+        decision.notes += _merge_builds(watch, facts, signature)
+        if facts.registry is not None and facts.registry.degraded_together:
+            _escalate(decision, "registry", "oncall",
+                      f"registry unavailable ({facts.registry.registry_reason or 'not ready'}) "
+                      f"while {facts.registry.mirror_jobs_failed} mirror job(s) failed", now)
+    elif evidence is not None and evidence.registry.data is not None \
+            and evidence.registry.data.degraded_together:
+        reg = evidence.registry.data
+        _escalate(decision, "registry", "oncall",
+                  f"registry unavailable ({reg.registry_reason or 'not ready'}) while "
+                  f"{reg.mirror_jobs_failed} mirror job(s) failed", now)
+
+    if watch.since is not None and watch.streak > config.repeat_threshold and \
+            mit.status in {"applied", "already_off", "observed_off"}:
+        _escalate(decision, "repeat", "all",
+                  f"{signature} repeated {watch.streak} times in a row after the kill switch "
+                  f"(threshold: more than {config.repeat_threshold})", now)
+
+    started = _first_failure(first_failure_at, evidence)
+    if now - started >= config.recovery_deadline:
+        _escalate(decision, "recovery_deadline", "oncall",
+                  f"not recovered {int((now - started).total_seconds() // 60)} min after the "
+                  f"first recorded failure at {started.isoformat()} (deadline "
+                  f"{int(config.recovery_deadline.total_seconds() // 60)} min)", now)
+
+    if watch.since is not None and watch.first_success_at is not None \
+            and decision.state is State.MONITORING:
+        quiet_since = max(watch.since, watch.last_sighting_at or watch.since)
+        if now - quiet_since >= config.clean_window:
+            mttr = (watch.first_success_at - started).total_seconds()
+            decision.record.mttr_s = max(0.0, mttr)
+            decision.actions.append(Resolve(
+                decision.record.mttr_s,
+                f"a build completed at {watch.first_success_at.isoformat()} and no new "
+                f"{signature} for {int(config.clean_window.total_seconds() // 60)} min"))
+            decision.state = State.RESOLVED
+    return decision

@@ -1,0 +1,160 @@
+"""Messages for the policy's events: mitigated, approval requested, escalated, resolved.
+
+Each carries what the runbook asks for (incident link, related issue, run ids, first and last
+error, log excerpts and failed jobs from the latest evidence, what was done and when, the
+rule and its numbers, the next step); pure functions over the incident, no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.domain.compose import compose_event, compose_evidence
+from service.domain.incidents import Incident
+from service.domain.messages import Fact, Message, MessageSection
+from service.domain.policy import Escalate, PolicyRecord
+
+_RULE_TITLES = {
+    "repeat": "the error keeps repeating after the cache kill switch",
+    "recovery_deadline": "not recovered within the deadline",
+    "registry": "registry unavailable while mirror jobs fail",
+    "rollout_stuck": "control-plane rollout did not finish",
+}
+_NEXT = {
+    "repeat": "The cache is off and builds still fail: the cache is not the (only) cause. "
+              "Owner: decide on the platform release rollback (image rollback of "
+              "control-plane/worker).",
+    "recovery_deadline": "Check the latest evidence below; if the switch is off, follow the "
+                         "rollback plan.",
+    "registry": "The kill switch will not help: restore the registry (codex-k8s-registry "
+                "Deployment; check the registry-gc CronJob that scales it to 0), then retry.",
+    "rollout_stuck": "Inspect the new control-plane ReplicaSet (kubectl -n codex-k8s-prod "
+                     "rollout status deploy/codex-k8s-control-plane; describe its pods).",
+}
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def actions_taken(policy: PolicyRecord) -> list[str]:
+    """What the responder did and when, for a message."""
+    mit = policy.mitigation
+    lines = []
+    if mit.status in {"applied", "already_off", "observed_off"}:
+        who = {"applied": "set by the responder", "already_off": "already off when checked",
+               "observed_off": "set by a person (observe mode)"}[mit.status]
+        lines.append(f"Kill switch CODEXK8S_KANIKO_CACHE_ENABLED={mit.new_value} ({who}) at "
+                     f"{_when(mit.applied_at)}; previous value {mit.previous_value or '-'}")
+        lines.append(f"Control-plane rollout: {mit.rollout}"
+                     + (f" at {_when(mit.rollout_finished_at)}" if mit.rollout_finished_at
+                        else ""))
+    elif mit.status == "dry_run":
+        lines.append("Dry run: the kill switch patch was recorded, not sent "
+                     f"({_when(mit.decided_at)})")
+    elif mit.status == "awaiting_approval":
+        lines.append("Kill switch waiting for the Owner's approval since "
+                     f"{_when(mit.decided_at)}")
+    elif mit.status in {"skipped", "not_needed", "observing"}:
+        lines.append(f"Kill switch not applied ({mit.status.replace('_', ' ')})")
+    if mit.approved_by:
+        lines.append(f"Approved by {mit.approved_by} at {_when(mit.approved_at)}")
+    watch = policy.watch
+    if watch.since is not None:
+        failed = sum(1 for b in watch.builds.values() if b.status == "Failed")
+        done = sum(1 for b in watch.builds.values() if b.status == "Complete")
+        lines.append(f"Since {_when(watch.since)}: {done} build(s) completed, {failed} failed; "
+                     f"current streak {watch.streak}")
+    for esc in policy.escalations.values():
+        lines.append(f"Escalated ({esc.rule}) at {_when(esc.at)}: {esc.reason}")
+    return lines or ["Nothing done yet"]
+
+
+def _base_sections(incident: Incident, public_url: str) -> tuple[list[Fact], list[MessageSection]]:
+    bundle = incident.latest_evidence
+    if bundle is None:
+        return [Fact(name="Signature", value=incident.signature)], []
+    evidence = compose_evidence(incident, bundle, public_url=public_url, key="-")
+    sections = [s for s in evidence.sections if s.title != "Next step (runbook)"]
+    return evidence.facts, sections
+
+
+def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalate, *,
+                       public_url: str, rollback_plan: str, now: datetime) -> Message:
+    facts, sections = _base_sections(incident, public_url)
+    head = [MessageSection(title="Why", lines=[action.reason], priority=0),
+            MessageSection(title="Next step", lines=[_NEXT[action.rule],
+                                                     f"Rollback plan: {rollback_plan}"],
+                           priority=0),
+            MessageSection(title="What was done", lines=actions_taken(policy), priority=1)]
+    who = {"all": "SRE on-call and the Owner", "oncall": "SRE on-call",
+           "owner": "the Owner"}[action.audience]
+    return compose_event(
+        incident, event="escalated", key=f"escalated-{action.rule}", severity="critical",
+        audience=action.audience,
+        title=f"[{incident.id}] ESCALATION: {_RULE_TITLES[action.rule]}",
+        summary=f"Escalated to {who}: {action.reason}.",
+        facts=[*facts, Fact(name="Rule", value=action.rule)], sections=[*head, *sections],
+        public_url=public_url, created_at=now,
+    )
+
+
+def compose_approval_request(incident: Incident, policy: PolicyRecord, *, public_url: str,
+                             now: datetime) -> Message:
+    facts, sections = _base_sections(incident, public_url)
+    approve = f"{public_url.rstrip('/')}/incidents/{incident.id}/approve"
+    return compose_event(
+        incident, event="escalated", key="approval-request", severity="warning",
+        audience="owner",
+        title=f"[{incident.id}] Approval needed: set CODEXK8S_KANIKO_CACHE_ENABLED=false",
+        summary="The evidence confirms the cache signature. Approve the runbook's kill switch "
+                f"with POST {approve} (Owner token).",
+        facts=facts, sections=[MessageSection(title="What was done",
+                                              lines=actions_taken(policy), priority=1),
+                               *sections],
+        public_url=public_url, created_at=now,
+    )
+
+
+def compose_mitigated(incident: Incident, policy: PolicyRecord, *, public_url: str,
+                      now: datetime) -> Message:
+    mit = policy.mitigation
+    verb = {"applied": "Kill switch applied", "already_off": "Kill switch was already off",
+            "dry_run": "Dry run: kill switch patch recorded, not sent",
+            "observed_off": "Kill switch set off by a person"}.get(mit.status, "Kill switch")
+    lines = actions_taken(policy)
+    if mit.patch is not None:
+        lines.append(f"Patch: {mit.patch}")
+    return compose_event(
+        incident, event="mitigated", key=f"mitigated-{mit.status}", severity="warning",
+        audience="oncall", title=f"[{incident.id}] {verb}",
+        summary=f"{verb}; the responder watches new builds and escalates per the runbook.",
+        facts=[Fact(name="Signature", value=incident.signature)],
+        sections=[MessageSection(title="What was done", lines=lines, priority=0)],
+        public_url=public_url, created_at=now,
+    )
+
+
+def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
+                     public_url: str, now: datetime) -> Message:
+    """The final update (also the GitHub issue comment): root cause, timeline, MTTR."""
+    mttr = policy.mttr_s
+    mttr_text = f"{mttr / 60:.1f} min" if mttr is not None else "unknown"
+    root = ("Stale registry cache (tag visible, manifest gone): Kaniko failed with "
+            "MANIFEST_UNKNOWN while retrieving image from cache."
+            if incident.signature == "cache" else f"Signature {incident.signature}.")
+    timeline = [f"{_when(e.at)} {e.message}" for e in incident.timeline
+                if e.kind not in {"notification_queued"}][-25:]
+    return compose_event(
+        incident, event="resolved", key="resolved", severity="info", audience="all",
+        title=f"[{incident.id}] Recovered: {incident.signature} (MTTR {mttr_text})",
+        summary=f"Recovered: {reason}. MTTR {mttr_text} (SLO 30 min).",
+        facts=[Fact(name="Signature", value=incident.signature),
+               Fact(name="First failure", value=_when(incident.first_failure_at)),
+               Fact(name="MTTR", value=mttr_text)],
+        sections=[MessageSection(title="Root cause", lines=[root], priority=0),
+                  MessageSection(title="What was done", lines=actions_taken(policy),
+                                 priority=1),
+                  MessageSection(title="Timeline", lines=timeline, priority=2)],
+        public_url=public_url, created_at=now,
+    )

@@ -46,6 +46,10 @@ OPEN_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
 DROP = web.RequestKey("sim_drop", FaultRule)
 
 
+class _Dropped(Exception):
+    """The connection was cut by a `drop` fault; nothing more is written."""
+
+
 class Simulator:
     """A simulated `codex-k8s-prod` namespace behind a kube-apiserver-compatible HTTP API.
 
@@ -212,6 +216,8 @@ class Simulator:
             response = await handler(request)
         except ApiError as error:
             response = error_response(error)
+        except _Dropped:
+            return web.Response(status=500)
         if info is not None and request.method not in ("GET", "HEAD"):
             await self._audit(request, response.status)
         return response
@@ -249,7 +255,7 @@ class Simulator:
             and request.transport is not None
         ):
             request.transport.abort()
-            raise ConnectionResetError("connection dropped by fault injection")
+            raise _Dropped
 
     async def _audit(self, request: web.Request, code: int) -> None:
         raw = await request.read()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import free_port, http, wait_until
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,3 +232,39 @@ def test_build_stage_install_steps_produce_a_working_cli(
         if name != "aislot-responder":
             assert name in lock, f"{name} installed but not in requirements.lock"
             assert lock[name] == version, f"{name}=={version}, lock says {lock[name]}"
+
+    # Serve from the installed venv as the image would (package data such as the SQL migrations
+    # and the OpenAPI document must be in the wheel): ready, and nothing written under the venv
+    # (the image's root filesystem is read-only).
+    before = {p: p.stat().st_mtime_ns for p in venv.rglob("*") if p.is_file()}
+    data = tmp_path / "data"
+    data.mkdir()
+    port = free_port()
+    serve_env = {**clean_env, "PYTHONDONTWRITEBYTECODE": "1",
+                 "AISLOT_CONFIG": str(ROOT / "config/responder.yaml"),
+                 "AISLOT_STORE__SQLITE_PATH": str(data / "responder.db"),
+                 "AISLOT_SERVER__HOST": "127.0.0.1", "AISLOT_SERVER__PORT": str(port),
+                 "AISLOT_AUTH__WEBHOOK_TOKEN": "docker-test-webhook-token",
+                 "AISLOT_AUTH__READ_TOKEN": "docker-test-read-token"}
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen([str(cli), "serve"], env=serve_env, cwd=data, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        def ready() -> bool:
+            if server.poll() is not None:
+                raise AssertionError(f"serve exited: {(tmp_path / 'serve.log').read_text()}")
+            try:
+                return http("GET", f"http://127.0.0.1:{port}/readyz", timeout=2)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(ready, timeout=60, what="the installed service to be ready")
+        status, spec = http("GET", f"http://127.0.0.1:{port}/openapi.json")
+        assert status == 200 and "/webhook" in spec["paths"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    after = {p: p.stat().st_mtime_ns for p in venv.rglob("*") if p.is_file()}
+    assert after == before, "the service wrote under its install tree"
+    assert (data / "responder.db").is_file()

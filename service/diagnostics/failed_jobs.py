@@ -1,0 +1,90 @@
+"""Runbook step 4: failed build/mirror/codegen jobs, by creation time, with their log tails.
+
+Purpose: ``kubectl get jobs --sort-by=.metadata.creationTimestamp | grep -E
+"kaniko|mirror|build|Failed|Error"`` as data: each failed job of the window with its kind (from
+the configured selectors), reason (its Failed condition), times, run id, the redacted tail of
+its pod's log and the signature in that tail. Failed jobs vanish 10 minutes after they end
+(``ttlSecondsAfterFinished``), so this runs as soon as the incident opens.
+Boundary: reads through ``KubeClient``. A forbidden or broken tail leaves that job without lines
+and the outcome says so (``forbidden`` with the hint, data kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from service.diagnostics import objects
+from service.diagnostics.job_logs import JobTail, pods_by_job, read_tail
+from service.diagnostics.outcome import Incomplete, run_collector
+from service.domain.evidence import Collected, FailedJob, FailedJobs, JobInfo
+from service.kube import KubeClient, KubeError
+from service.settings import Settings
+
+TAIL_CONCURRENCY = 8
+
+
+async def tails_of(kube: KubeClient, settings: Settings,
+                   wanted: list[tuple[dict[str, Any], JobInfo]]
+                   ) -> tuple[dict[str, JobTail], KubeError | None]:
+    """Log tails of the given jobs, a few at a time; the first failure is returned, not raised."""
+    if not wanted:
+        return {}, None
+    pods = pods_by_job(objects.items(await kube.list_pods()))
+    gate = asyncio.Semaphore(TAIL_CONCURRENCY)
+    failures: list[KubeError] = []
+
+    async def one(info: JobInfo) -> tuple[str, JobTail]:
+        pod = pods.get(info.name)
+        if pod is None:
+            return info.name, JobTail()
+        async with gate:
+            try:
+                return info.name, await read_tail(kube, pod, job=info.name, kind=info.kind,
+                                                  diag=settings.diagnostics)
+            except KubeError as exc:
+                failures.append(exc)
+                return info.name, JobTail()
+
+    done = await asyncio.gather(*(one(info) for _, info in wanted))
+    return dict(done), (failures[0] if failures else None)
+
+
+def failed_in_window(listing: dict[str, Any], settings: Settings,
+                     since: datetime) -> list[tuple[dict[str, Any], JobInfo]]:
+    """Failed platform jobs created at or after ``since``, oldest first."""
+    out = []
+    for job in sorted(objects.items(listing), key=objects.creation_order):
+        info = objects.job_info(job, settings.platform)
+        if info.status != "Failed" or not objects.is_platform_job(job, info.kind):
+            continue
+        if info.created_at is not None and info.created_at < since:
+            continue
+        out.append((job, info))
+    return out
+
+
+async def failed_jobs(kube: KubeClient, settings: Settings, since: datetime) -> FailedJobs:
+    failed = failed_in_window(await kube.list_jobs(), settings, since)
+    # Tails for the most recent ones only: they are what the message shows.
+    recent = failed[-settings.diagnostics.max_excerpts:]
+    tails, problem = await tails_of(kube, settings, recent)
+    jobs = []
+    for _, info in failed:
+        tail = tails.get(info.name, JobTail())
+        jobs.append(FailedJob(**info.model_dump(), signature=tail.signature,
+                              last_lines=tail.lines))
+    result = FailedJobs(jobs=jobs)
+    if problem is not None:
+        raise Incomplete(result, problem)
+    return result
+
+
+async def collect_failed_jobs(
+    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
+    timeout_s: float | None = None,
+) -> Collected[FailedJobs]:
+    """Failed build/mirror/codegen jobs created since ``since``."""
+    return await run_collector(lambda: failed_jobs(kube, settings, since),
+                               timeout_s=timeout_s or settings.diagnostics.collector_timeout_s)

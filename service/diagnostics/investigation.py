@@ -1,0 +1,96 @@
+"""The runbook's diagnostics, all at once: one evidence bundle for one incident.
+
+Purpose: run every collector concurrently, each under its own timeout and all under the overall
+deadline, and put their outcomes into an ``EvidenceBundle``: whether the incident's signature is
+confirmed (a defining line in control-plane/worker logs, or a failed job whose tail carries it),
+the first and last error times and run ids across sources, and how long it took. A collector that
+hangs is cut at its timeout; the bundle still comes back.
+Boundary: orchestration only; each step lives in its own module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from service.diagnostics.deployment_logs import collect_control_plane_logs, collect_worker_logs
+from service.diagnostics.failed_jobs import collect_failed_jobs
+from service.diagnostics.kill_switch import collect_kill_switch
+from service.diagnostics.registry import collect_registry_health
+from service.diagnostics.workloads import collect_workloads
+from service.domain.evidence import Collected, EvidenceBundle, FailedJobs
+from service.domain.logscan import ScanResult
+from service.kube import KubeClient
+from service.settings import Settings
+
+
+def _logs_found(logs: Iterable[Collected[ScanResult]], signature: str) -> list[
+        tuple[datetime | None, datetime | None, list[str], int]]:
+    out = []
+    for got in logs:
+        if got.data is not None:
+            stats = got.data.stats(signature)
+            out.append((stats.first_seen, stats.last_seen, stats.run_ids, stats.lines))
+    return out
+
+
+def _summary(signature: str, logs: list[Collected[ScanResult]],
+             jobs: Collected[FailedJobs]) -> tuple[bool, datetime | None, datetime | None,
+                                                   list[str]]:
+    """confirmed, first/last error time, run ids: across log scans and failed jobs."""
+    times: list[datetime] = []
+    run_ids: list[str] = []
+    confirmed = False
+    for first, last, ids, lines in _logs_found(logs, signature):
+        confirmed = confirmed or lines > 0
+        times += [t for t in (first, last) if t is not None]
+        run_ids += ids
+    for job in jobs.data.jobs if jobs.data is not None else []:
+        if job.signature != signature:
+            continue
+        confirmed = True
+        times += [t for t in (job.started_at or job.created_at, job.finished_at) if t]
+        if job.run_id:
+            run_ids.append(job.run_id)
+    unique = list(dict.fromkeys(run_ids))
+    return confirmed, min(times, default=None), max(times, default=None), unique
+
+
+async def collect_evidence(
+    kube: KubeClient, settings: Settings, *, incident_id: str, signature: str,
+    now: datetime, since: datetime | None = None,
+) -> EvidenceBundle:
+    """Every runbook diagnostic for ``signature`` since ``since`` (default: the log window)."""
+    diag = settings.diagnostics
+    since = since or now - timedelta(seconds=diag.log_window_s)
+    started = time.monotonic()
+    # Collectors start together, so capping each at the overall deadline bounds the whole.
+    limit = min(diag.collector_timeout_s, diag.overall_deadline_s)
+    workloads, cp_logs, worker_logs, failed, registry, switch = await asyncio.gather(
+        collect_workloads(kube, settings, since=since, now=now, timeout_s=limit),
+        collect_control_plane_logs(kube, settings, since=since, now=now, timeout_s=limit),
+        collect_worker_logs(kube, settings, since=since, now=now, timeout_s=limit),
+        collect_failed_jobs(kube, settings, since=since, now=now, timeout_s=limit),
+        collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
+        collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
+    )
+    confirmed, first, last, run_ids = _summary(signature, [cp_logs, worker_logs], failed)
+    return EvidenceBundle(
+        incident_id=incident_id,
+        collected_at=now,
+        since=since,
+        signature=signature,
+        confirmed=confirmed,
+        first_error_at=first,
+        last_error_at=last,
+        run_ids=run_ids,
+        duration_s=round(time.monotonic() - started, 3),
+        workloads=workloads,
+        control_plane_logs=cp_logs,
+        worker_logs=worker_logs,
+        failed_jobs=failed,
+        registry=registry,
+        kill_switch=switch,
+    )

@@ -1,0 +1,398 @@
+"""The Kubernetes adapter: the one module that imports kubernetes_asyncio.
+
+Purpose: ``KubeClient`` gives the diagnostics and the mitigation typed async calls that return
+the API server's own JSON (plain dicts, Kubernetes field names; no client model types leak),
+each under a per-request timeout and the shared retry policy (``service.retry``) within a
+deadline. Every failure is mapped, in one place (``_failure``), into our own classes:
+``KubeRetryable`` (5xx, 429 with Retry-After, connection errors, timeouts), ``KubeForbidden``
+(403, with the verb and resource RBAC would have to grant), ``KubeNotFound`` and
+``KubePermanent`` (other 4xx). Streams (pod logs, watches) are retried only until their first
+byte; a stream cut later raises ``KubeStreamBroken``.
+Boundary: transport only. Which objects to read and what they mean is ``service.diagnostics``.
+
+Attempts: every call adds the attempts it took to the ``AttemptMeter`` active in the calling
+task (``metering()``), so a collector can report how hard it had to try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
+
+from service.retry import AdapterError, Permanent, Retryable, call_with_retry, classify_status
+from service.settings import KubeSettings
+
+Json = dict[str, Any]
+PatchType = Literal["strategic", "merge", "json"]
+T = TypeVar("T")
+
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+_CHUNK = 64 * 1024
+# kube-apiserver's RBAC wording: `... cannot get resource "pods/log" in API group "" ...`
+_FORBIDDEN = re.compile(r'cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)"')
+
+
+# -- errors ----------------------------------------------------------------------------------
+class KubeError(AdapterError):
+    """Any failure talking to the API server; ``attempts`` is how many tries it took."""
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 reason: str | None = None) -> None:
+        AdapterError.__init__(self, message, status=status)
+        self.reason = reason
+        self.attempts = 1
+
+
+class KubeRetryable(KubeError, Retryable):
+    """5xx, 429, a dropped connection or a timeout: worth another try."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
+                 retry_after_s: float | None = None) -> None:
+        KubeError.__init__(self, message, status=status, reason=reason)
+        self.retry_after_s = retry_after_s
+
+
+class KubeTimeout(KubeRetryable):
+    """The request did not answer within ``KubeSettings.request_timeout_s``."""
+
+
+class KubePermanent(KubeError, Permanent):
+    """A 4xx other than 429: the same request would get the same answer."""
+
+
+class KubeNotFound(KubePermanent):
+    """404: the object (or the route) does not exist."""
+
+
+class KubeForbidden(KubePermanent):
+    """403: RBAC forbids this; ``verb``/``resource`` say what a Role would have to grant."""
+
+    def __init__(self, message: str, *, verb: str, resource: str, namespace: str) -> None:
+        KubePermanent.__init__(self, message, status=403, reason="Forbidden")
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+
+    @property
+    def hint(self) -> str:
+        return f"grant {self.verb} on {self.resource} in namespace {self.namespace}"
+
+
+class KubeStreamBroken(KubeError):
+    """A log stream or watch was cut after data had arrived (not retried: data was consumed)."""
+
+
+# -- attempts --------------------------------------------------------------------------------
+@dataclass
+class AttemptMeter:
+    """API calls made and attempts spent by one task (a collector)."""
+
+    calls: int = 0
+    attempts: int = 0
+    most: int = 0  # the most attempts any one call needed
+
+    def record(self, attempts: int) -> None:
+        self.calls += 1
+        self.attempts += attempts
+        self.most = max(self.most, attempts)
+
+
+_METER: ContextVar[AttemptMeter | None] = ContextVar("kube_attempt_meter", default=None)
+
+
+@contextlib.contextmanager
+def metering() -> Iterator[AttemptMeter]:
+    """Count the attempts of the calls made inside the block (this task and its children)."""
+    meter = AttemptMeter()
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+# -- classification --------------------------------------------------------------------------
+def _status_body(raw: bytes) -> Json:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _failure(status: int, raw: bytes, retry_after: str | None, namespace: str) -> KubeError:
+    """The one mapping of a non-2xx answer to our error classes."""
+    body = _status_body(raw)
+    message = str(body.get("message") or raw[:300].decode("utf-8", "replace") or status)
+    reason = body.get("reason")
+    if status == 403:
+        found = _FORBIDDEN.search(message)
+        details = body.get("details") or {}
+        verb = found.group("verb") if found else "get"
+        resource = found.group("resource") if found else str(details.get("kind") or "unknown")
+        return KubeForbidden(message, verb=verb, resource=resource, namespace=namespace)
+    if status == 404:
+        return KubeNotFound(message, status=404, reason=reason)
+    shared = classify_status(status, message, retry_after)
+    if isinstance(shared, Retryable):
+        seconds = shared.retry_after_s
+        if seconds is None and status == 429:  # the Status body says it too
+            seconds = (body.get("details") or {}).get("retryAfterSeconds")
+        return KubeRetryable(message, status=status, reason=reason,
+                             retry_after_s=float(seconds) if seconds is not None else None)
+    return KubePermanent(message, status=status, reason=reason)
+
+
+def _transport(exc: BaseException, what: str) -> KubeError:
+    """Connection errors and timeouts: retryable."""
+    if isinstance(exc, TimeoutError):
+        return KubeTimeout(f"{what}: timed out")
+    return KubeRetryable(f"{what}: {type(exc).__name__}: {exc}")
+
+
+# -- the client ------------------------------------------------------------------------------
+class KubeClient:
+    """Typed calls on one namespace; create with ``from_settings``, end with ``close``."""
+
+    def __init__(self, api: ApiClient, settings: KubeSettings) -> None:
+        self._api = api
+        self.settings = settings
+        self.namespace = settings.namespace
+
+    @classmethod
+    async def from_settings(cls, kube: KubeSettings) -> KubeClient:
+        """Kubeconfig file when set, else in-cluster config, else the default kubeconfig."""
+        config = Configuration()
+        if kube.kubeconfig is not None:
+            await load_kube_config(config_file=str(kube.kubeconfig), context=kube.context,
+                                   client_configuration=config, persist_config=False)
+        else:
+            try:
+                load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+            except ConfigException:
+                await load_kube_config(context=kube.context, client_configuration=config,
+                                       persist_config=False)
+        return cls(ApiClient(configuration=config), kube)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _ns(self, tail: str, group: str = "") -> str:
+        base = f"/apis/{group}" if group else "/api/v1"
+        return f"{base}/namespaces/{self.namespace}/{tail}"
+
+    async def _open(self, method: str, path: str, query: dict[str, Any] | None,
+                    body: Any, content_type: str, client_timeout: aiohttp.ClientTimeout
+                    ) -> aiohttp.ClientResponse:
+        """One HTTP exchange up to the response headers; non-2xx becomes a ``KubeError``."""
+        params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
+                  for k, v in (query or {}).items() if v is not None]
+        try:
+            resp: aiohttp.ClientResponse = await self._api.call_api(
+                path, method, query_params=params, body=body,
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=client_timeout)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _transport(exc, f"{method} {path}") from exc
+        if 200 <= resp.status < 300:
+            return resp
+        try:
+            raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError):
+            raw = b""
+        finally:
+            resp.release()
+        raise _failure(resp.status, raw, resp.headers.get("Retry-After"), self.namespace)
+
+    async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
+        """``call_with_retry`` with attempt accounting for the current meter."""
+        tries = 0
+
+        async def attempt() -> T:
+            nonlocal tries
+            tries += 1
+            return await what()
+
+        meter = _METER.get()
+        try:
+            result, _ = await call_with_retry(attempt, deadline_s=self.settings.retry_deadline_s)
+        except KubeError as exc:
+            exc.attempts = tries
+            raise
+        finally:
+            if meter is not None:
+                meter.record(tries)
+        return result
+
+    async def _json(self, method: str, path: str, query: dict[str, Any] | None = None,
+                    body: Any = None, content_type: str = "application/json") -> Json:
+        limit = self.settings.request_timeout_s
+
+        async def once() -> Json:
+            try:
+                async with asyncio.timeout(limit):
+                    resp = await self._open(method, path, query, body, content_type,
+                                            aiohttp.ClientTimeout(total=limit))
+                    try:
+                        raw = await resp.read()
+                    finally:
+                        resp.release()
+            except TimeoutError as exc:
+                raise KubeTimeout(f"{method} {path}: no answer within {limit}s") from exc
+            except aiohttp.ClientError as exc:
+                raise _transport(exc, f"{method} {path}") from exc
+            try:
+                parsed = json.loads(raw)
+            except ValueError as exc:
+                raise KubePermanent(f"{method} {path}: answer is not JSON") from exc
+            if not isinstance(parsed, dict):
+                raise KubePermanent(f"{method} {path}: answer is not a JSON object")
+            return parsed
+
+        return await self._retry(once)
+
+    async def _stream(self, path: str, query: dict[str, Any],
+                      read_timeout: float | None = None) -> AsyncGenerator[bytes, None]:
+        """Chunks of a streamed GET; retried until the answer's headers, never after."""
+        limit = self.settings.request_timeout_s
+        # No total timeout on a stream (a big log takes as long as it takes); each read waits
+        # at most `read_timeout` (a watch is quiet between events, a log is not).
+        per_read = aiohttp.ClientTimeout(total=None, sock_connect=limit,
+                                         sock_read=read_timeout or limit)
+
+        async def once() -> aiohttp.ClientResponse:
+            try:
+                async with asyncio.timeout(limit):
+                    return await self._open("GET", path, query, None, "application/json",
+                                            per_read)
+            except TimeoutError as exc:
+                raise KubeTimeout(f"GET {path}: no answer within {limit}s") from exc
+
+        resp = await self._retry(once)
+        received = 0
+        try:
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                received += len(chunk)
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise KubeStreamBroken(
+                f"GET {path}: stream cut after {received} bytes: {type(exc).__name__}"
+            ) from exc
+        finally:
+            resp.release()
+
+    # -- reads -------------------------------------------------------------------------------
+    async def list_pods(self, label_selector: str | None = None,
+                        field_selector: str | None = None) -> Json:
+        return await self._json("GET", self._ns("pods"), {
+            "labelSelector": label_selector, "fieldSelector": field_selector})
+
+    async def list_jobs(self, label_selector: str | None = None) -> Json:
+        return await self._json("GET", self._ns("jobs", "batch/v1"),
+                                {"labelSelector": label_selector})
+
+    async def get_deployment(self, name: str) -> Json:
+        return await self._json("GET", self._ns(f"deployments/{name}", "apps/v1"))
+
+    async def list_replicasets(self, label_selector: str | None = None) -> Json:
+        return await self._json("GET", self._ns("replicasets", "apps/v1"),
+                                {"labelSelector": label_selector})
+
+    async def list_events(self, field_selector: str | None = None) -> Json:
+        return await self._json("GET", self._ns("events"), {"fieldSelector": field_selector})
+
+    async def get_secret(self, name: str) -> Json:
+        return await self._json("GET", self._ns(f"secrets/{name}"))
+
+    async def get_configmap(self, name: str) -> Json:
+        return await self._json("GET", self._ns(f"configmaps/{name}"))
+
+    # -- writes ------------------------------------------------------------------------------
+    async def _patch(self, path: str, body: Any, patch_type: PatchType) -> Json:
+        content_type = PATCH_CONTENT_TYPES.get(patch_type)
+        if content_type is None:
+            raise ValueError(f"patch_type must be one of {sorted(PATCH_CONTENT_TYPES)}")
+        return await self._json("PATCH", path, None, body, content_type)
+
+    async def patch_deployment(self, name: str, body: Any,
+                               patch_type: PatchType = "strategic") -> Json:
+        return await self._patch(self._ns(f"deployments/{name}", "apps/v1"), body, patch_type)
+
+    async def patch_secret(self, name: str, body: Any, patch_type: PatchType = "merge") -> Json:
+        return await self._patch(self._ns(f"secrets/{name}"), body, patch_type)
+
+    async def patch_configmap(self, name: str, body: Any,
+                              patch_type: PatchType = "merge") -> Json:
+        return await self._patch(self._ns(f"configmaps/{name}"), body, patch_type)
+
+    # -- streams -----------------------------------------------------------------------------
+    def stream_pod_log(self, pod: str, container: str | None = None, *,
+                       since_seconds: int | None = None, tail_lines: int | None = None,
+                       limit_bytes: int | None = None,
+                       timestamps: bool = False) -> AsyncGenerator[bytes, None]:
+        """The container's log as byte chunks, never whole in memory.
+
+        Close it with ``contextlib.aclosing`` when stopping early, so the connection goes.
+        """
+        query = {"container": container, "sinceSeconds": since_seconds,
+                 "tailLines": tail_lines, "limitBytes": limit_bytes,
+                 "timestamps": timestamps or None}
+        return self._stream(self._ns(f"pods/{pod}/log"), query)
+
+    async def watch_deployment(self, name: str,
+                               timeout_s: float) -> AsyncGenerator[Json, None]:
+        """Watch events (``{"type", "object"}``) of one Deployment for up to ``timeout_s``."""
+        query = {"fieldSelector": f"metadata.name={name}", "watch": True,
+                 "timeoutSeconds": max(1, int(timeout_s))}
+        carry = b""
+        async with contextlib.aclosing(
+            self._stream(self._ns("deployments", "apps/v1"), query,
+                         read_timeout=timeout_s + self.settings.request_timeout_s)
+        ) as chunks:
+            async for chunk in chunks:
+                carry += chunk
+                *lines, carry = carry.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        event = _status_body(line)
+                        if event:
+                            yield event
+
+    # -- access ------------------------------------------------------------------------------
+    async def can_i(self, verb: str, resource: str, subresource: str | None = None,
+                    name: str | None = None, group: str = "") -> bool:
+        """SelfSubjectAccessReview in our namespace: may we ``verb`` ``resource``?"""
+        attrs = {"namespace": self.namespace, "verb": verb, "resource": resource,
+                 "group": group}
+        if subresource:
+            attrs["subresource"] = subresource
+        if name:
+            attrs["name"] = name
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": attrs}}
+        answer = await self._json(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", None, review)
+        return bool((answer.get("status") or {}).get("allowed"))
+

@@ -133,56 +133,78 @@ class LineSource:
 class HugeSource:
     """A log of about `size` bytes spread evenly over the container's life, never stored.
 
-    Every 997th line is a relayed kaniko failure carrying `MANIFEST_UNKNOWN`.
+    Lines come in blocks of 997 that share a millisecond timestamp (a burst of relayed job
+    output); the first line of every block is a relayed kaniko failure carrying
+    `MANIFEST_UNKNOWN`. Blocks are rendered from a few seeded templates by substituting the
+    timestamp, so generation runs at memory speed and nothing accumulates.
     """
 
-    LINE = 132
+    BLOCK = 997
+    TS_MARK = b"@" * 24
+    PREFIX_MARK = b"#" * 30
+    VARIANTS = 8
     INFO = (
         '{"time":"%s","level":"INFO","msg":"relayed job output","job":'
-        '"codex-k8s-kaniko-worker-%08d","seq":%010d}'
+        '"codex-k8s-kaniko-%s-%08x","line":%d,"text":"%s"}'
     )
     ERROR = (
         '{"time":"%s","level":"ERROR","msg":"kaniko build failed: error building image: '
         'Error while retrieving image from cache: MANIFEST_UNKNOWN: manifest unknown",'
-        '"job":"codex-k8s-kaniko-worker-%08d","seq":%010d}'
+        '"job":"codex-k8s-kaniko-%s-%08x"}'
+    )
+    TEXTS = (
+        "INFO[0003] Unpacking rootfs as cmd RUN go build requires it",
+        "INFO[0012] RUN go build -o /out/app ./cmd/app",
+        "INFO[0019] Taking snapshot of full filesystem...",
+        "INFO[0001] Checking for cached layer",
     )
 
-    def __init__(self, size: int, start: float) -> None:
-        self.count = max(1, size // self.LINE)
+    def __init__(self, size: int, start: float, seed: int = 205) -> None:
         self.start = start
+        self._plain = [self._template(v, seed, stamped=False) for v in range(self.VARIANTS)]
+        self._stamped = [self._template(v, seed, stamped=True) for v in range(self.VARIANTS)]
+        average = self._plain[0][1][-1] / self.BLOCK
+        self.count = max(1, int(size / average))
+
+    def _template(self, variant: int, seed: int, stamped: bool) -> tuple[bytes, list[int]]:
+        component = ("api-gateway", "control-plane", "worker", "web-console")[variant % 4]
+        job = (seed * 7919 + variant * 104729) & 0xFFFFFFFF
+        mark = self.TS_MARK.decode()
+        lines = [self.ERROR % (mark, component, job)]
+        for index in range(1, self.BLOCK):
+            text = self.TEXTS[(index + variant) % len(self.TEXTS)]
+            lines.append(self.INFO % (mark, component, job, index, text))
+        if stamped:
+            lines = [f"{self.PREFIX_MARK.decode()} {line}" for line in lines]
+        offsets = [0]
+        for line in lines:
+            offsets.append(offsets[-1] + len(line) + 1)
+        return ("\n".join(lines) + "\n").encode(), offsets
 
     def render(self, lo: float, hi: float, opts: LogOptions) -> Iterator[bytes]:
-        span = max(hi - self.start, 1e-3)
-        step = span / self.count
-        first = max(0, math.ceil((lo - self.start) / step - 0.5))
-        last = self.count
+        step = max(hi - self.start, 1e-3) / self.count
+        span = step * self.BLOCK
+        first_block = max(0, math.ceil((lo - self.start) / span - 0.5))
+        first = first_block * self.BLOCK
         if opts.tail is not None:
-            first = max(first, last - opts.tail)
-        return self._generate(first, last, step, opts.timestamps)
+            first = max(first, self.count - opts.tail)
+        return self._blocks(first, span, opts.timestamps)
 
-    def _generate(self, first: int, last: int, step: float, timestamps: bool) -> Iterator[bytes]:
-        cached_sec = -1
-        base = ""
-        parts: list[str] = []
-        for index in range(first, last):
-            ts = self.start + (index + 0.5) * step
+    def _blocks(self, first: int, span: float, stamped: bool) -> Iterator[bytes]:
+        templates = self._stamped if stamped else self._plain
+        last_block = (self.count - 1) // self.BLOCK
+        for block in range(first // self.BLOCK, last_block + 1):
+            ts = self.start + (block + 0.5) * span
             sec = int(ts)
-            if sec != cached_sec:
-                cached_sec = sec
-                base = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            frac = ts - sec
-            template = self.ERROR if index % 997 == 0 else self.INFO
-            line = template % (f"{base}.{int(frac * 1000):03d}Z", index // 50, index)
-            if timestamps:
-                line = f"{base}.{int(frac * 1e9):09d}Z {line}"
-            parts.append(line)
-            if len(parts) >= 512:
-                parts.append("")
-                yield "\n".join(parts).encode()
-                parts = []
-        if parts:
-            parts.append("")
-            yield "\n".join(parts).encode()
+            base = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            text, offsets = templates[block % self.VARIANTS]
+            text = text.replace(self.TS_MARK, f"{base}.{int((ts - sec) * 1000):03d}Z".encode())
+            if stamped:
+                nanos = f"{base}.{int((ts - sec) * 1e9):09d}Z".encode()
+                text = text.replace(self.PREFIX_MARK, nanos)
+            low = first - block * self.BLOCK if block == first // self.BLOCK else 0
+            high = min(self.BLOCK, self.count - block * self.BLOCK)
+            yield text if low == 0 and high == self.BLOCK else text[offsets[low] : offsets[high]]
 
 
 def limited(chunks: Iterator[bytes], limit: int | None) -> Iterator[bytes]:

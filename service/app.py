@@ -1,43 +1,80 @@
 """``create_app(settings)``: the one place that wires the service together.
 
-Shared resources (store, supervisor of background loops) live in ``cleanup_ctx`` under typed
-``web.AppKey``s, so they open before the first request and close after the last.
+Shared resources (store, HTTP session, kube client, sinks, background loops) live in
+``cleanup_ctx`` under typed ``web.AppKey``s: they open before the first request and close after
+the last, in reverse order.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
+import structlog
 from aiohttp import web
 
-from service.api import incidents, ops, webhook
+from service.api import approval, incidents, ops, webhook
 from service.api.errors import error_middleware
-from service.api.keys import CLOCK, METRICS, SETTINGS, STORE, SUPERVISOR, WORK
-from service.clock import Clock, SystemClock
+from service.api.keys import (
+    CLOCK,
+    HTTP,
+    KUBE_STATUS,
+    METRICS,
+    RUNBOOK,
+    SETTINGS,
+    STORE,
+    SUPERVISOR,
+    WORK,
+)
+from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
+from service.domain.messages import Message
+from service.kube import KubeClient
 from service.metrics import Metrics
+from service.runbook import Runbook
 from service.settings import Settings
+from service.sinks.outbox import OutboxWorker
+from service.sinks.registry import SinkRegistry
 from service.store.base import Store
 from service.store.sqlite import SqliteStore
 from service.supervisor import Supervisor
 from service.workqueue import WorkQueue
 
+log = structlog.get_logger(__name__)
 
-def build_store(settings: Settings) -> Store:
-    """The configured store backend."""
+
+def identity_rules(settings: Settings) -> IdentityRules:
     inc = settings.incidents
-    rules = IdentityRules(
+    return IdentityRules(
         default_namespace=inc.default_namespace, namespace_label=inc.namespace_label,
         signature_label=inc.signature_label, job_kind_label=inc.job_kind_label,
         alert_signatures={name: sig.name for sig in settings.diagnostics.signatures
                           for name in sig.alertnames},
     )
+
+
+def build_store(settings: Settings) -> Store:
+    """The configured store backend."""
     if settings.store.backend == "postgres":
-        raise NotImplementedError("the PostgreSQL backend is not built yet")
+        from service.store.postgres import PostgresStore
+
+        assert settings.store.postgres_dsn is not None
+        return PostgresStore(settings.store.postgres_dsn.get_secret_value(),
+                             rules=identity_rules(settings),
+                             related_issue=settings.incidents.related_issue,
+                             timeout_s=settings.store.timeout_s)
     return SqliteStore(
-        settings.store.sqlite_path, rules=rules, related_issue=inc.related_issue,
+        settings.store.sqlite_path, rules=identity_rules(settings),
+        related_issue=settings.incidents.related_issue,
         batch_max=settings.store.batch_max, timeout_s=settings.store.timeout_s,
     )
+
+
+def build_clock(settings: Settings) -> Clock:
+    run = settings.runtime
+    if run.time_scale == 1.0 and run.time_origin is None:
+        return SystemClock()
+    return ScaledClock(run.time_scale, start=run.time_origin, anchor=run.time_anchor)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -47,9 +84,44 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
-async def _supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     yield
-    await app[SUPERVISOR].stop(app[SETTINGS].server.shutdown_timeout_s)
+    await app[HTTP].close()
+
+
+async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The kube client, the sinks and the background loops that use them."""
+    settings, supervisor = app[SETTINGS], app[SUPERVISOR]
+    registry = SinkRegistry.from_settings(settings.sinks, app[HTTP])
+    metrics = app[METRICS]
+    outbox = OutboxWorker(
+        app[STORE], registry, app[CLOCK],
+        record=lambda sink, outcome: metrics.deliveries.labels(sink=sink,
+                                                               outcome=outcome).inc())
+    supervisor.spawn("outbox", outbox.run)
+    kube: KubeClient | None = None
+    try:
+        kube = await KubeClient.from_settings(settings.kube)
+    except Exception as exc:  # a missing kubeconfig must not stop the intake
+        app[KUBE_STATUS] = f"unavailable: {exc}"
+        log.error("kube_unavailable", error=str(exc))
+    else:
+        app[KUBE_STATUS] = "ok"
+
+        def route(message: Message) -> list[str]:
+            return registry.sinks_for(message.event, message.audience)
+
+        runbook = Runbook(settings=settings, store=app[STORE], kube=kube, clock=app[CLOCK],
+                          work=app[WORK], route=route, wake_outbox=outbox.wake,
+                          metrics=metrics)
+        app[RUNBOOK] = runbook
+        supervisor.spawn("investigations", runbook.run_investigations)
+        supervisor.spawn("watch", runbook.run_watch)
+    yield
+    await supervisor.stop(settings.server.shutdown_timeout_s)
+    if kube is not None:
+        await kube.close()
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -58,17 +130,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
     )
     app[SETTINGS] = settings
-    app[CLOCK] = clock or SystemClock()
+    app[CLOCK] = clock or build_clock(settings)
     app[METRICS] = Metrics()
     app[STORE] = build_store(settings)
     app[SUPERVISOR] = Supervisor()
     app[WORK] = WorkQueue()
+    app[KUBE_STATUS] = "starting"
     # Order matters: the store opens first and closes last, after the loops stopped.
     app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_supervisor_ctx)
+    app.cleanup_ctx.append(_http_ctx)
+    app.cleanup_ctx.append(_workers_ctx)
     app.router.add_post("/webhook", webhook.post_webhook)
     app.router.add_get("/incidents", incidents.list_incidents)
     app.router.add_get("/incidents/{incident_id}", incidents.get_incident)
+    app.router.add_post("/incidents/{incident_id}/approve", approval.post_approve)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)

@@ -32,18 +32,24 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Time that runs ``speed`` times faster than the wall clock, from ``start``."""
+    """Time that runs ``speed`` times faster than the wall clock.
 
-    def __init__(self, speed: float, start: datetime | None = None) -> None:
+    ``now = start + (wall_time - anchor) * speed``: two processes given the same ``start``
+    and ``anchor`` (wall-clock seconds) agree on the time, whenever each of them started; the
+    demo and the end-to-end tests share one compressed time between the responder and the
+    simulated cluster that way.
+    """
+
+    def __init__(self, speed: float, start: datetime | None = None,
+                 anchor: float | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self._origin = start or datetime.now(UTC)
-        self._mono = time.monotonic()
+        self.anchor = time.time() if anchor is None else anchor
+        self.start = start or datetime.fromtimestamp(self.anchor, UTC)
 
     def now(self) -> datetime:
-        elapsed = (time.monotonic() - self._mono) * self.speed
-        return self._origin + timedelta(seconds=elapsed)
+        return self.start + timedelta(seconds=(time.time() - self.anchor) * self.speed)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)

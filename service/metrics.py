@@ -25,6 +25,35 @@ class Metrics:
         self.incidents = Gauge(
             "aislot_incidents", "Incidents by state", ["state"], registry=self.registry
         )
+        self.evidence_seconds = Histogram(
+            "aislot_evidence_seconds", "Time to collect one evidence bundle",
+            registry=self.registry, buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 45, 90),
+        )
+        self.collectors = Counter(
+            "aislot_collector_runs", "Collector runs by collector and status",
+            ["collector", "status"], registry=self.registry,
+        )
+        self.signature_occurrences = Counter(
+            "aislot_signature_occurrences",
+            "Distinct failed builds carrying a signature, seen in logs and failed jobs",
+            ["namespace", "signature", "source"], registry=self.registry,
+        )
+        self.mitigations = Counter(
+            "aislot_mitigations", "Kill switch decisions by outcome",
+            ["namespace", "signature", "outcome"], registry=self.registry,
+        )
+        self.escalations = Counter(
+            "aislot_escalations", "Escalations by rule", ["rule"], registry=self.registry
+        )
+        self.mttr = Histogram(
+            "aislot_incident_mttr_seconds", "First recorded failure to first successful build",
+            ["signature"], registry=self.registry,
+            buckets=(60, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400),
+        )
+        self.deliveries = Counter(
+            "aislot_deliveries", "Notification deliveries by sink and outcome",
+            ["sink", "outcome"], registry=self.registry,
+        )
         self.store_seconds = Histogram(
             "aislot_store_operation_seconds", "Store operation latency", ["op"],
             registry=self.registry,

@@ -8,6 +8,7 @@ secrets (tokens) arrive. Everything is validated at start; ``load_settings`` rai
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,6 +192,18 @@ class SinkSettings(Section):
         return self
 
 
+class RuntimeSettings(Section):
+    """Time: 1.0 is the wall clock; the demo and end-to-end tests compress it."""
+
+    time_scale: float = Field(
+        default=1.0, gt=0,
+        description="simulated seconds per real second (the demo compresses time with it)")
+    time_origin: datetime | None = Field(
+        default=None, description="the time at time_anchor (default: the wall clock)")
+    time_anchor: float | None = Field(
+        default=None, description="wall-clock unix seconds at which time_origin held")
+
+
 class Settings(BaseSettings):
     """The whole configuration of one responder process."""
 
@@ -209,6 +222,7 @@ class Settings(BaseSettings):
     mitigation: MitigationSettings = MitigationSettings()
     escalation: EscalationSettings = EscalationSettings()
     sinks: dict[str, SinkSettings] = Field(default_factory=dict)
+    runtime: RuntimeSettings = RuntimeSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 
 from service.clock import Clock
 from service.metrics import Metrics
+from service.runbook import Runbook
 from service.settings import Settings
 from service.store.base import Store
 from service.supervisor import Supervisor
@@ -17,3 +19,6 @@ STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
 WORK = web.AppKey("work", WorkQueue)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+RUNBOOK = web.AppKey("runbook", Runbook)
+KUBE_STATUS = web.AppKey("kube_status", str)

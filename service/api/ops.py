@@ -8,7 +8,7 @@ from importlib import resources
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.api.keys import METRICS, STORE, SUPERVISOR
+from service.api.keys import KUBE_STATUS, METRICS, STORE, SUPERVISOR
 from service.domain.lifecycle import State
 from service.store.base import StoreUnavailable
 
@@ -25,9 +25,12 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append(f"store: {exc}")
     if not request.app[SUPERVISOR].healthy():
         problems.append("background workers are not all running")
+    kube = request.app[KUBE_STATUS]
     if problems:
-        return web.json_response({"status": "unready", "problems": problems}, status=503)
-    return web.json_response({"status": "ready"})
+        return web.json_response({"status": "unready", "problems": problems, "kube": kube},
+                                 status=503)
+    # Without cluster access the intake still stores every alert: ready, with a warning.
+    return web.json_response({"status": "ready", "kube": kube})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -148,8 +148,8 @@ def _merge_builds(watch: WatchRecord, facts: Facts, signature: str) -> list[str]
         watch.builds[build.job] = build
         if build.status == "Failed" and build.signature == signature:
             notes.append(f"build {build.job} failed with {signature} after the switch")
-        elif build.status == "Complete":
-            notes.append(f"build {build.job} completed after the switch")
+        elif build.status == "Complete" and watch.first_success_at is None:
+            notes.append(f"build {build.job} completed after the switch: recovered")
     streak = 0
     for build in sorted(watch.builds.values(),
                         key=lambda b: (b.finished_at or b.created_at or watch.since, b.job)):
@@ -273,7 +273,9 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
                   f"(threshold: more than {config.repeat_threshold})", now)
 
     started = _first_failure(first_failure_at, evidence)
-    if now - started >= config.recovery_deadline:
+    # Recovered = a build succeeded after the mitigation (the SLO's MTTR end point); the clean
+    # window that follows is confirmation, not part of the recovery time.
+    if watch.first_success_at is None and now - started >= config.recovery_deadline:
         _escalate(decision, "recovery_deadline", "oncall",
                   f"not recovered {int((now - started).total_seconds() // 60)} min after the "
                   f"first recorded failure at {started.isoformat()} (deadline "

@@ -56,6 +56,7 @@ class IncidentUpdate:
     """
 
     policy: PolicyRecord | None = None
+    evidence: EvidenceBundle | None = None
     state: State | None = None
     escalated: bool = False
     entries: list[TimelineEntry] = field(default_factory=list)

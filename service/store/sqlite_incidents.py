@@ -27,8 +27,8 @@ from service.domain.incidents import (
     record_of,
 )
 from service.domain.lifecycle import State, transition
-from service.store import sqlite_outbox
 from service.domain.policy import PolicyRecord
+from service.store import sqlite_outbox
 from service.store.base import IncidentUpdate, IngestResult
 
 
@@ -161,6 +161,8 @@ def update(conn: sqlite3.Connection, incident_id: str, change: IncidentUpdate,
         args.append(iso(change.next_check_at))
     conn.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - fixed
                  (*args, incident_id))
+    if change.evidence is not None:
+        sqlite_outbox.save_evidence(conn, change.evidence)
     for entry in change.entries:
         append(conn, incident_id, entry)
     for message, sinks in change.messages:

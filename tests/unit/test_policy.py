@@ -173,6 +173,15 @@ def test_recovery_deadline_fires_from_time_alone_once() -> None:
     assert step(late.record, State.MONITORING, T0 + timedelta(hours=2)).actions == []
 
 
+def test_a_success_before_the_deadline_is_recovery_even_before_the_clean_window() -> None:
+    record = applied(T0)
+    record.mitigation.rollout = "complete"
+    recovered = step(record, State.MONITORING, T0 + timedelta(minutes=10),
+                     observed=facts(T0, build("ok", "Complete", 8)))
+    later = step(recovered.record, State.MONITORING, T0 + timedelta(minutes=26))
+    assert not any(isinstance(a, Escalate) for a in later.actions)
+
+
 def test_resolves_after_a_success_and_a_clean_window_with_mttr() -> None:
     record = applied(T0)
     record.mitigation.rollout = "complete"

@@ -48,12 +48,12 @@ async def serve(args: argparse.Namespace) -> int:
         Path(tempfile.gettempdir()) / f"aislot-sim-{url.rsplit(':', 1)[-1]}.kubeconfig"
     )
     path = sim.write_kubeconfig(out)
-    print(f"simulator listening on {url} kubeconfig={path}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    print(f"simulator listening on {url} kubeconfig={path}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -56,7 +56,7 @@ def test_schema_config_sections_mirror_the_settings() -> None:
                     - CHART_OWNED.get(name, set()))
         assert set(props["properties"]) == expected, (
             f"config.{name}: schema has {sorted(props['properties'])}, settings have "
-            f"{sorted(expected)}; regenerate helm/aislot-responder/values.schema.json")
+            f"{sorted(expected)}; run .venv/bin/python helm/gen_values_schema.py")
 
 
 def test_schema_sinks_mirror_sink_settings_without_token() -> None:
@@ -93,3 +93,17 @@ def test_default_sqlite_path_matches_the_image() -> None:
     assert image_path is not None
     assert values()["config"]["store"]["sqlite_path"] == image_path.group(1)
     assert re.search(r'VOLUME \["?/data"?\]', dockerfile)
+
+
+def test_committed_schema_is_the_generated_one() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_values_schema",
+                                                  ROOT / "helm" / "gen_values_schema.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (CHART / "values.schema.json").read_text(encoding="utf-8")
+    assert committed == module.render(), (
+        "helm/aislot-responder/values.schema.json is stale: .venv/bin/python "
+        "helm/gen_values_schema.py")

@@ -58,6 +58,21 @@ def _summary(signature: str, logs: list[Collected[ScanResult]],
     return confirmed, min(times, default=None), max(times, default=None), unique
 
 
+def _fill_run_ids(jobs: Collected[FailedJobs], logs: list[Collected[ScanResult]]) -> None:
+    """A job without a run-id label (codegen-check) gets the run id the logs relayed for it."""
+    if jobs.data is None:
+        return
+    by_job: dict[str, str] = {}
+    for got in logs:
+        for stats in (got.data.signatures.values() if got.data is not None else []):
+            for occ in stats.occurrence_list:
+                if occ.job and occ.run_id:
+                    by_job.setdefault(occ.job, occ.run_id)
+    for job in jobs.data.jobs:
+        if job.run_id is None:
+            job.run_id = by_job.get(job.name)
+
+
 async def collect_evidence(
     kube: KubeClient, settings: Settings, *, incident_id: str, signature: str,
     now: datetime, since: datetime | None = None,
@@ -76,6 +91,7 @@ async def collect_evidence(
         collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
         collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
     )
+    _fill_run_ids(failed, [cp_logs, worker_logs])
     confirmed, first, last, run_ids = _summary(signature, [cp_logs, worker_logs], failed)
     return EvidenceBundle(
         incident_id=incident_id,

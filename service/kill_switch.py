@@ -87,9 +87,10 @@ async def apply_switch(kube: KubeClient, settings: Settings, decided_at: datetim
     state = await read_kill_switch(kube, settings)
     patches = plan_patches(settings, decided_at)
     if state.value == target.off_value:
-        if not (resuming and len(patches) > 1):
+        if not resuming:
             log.info("kill_switch_already_off", location=state.location)
             return SwitchOutcome("already_off", state.value, target.off_value, [])
+        # Our own earlier attempt went through before a crash: applied, by us.
         patches = patches[1:]
     for patch in patches:
         await _send(kube, patch)

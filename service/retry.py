@@ -72,7 +72,7 @@ class _Wait:
     """Jittered exponential backoff, or the server's Retry-After when it gave one."""
 
     def __init__(self, initial_s: float, max_s: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=initial_s, max=max_s)
+        self._backoff = wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s)
         self._max = max_s
 
     def __call__(self, state: RetryCallState) -> float:

@@ -85,6 +85,7 @@ class Runbook:
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
         self._tick = asyncio.Event()
+        self.passes = 0  # completed watch passes over the active incidents (observability)
 
     @property
     def public_url(self) -> str:
@@ -110,6 +111,7 @@ class Runbook:
         while True:
             for incident_id in await self._store.active_incidents():
                 await self.step(incident_id)
+            self.passes += 1
             await self._wait(self._settings.escalation.monitor_interval_s)
 
     async def _wait(self, seconds: float) -> None:

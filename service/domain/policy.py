@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.domain.evidence import EvidenceBundle
+from service.domain.evidence import EvidenceBundle, RegistryHealth
 from service.domain.facts import BuildOutcome, Facts
 from service.domain.lifecycle import State
 
@@ -171,6 +171,16 @@ def _merge_builds(watch: WatchRecord, facts: Facts, signature: str) -> list[str]
     return notes
 
 
+def _degraded_registry(evidence: EvidenceBundle | None,
+                       facts: Facts | None) -> RegistryHealth | None:
+    """Rule 3's facts, from the latest observation or the evidence, whichever shows it."""
+    for registry in (facts.registry if facts else None,
+                     evidence.registry.data if evidence else None):
+        if registry is not None and registry.degraded_together:
+            return registry
+    return None
+
+
 def _escalate(decision: Decision, rule: Rule, audience: Literal["oncall", "owner", "all"],
               reason: str, now: datetime) -> None:
     if rule in decision.record.escalations:
@@ -185,9 +195,7 @@ def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBun
     mit = decision.record.mitigation
     if mit.status != "none" or evidence is None:
         return
-    registry = facts.registry if facts is not None and facts.registry is not None \
-        else evidence.registry.data
-    registry_down = registry is not None and registry.degraded_together
+    registry_down = _degraded_registry(evidence, facts) is not None
     mit.mode, mit.decided_at = config.mode, now
     if registry_down:
         mit.status = "skipped"
@@ -255,16 +263,11 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
 
     if facts is not None:
         decision.notes += _merge_builds(watch, facts, signature)
-        if facts.registry is not None and facts.registry.degraded_together:
-            _escalate(decision, "registry", "oncall",
-                      f"registry unavailable ({facts.registry.registry_reason or 'not ready'}) "
-                      f"while {facts.registry.mirror_jobs_failed} mirror job(s) failed", now)
-    elif evidence is not None and evidence.registry.data is not None \
-            and evidence.registry.data.degraded_together:
-        reg = evidence.registry.data
+    registry = _degraded_registry(evidence, facts)
+    if registry is not None:
         _escalate(decision, "registry", "oncall",
-                  f"registry unavailable ({reg.registry_reason or 'not ready'}) while "
-                  f"{reg.mirror_jobs_failed} mirror job(s) failed", now)
+                  f"registry unavailable ({registry.registry_reason or 'not ready'}) while "
+                  f"{registry.mirror_jobs_failed} mirror job(s) failed", now)
 
     if watch.since is not None and watch.streak > config.repeat_threshold and \
             mit.status in {"applied", "already_off", "observed_off"}:

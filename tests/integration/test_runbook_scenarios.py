@@ -1,0 +1,110 @@
+"""Every simulator scenario through the running service, on a compressed (manual) clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.domain.lifecycle import State
+from tests.conftest import AppStarter
+from tests.runbook_harness import harness
+
+
+def _events(fake) -> list[str]:  # type: ignore[no-untyped-def]
+    return [body["message"]["event"] for body in fake.unique.values()]
+
+
+async def test_cache_recovers_mitigated_resolved_with_mttr(tmp_path: Path,
+                                                         start_app: AppStarter) -> None:
+    async with harness(tmp_path, "cache-recovers", start_app) as h:
+        incident_id = await h.fire()
+        first = await h.investigated(incident_id)
+        bundle = first.latest_evidence
+        assert bundle is not None and bundle.confirmed and bundle.run_ids
+        done = await h.run_until(incident_id, lambda i: i.state is State.RESOLVED)
+        policy = done.policy
+        assert policy.mitigation.status == "applied"
+        assert (policy.mitigation.previous_value, policy.mitigation.new_value) == ("true",
+                                                                                  "false")
+        assert policy.mitigation.rollout == "complete"
+        assert policy.escalations == {} and not done.escalated
+        assert policy.mttr_s is not None and 0 < policy.mttr_s < 30 * 60
+        assert len(h.patches()) == 1
+        done = await h.delivered(incident_id)
+        assert _events(h.oncall) == ["evidence", "mitigated", "resolved"]
+        assert _events(h.owner) == ["resolved"]
+        kinds = [e.kind for e in done.timeline]
+        for kind in ("opened", "investigation_started", "evidence_collected", "mitigated",
+                     "resolved"):
+            assert kind in kinds
+
+
+async def test_cache_persists_escalates_to_oncall_and_owner_exactly_once(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    async with harness(tmp_path, "cache-persists", start_app) as h:
+        incident_id = await h.fire()
+        await h.investigated(incident_id)
+        escalated = await h.run_until(incident_id, lambda i: "repeat" in i.policy.escalations)
+        assert escalated.escalated and escalated.policy.watch.streak == 3
+        more = await h.run_until(incident_id, lambda i: i.policy.watch.streak >= 5)
+        assert list(more.policy.escalations) == ["repeat"]
+        await h.delivered(incident_id)
+        assert _events(h.oncall).count("escalated") == 1
+        assert _events(h.owner) == ["escalated"]
+        body = next(b for b in h.owner.unique.values()
+                    if b["message"]["event"] == "escalated")
+        text = str(body)
+        assert "3 times in a row" in text and "rollback" in text.lower()
+        assert len(h.patches()) == 1
+
+
+async def test_registry_outage_escalates_at_once_without_the_switch(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    async with harness(tmp_path, "registry-outage", start_app) as h:
+        incident_id = await h.fire()
+        incident = await h.investigated(incident_id)
+        assert "registry" in incident.policy.escalations  # on the first decision, no tick
+        assert incident.policy.mitigation.status == "skipped"
+        for _ in range(10):
+            await h.tick(30)
+        assert h.writes() == []
+        await h.delivered(incident_id)
+        assert _events(h.oncall) == ["evidence", "escalated"]
+
+
+async def test_rollout_stuck_escalates_rule_4(tmp_path: Path, start_app: AppStarter) -> None:
+    async with harness(tmp_path, "rollout-stuck", start_app) as h:
+        incident_id = await h.fire()
+        await h.investigated(incident_id)
+        stuck = await h.run_until(incident_id, lambda i: "rollout_stuck" in i.policy.escalations)
+        mit = stuck.policy.mitigation
+        assert mit.status == "applied" and mit.rollout == "stuck"
+        assert mit.applied_at is not None and mit.rollout_deadline_at is not None
+        assert stuck.policy.escalations["rollout_stuck"].at >= mit.rollout_deadline_at
+
+
+async def test_slow_recovery_fires_rule_2_from_the_timer_alone(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    # observe mode and nobody flips the switch: nothing recovers, and no webhook comes.
+    async with harness(tmp_path, "cache-recovers", start_app, mode="observe") as h:
+        incident_id = await h.fire()
+        first = await h.investigated(incident_id)
+        assert first.latest_evidence is not None
+        start = first.latest_evidence.first_error_at
+        assert start is not None
+        late = await h.run_until(incident_id,
+                                 lambda i: "recovery_deadline" in i.policy.escalations)
+        fired = late.policy.escalations["recovery_deadline"]
+        assert 30 * 60 <= (fired.at - start).total_seconds() <= 30 * 60 + 30
+        assert h.writes() == []
+
+
+async def test_spurious_alert_on_a_healthy_cluster_is_not_mitigated(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    async with harness(tmp_path, "healthy", start_app) as h:
+        incident_id = await h.fire()
+        incident = await h.investigated(incident_id)
+        assert incident.latest_evidence is not None
+        assert not incident.latest_evidence.confirmed
+        assert incident.policy.mitigation.status == "not_needed"
+        done = await h.run_until(incident_id, lambda i: i.state is State.RESOLVED)
+        assert h.writes() == [] and done.policy.escalations == {}

@@ -49,9 +49,23 @@ class Identity:
 
 
 def template_hash(template: Obj) -> str:
-    """pod-template-hash label value derived from the pod template, like the controller's."""
-    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
+    """pod-template-hash label value derived from the pod template, like the controller's.
+
+    Defaulted fields and the hash label itself do not count (EqualIgnoreHash), so a template
+    copied back from a ReplicaSet (`kubectl rollout undo`) maps to the same ReplicaSet.
+    """
+    normal = copy.deepcopy(template)
+    normal.setdefault("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
+    normal["metadata"].pop("creationTimestamp", None)
+    normal["spec"] = pod_spec_defaults(normal.get("spec", {}))
+    digest = hashlib.sha256(json.dumps(normal, sort_keys=True).encode()).digest()
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
+
+
+def default_template(template: Obj) -> None:
+    """Apply the apiserver's defaulting to a pod template in place."""
+    restart = template.get("spec", {}).get("restartPolicy", "Always")
+    template["spec"] = pod_spec_defaults(template.get("spec", {}), restart)
 
 
 def meta(

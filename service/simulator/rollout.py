@@ -95,7 +95,11 @@ class RolloutController:
             sets.append(new)
         elif self.revision(new) < top:
             new["metadata"]["annotations"][REVISION] = str(top + 1)
-        deploy["metadata"].setdefault("annotations", {})[REVISION] = str(self.revision(new))
+            self.store.update("replicasets", new)
+        annotations = deploy["metadata"].setdefault("annotations", {})
+        if annotations.get(REVISION) != str(self.revision(new)):
+            annotations[REVISION] = str(self.revision(new))
+            self.store.update("deployments", deploy)
         desired = int(deploy["spec"].get("replicas", 1))
         old = [rs for rs in sets if rs is not new]
         recreate = deploy["spec"].get("strategy", {}).get("type") == "Recreate"

@@ -18,10 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from service.simulator import status
+from service.simulator import status, tables
 from service.simulator.faults import FaultRule
 from service.simulator.resource_api import ResourceApi
-from service.simulator.responses import RequestInfo, truthy
+from service.simulator.responses import RequestInfo, table_include, truthy
 from service.simulator.selectors import field_matcher, label_matcher
 from service.simulator.store import ObjectStore, WatchEvent
 
@@ -82,6 +82,15 @@ async def watch(
         lambda ev: queue.put_nowait(ev) if ev.plural == info.plural else None
     )
     timeout = float(request.query.get("timeoutSeconds", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT)
+    include = table_include(request)
+
+    def shape(obj: Obj) -> Obj:
+        """Objects as they are, or one-row Tables when the client watches in Table form."""
+        if include is None:
+            return obj
+        meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+        return tables.table(info.plural, [obj], api.world.now, include, meta)
+
     response = web.StreamResponse(status=200)
     response.content_type = "application/json"
     response.enable_chunked_encoding()
@@ -93,7 +102,7 @@ async def watch(
             await response.write(_line("ERROR", expired))
             return response
         for kind, obj in backlog:
-            sent += await _send(response, kind, obj)
+            sent += await _send(response, kind, shape(obj))
         if truthy(request.query.get("sendInitialEvents")):
             mark = {
                 "kind": res.kind,
@@ -114,7 +123,7 @@ async def watch(
                     await response.write_eof()
                 return response
             if matches(event.obj):
-                sent += await _send(response, event.type, event.obj)
+                sent += await _send(response, event.type, shape(event.obj))
         if request.transport is not None:
             request.transport.abort()
     except ConnectionError:

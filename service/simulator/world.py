@@ -112,6 +112,7 @@ class World:
         for deploy in bp.deployments(switch_in_env=not in_secret):
             deploy["metadata"]["generation"] = 1
             deploy["status"] = {}
+            mf.default_template(deploy["spec"]["template"])
             self.store.create("deployments", self._stamp(deploy, installed))
             self.rollouts.sync(deploy["metadata"]["name"], self.namespace, instant=True)
 
@@ -258,6 +259,10 @@ class World:
         new_selector = (merged.get("spec") or {}).get("selector")
         if plural == "deployments" and new_selector != current["spec"].get("selector"):
             raise status.invalid("Deployment", "apps", name, "spec.selector", "field is immutable")
+        if plural in ("deployments", "replicasets") and isinstance(merged.get("spec"), dict):
+            template = merged["spec"].get("template")
+            if isinstance(template, dict):
+                mf.default_template(template)
         spec_changed = merged.get("spec") != current.get("spec")
         if spec_changed and "generation" in cur_meta:
             meta["generation"] = int(cur_meta["generation"]) + 1

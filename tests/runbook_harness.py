@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 
 from service.api.keys import RUNBOOK, STORE
-from service.app import create_app
 from service.domain.incidents import Incident
 from service.runbook import Runbook
 from service.simulator.server import Simulator

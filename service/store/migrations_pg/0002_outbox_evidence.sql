@@ -1,0 +1,28 @@
+-- The notification outbox and evidence bundles (PostgreSQL; see migrations/0002 for SQLite).
+-- ``claimed_until``: a delivery claimed by one replica is not claimed by another while that
+-- replica may still be sending it; after it (a crash) it is due again, as in SQLite.
+CREATE TABLE deliveries (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    claimed_until TIMESTAMPTZ,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    delivered_at TIMESTAMPTZ,
+    message JSON NOT NULL,
+    UNIQUE (incident_id, sink, key)
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at, id);
+
+CREATE TABLE evidence (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    collected_at TIMESTAMPTZ NOT NULL,
+    bundle JSON NOT NULL
+);
+CREATE INDEX evidence_by_incident ON evidence (incident_id, id);

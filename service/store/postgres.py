@@ -1,0 +1,244 @@
+"""PostgreSQL backend (asyncpg): the store for several replicas sharing one database.
+
+Purpose: the ``Store`` protocol with the same results as ``SqliteStore`` for the same calls;
+the statements live in ``postgres_incidents`` and ``postgres_outbox`` and carry out the same
+pure decisions (``plan_alert``, ``transition``) as the SQLite store.
+Boundary: this module owns the pool, transactions, deadlines, retries, migrations and the
+mapping of driver errors; callers see domain models, ``StoreUnavailable`` (retry later: the
+webhook answers 503), ``KeyError`` and ``IllegalTransition``, never asyncpg.
+
+- Every write is one transaction; every await runs under the store's deadline (``timeout_s``).
+- A transaction that loses a race to another replica (unique violation, serialization failure,
+  deadlock) or its connection (server restart, failover) is run again from the start on a
+  fresh connection, a few times, within the same deadline. A broken connection is terminated,
+  never returned to the pool.
+- Migrations (``migrations_pg/NNNN_*.sql``) are applied in one transaction under an advisory
+  lock and recorded in ``schema_version``: replicas starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from importlib import resources
+from typing import Any, TypeVar
+
+import asyncpg
+import structlog
+
+from service.domain.alerts import Notification
+from service.domain.evidence import EvidenceBundle
+from service.domain.incidents import IdentityRules, Incident, IncidentSummary, TimelineEntry
+from service.domain.lifecycle import State
+from service.domain.messages import Delivery, Message
+from service.store import postgres_incidents as incidents_sql
+from service.store import postgres_outbox as outbox_sql
+from service.store.base import IncidentUpdate, IngestResult, StoreUnavailable
+
+T = TypeVar("T")
+Conn = Any  # asyncpg.Connection (the driver ships no type hints)
+log = structlog.get_logger(__name__)
+
+MIGRATION_LOCK = 0x6169736C6F74  # "aislot": the advisory lock id of schema migrations
+_ATTEMPTS = 4
+_BROKEN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+           asyncpg.exceptions.InternalClientError, OSError)
+_RETRY = (asyncpg.UniqueViolationError, asyncpg.SerializationError,
+          asyncpg.DeadlockDetectedError, asyncpg.AdminShutdownError,
+          asyncpg.CannotConnectNowError, *_BROKEN)
+_DRIVER_ERRORS = (asyncpg.PostgresError, *_BROKEN)
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The PostgreSQL migrations, ``(number, script)`` in order."""
+    folder = resources.files("service.store") / "migrations_pg"
+    found = [(int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8"))
+             for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    return sorted(found)
+
+
+async def migrate(conn: Conn) -> list[int]:
+    """Apply the missing migrations in one transaction; returns the numbers applied."""
+    applied = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER"
+                           " PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        for number, script in migrations():
+            if number > current:
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+                applied.append(number)
+    return applied
+
+
+class PostgresStore:
+    """Incidents in a PostgreSQL database shared by every replica; see the module docstring."""
+
+    def __init__(self, dsn: str, *, rules: IdentityRules, related_issue: str | None = None,
+                 timeout_s: float = 5.0, pool_size: int = 10, claim_lease_s: float = 300.0,
+                 migrate_timeout_s: float = 60.0) -> None:
+        self._dsn = dsn
+        self._rules = rules
+        self._related_issue = related_issue
+        self._timeout = timeout_s
+        self._pool_size = pool_size
+        self._lease = claim_lease_s
+        self._migrate_timeout = max(migrate_timeout_s, timeout_s)
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        try:
+            async with asyncio.timeout(self._migrate_timeout):
+                pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=self._pool_size,
+                    command_timeout=self._timeout, timeout=self._timeout)
+                try:
+                    async with pool.acquire() as conn:
+                        applied = await migrate(conn)
+                except BaseException:
+                    pool.terminate()
+                    raise
+        except TimeoutError as exc:
+            raise StoreUnavailable(f"postgres: not ready within {self._migrate_timeout}s"
+                                   ) from exc
+        except _DRIVER_ERRORS as exc:
+            raise StoreUnavailable(f"postgres: {type(exc).__name__}: {exc}") from exc
+        for number in applied:
+            log.info("store_migrated", version=number, backend="postgres")
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await pool.close()
+        except (TimeoutError, *_DRIVER_ERRORS):
+            pool.terminate()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def _require_pool(self) -> Any:
+        if self._pool is None:
+            raise StoreUnavailable("store is not open")
+        return self._pool
+
+    async def _write(self, job: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``job`` in one read-write transaction."""
+        return await self._run(job, write=True)
+
+    async def _read(self, job: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``job`` in a read-only snapshot (one consistent view of several tables)."""
+        return await self._run(job, write=False)
+
+    async def _run(self, job: Callable[[Conn], Awaitable[T]], *, write: bool) -> T:
+        """One transaction, again from the start when it lost a race or its connection,
+        all within the deadline; driver failures become ``StoreUnavailable``."""
+        pool = self._require_pool()
+        try:
+            async with asyncio.timeout(self._timeout):
+                for attempt in range(1, _ATTEMPTS + 1):
+                    try:
+                        return await self._attempt(pool, job, write)
+                    except _RETRY as exc:
+                        if attempt == _ATTEMPTS:
+                            raise
+                        log.info("store_retry", error=type(exc).__name__, attempt=attempt)
+                        await asyncio.sleep(0.01 * attempt)
+                raise AssertionError("unreachable")
+        except TimeoutError as exc:
+            what = "commit" if write else "answer"
+            raise StoreUnavailable(f"store did not {what} within {self._timeout}s") from exc
+        except _DRIVER_ERRORS as exc:
+            raise StoreUnavailable(f"postgres: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    async def _attempt(pool: Any, job: Callable[[Conn], Awaitable[T]], write: bool) -> T:
+        async with pool.acquire() as conn:
+            try:
+                transaction = (conn.transaction() if write else
+                               conn.transaction(isolation="repeatable_read", readonly=True))
+                async with transaction:
+                    return await job(conn)
+            except (*_BROKEN, asyncio.CancelledError):
+                # A connection cut off mid-operation may be left in a state asyncpg cannot
+                # reset (MagicStack/asyncpg#784): never hand it back to the pool.
+                conn.terminate()
+                raise
+
+    async def ping(self) -> None:
+        async def one(conn: Conn) -> None:
+            await conn.fetchval("SELECT 1")
+
+        await self._read(one)
+
+    # -- incidents -------------------------------------------------------------------------
+
+    async def ingest(self, notification: Notification, raw: bytes,
+                     received_at: datetime) -> IngestResult:
+        return await self._write(lambda conn: incidents_sql.ingest(
+            conn, notification, raw, received_at, self._rules, self._related_issue))
+
+    async def move(self, incident_id: str, target: State, entry: TimelineEntry) -> Incident:
+        """Change an incident's state through ``transition()`` and record why."""
+        await self._write(lambda conn: incidents_sql.move(conn, incident_id, target, entry))
+        incident = await self.get_incident(incident_id)
+        assert incident is not None
+        return incident
+
+    async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
+        await self._write(lambda conn: incidents_sql.update(conn, incident_id, update, now))
+
+    async def active_incidents(self) -> list[str]:
+        return await self._read(incidents_sql.active_incidents)
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        return await self._read(lambda conn: incidents_sql.get_incident(conn, incident_id))
+
+    async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]:
+        return await self._read(lambda conn: incidents_sql.list_incidents(conn, state, limit))
+
+    async def count_by_state(self) -> dict[str, int]:
+        return await self._read(incidents_sql.count_by_state)
+
+    # -- outbox and evidence ---------------------------------------------------------------
+
+    async def enqueue(self, message: Message, sinks: list[str], now: datetime) -> list[int]:
+        async def job(conn: Conn) -> list[int]:
+            ids = await outbox_sql.enqueue(conn, message, sinks, now)
+            if ids:
+                await incidents_sql.append(conn, message.incident_id,
+                                           outbox_sql.queued_entry(message, sinks, now))
+            return ids
+
+        return await self._write(job)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        return await self._write(lambda conn: outbox_sql.claim_due(conn, now, limit,
+                                                                   self._lease))
+
+    async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,
+                              error: str | None = None, retry_at: datetime | None = None) -> None:
+        await self._write(lambda conn: outbox_sql.finish(
+            conn, delivery_id, delivered=delivered, now=now, error=error, retry_at=retry_at))
+
+    async def save_evidence(self, bundle: EvidenceBundle, entry: TimelineEntry) -> int:
+        async def job(conn: Conn) -> int:
+            evidence_id = await outbox_sql.save_evidence(conn, bundle)
+            await incidents_sql.append(conn, bundle.incident_id, entry)
+            return evidence_id
+
+        return await self._write(job)
+
+    async def deliveries(self, incident_id: str) -> list[Delivery]:
+        return await self._read(lambda conn: outbox_sql.deliveries_of(conn, incident_id))
+
+    async def evidence(self, incident_id: str) -> list[EvidenceBundle]:
+        return await self._read(lambda conn: outbox_sql.evidence_of(conn, incident_id))
+
+    async def count_deliveries(self) -> dict[str, int]:
+        return await self._read(outbox_sql.count_deliveries)

@@ -1,0 +1,113 @@
+"""SQL of the outbox and the evidence table, for ``PostgresStore`` (PostgreSQL, asyncpg).
+
+Purpose: the same statements as ``sqlite_outbox`` for several replicas working one outbox.
+``claim_due`` takes rows ``FOR UPDATE SKIP LOCKED`` (two replicas never claim the same row at
+once) and marks each claim with ``claimed_until``: a delivery ``sending`` is due again only
+once that lease has passed, so a replica's in-flight send is not repeated by another, while a
+crashed replica's sends are picked up after the lease (as SQLite picks them up at restart).
+Boundary: functions run inside the caller's transaction on an asyncpg connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.domain.evidence import EvidenceBundle
+from service.domain.incidents import TimelineEntry
+from service.domain.messages import Delivery, Message
+
+Conn = Any  # asyncpg.Connection (the driver ships no type hints)
+
+_DELIVERY_COLUMNS = ("id, incident_id, sink, key, event, status, attempts, next_attempt_at,"
+                     " last_error, created_at, delivered_at, message")
+_CLAIM = (
+    "WITH due AS (SELECT id FROM deliveries"
+    " WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1"
+    " AND (status = 'pending' OR claimed_until IS NULL OR claimed_until <= $1)"
+    " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1,"
+    " claimed_until = $3 FROM due WHERE d.id = due.id"
+    " RETURNING d.id, d.incident_id, d.sink, d.key, d.event, d.status, d.attempts,"
+    " d.next_attempt_at, d.last_error, d.created_at, d.delivered_at, d.message"
+)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row["id"], incident_id=row["incident_id"], sink=row["sink"], key=row["key"],
+        event=row["event"], status=row["status"], attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+        created_at=row["created_at"], delivered_at=row["delivered_at"],
+        message=Message.model_validate_json(row["message"]),
+    )
+
+
+def queued_entry(message: Message, sinks: list[str], now: datetime) -> TimelineEntry:
+    """The timeline line for a message queued for ``sinks`` (as the SQLite store writes it)."""
+    return TimelineEntry(at=now, kind="notification_queued",
+                         message=f"{message.event} message queued for {', '.join(sinks)}",
+                         data={"key": message.key, "sinks": sinks})
+
+
+async def enqueue(conn: Conn, message: Message, sinks: list[str], now: datetime) -> list[int]:
+    """Add one delivery per sink; a (incident, sink, key) already queued is left alone."""
+    ids = []
+    body = message.model_dump_json()
+    for sink in sinks:
+        new_id = await conn.fetchval(
+            "INSERT INTO deliveries (incident_id, sink, key, event, status, next_attempt_at,"
+            " created_at, message) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $6)"
+            " ON CONFLICT (incident_id, sink, key) DO NOTHING RETURNING id",
+            message.incident_id, sink, message.key, message.event, now, body)
+        if new_id is not None:
+            ids.append(int(new_id))
+    return ids
+
+
+async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
+    """Due deliveries, marked ``sending`` with one more attempt, recorded before the send."""
+    rows = await conn.fetch(_CLAIM, now, limit, now + timedelta(seconds=lease_s))
+    claimed = [_delivery(r) for r in rows]
+    return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id))
+
+
+async def finish(conn: Conn, delivery_id: int, *, delivered: bool, now: datetime,
+                 error: str | None, retry_at: datetime | None) -> None:
+    """Record a send's outcome: delivered, to retry at ``retry_at``, or failed for good."""
+    if delivered:
+        await conn.execute("UPDATE deliveries SET status = 'delivered', delivered_at = $1,"
+                           " last_error = NULL, claimed_until = NULL WHERE id = $2",
+                           now, delivery_id)
+    elif retry_at is not None:
+        await conn.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = $1,"
+                           " last_error = $2, claimed_until = NULL WHERE id = $3",
+                           retry_at, error, delivery_id)
+    else:
+        await conn.execute("UPDATE deliveries SET status = 'failed', last_error = $1,"
+                           " claimed_until = NULL WHERE id = $2", error, delivery_id)
+
+
+async def deliveries_of(conn: Conn, incident_id: str) -> list[Delivery]:
+    rows = await conn.fetch(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"  # noqa: S608 - constant columns
+        " WHERE incident_id = $1 ORDER BY id", incident_id)
+    return [_delivery(r) for r in rows]
+
+
+async def count_deliveries(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+    return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+async def save_evidence(conn: Conn, bundle: EvidenceBundle) -> int:
+    new_id = await conn.fetchval(
+        "INSERT INTO evidence (incident_id, collected_at, bundle) VALUES ($1, $2, $3)"
+        " RETURNING id", bundle.incident_id, bundle.collected_at, bundle.model_dump_json())
+    return int(new_id)
+
+
+async def evidence_of(conn: Conn, incident_id: str) -> list[EvidenceBundle]:
+    rows = await conn.fetch(
+        "SELECT bundle FROM evidence WHERE incident_id = $1 ORDER BY id", incident_id)
+    return [EvidenceBundle.model_validate_json(r["bundle"]) for r in rows]

@@ -1,0 +1,406 @@
+"""The store contract, run against both backends: SQLite (tmp file) and PostgreSQL (real server).
+
+Every test gets a fresh store (a new file, a new database) and asserts the results the
+``Store`` protocol promises, so the two backends give the same answers for the same calls.
+The last tests are PostgreSQL's own: several replicas (stores) on one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from service.domain.alerts import Notification
+from service.domain.incidents import IdentityRules, TimelineEntry
+from service.domain.lifecycle import IllegalTransition, State
+from service.domain.messages import Message
+from service.domain.policy import MitigationRecord, PolicyRecord
+from service.store.base import IncidentUpdate, Store, StoreUnavailable
+from service.store.postgres import PostgresStore
+from service.store.sqlite import SqliteStore
+from tests.adapters.fakes.bundles import bundle
+from tests.adapters.pg_server import PgServer, shared
+from tests.conftest import alert, notification
+
+RULES = IdentityRules(default_namespace="codex-k8s-prod",
+                      alert_signatures={"AI_SLOT_BUILD_CACHE_MANIFEST_UNKNOWN": "cache"})
+T0 = datetime(2026, 2, 26, 10, 5, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pg() -> PgServer:
+    return shared()
+
+
+@dataclass
+class Backend:
+    """Makes stores on one location (file or database); ``reopen`` is a restart."""
+
+    name: str
+    make: Callable[..., Store]
+    stores: list[Store] = field(default_factory=list)
+
+    async def open(self, **kwargs: Any) -> Store:
+        store = self.make(**kwargs)
+        await store.open()
+        self.stores.append(store)
+        return store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        def make(**kw: Any) -> Store:
+            return SqliteStore(tmp_path / "store.db", rules=RULES, related_issue="205", **kw)
+    else:
+        dsn = await request.getfixturevalue("pg").acreate_database()
+
+        def make(**kw: Any) -> Store:
+            # lease 0: a claimed delivery is due again at once, exactly as in SQLite
+            kw.setdefault("claim_lease_s", 0.0)
+            return PostgresStore(dsn, rules=RULES, related_issue="205", **kw)
+    found = Backend(request.param, make)
+    yield found
+    for store in found.stores:
+        await store.close()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> Store:
+    return await backend.open()
+
+
+def body(*alerts: dict[str, Any], group_key: str = '{}:{alertname="X"}') -> tuple[Notification,
+                                                                                 bytes]:
+    payload = notification(*alerts, group_key=group_key)
+    return Notification.model_validate(payload), json.dumps(payload).encode()
+
+
+def message(incident_id: str, key: str = "opened-1", event: str = "opened") -> Message:
+    return Message(incident_id=incident_id, event=event, key=key,  # type: ignore[arg-type]
+                   title="AI-slot builds failing", summary="MANIFEST_UNKNOWN",
+                   incident_url=f"http://responder/incidents/{incident_id}", created_at=T0)
+
+
+def entry(kind: str, at: datetime = T0) -> TimelineEntry:
+    return TimelineEntry(at=at, kind=kind, message=kind.replace("_", " "))
+
+
+async def open_incident(store: Store, fingerprint: str = "fp1", at: datetime = T0,
+                        **labels: str) -> str:
+    result = await store.ingest(*body(alert(fingerprint, **labels),
+                                      group_key=f"{{}}:{{fp={fingerprint}}}"), at)
+    assert result.opened, result
+    return result.opened[0]
+
+
+async def test_50_concurrent_identical_notifications_are_one_incident_one_entry(
+        store: Store) -> None:
+    parsed, raw = body(alert(job_kind="kaniko"))
+    results = await asyncio.gather(*(store.ingest(parsed, raw, T0) for _ in range(50)))
+    assert sorted(r.redelivery for r in results) == [False] + [True] * 49
+    first = next(r for r in results if not r.redelivery)
+    assert len(first.opened) == 1
+    incident = await store.get_incident(first.opened[0])
+    assert incident is not None
+    assert [e.kind for e in incident.timeline] == ["opened"]
+    assert len(incident.alerts) == 1 and incident.counters.alerts_firing == 1
+    assert incident.job_kinds == ["kaniko"] and incident.related_issue == "205"
+    assert incident.first_failure_at == datetime(2026, 2, 26, 10, 0, tzinfo=UTC)
+    assert await store.count_by_state() == {"open": 1}
+
+
+async def test_concurrent_distinct_alerts_of_one_key_open_one_incident(store: Store) -> None:
+    bodies = [body(alert(f"fp-{i}", starts=f"2026-02-26T09:{i:02d}:00Z", job_kind=f"k{i % 3}"),
+                   group_key=f"{{}}:{{n={i}}}") for i in range(30)]
+    results = await asyncio.gather(*(store.ingest(p, r, T0) for p, r in bodies))
+    assert sum(len(r.opened) for r in results) == 1
+    assert len({i for r in results for i in r.incidents}) == 1
+    incident = await store.get_incident(results[0].incidents[0])
+    assert incident is not None
+    assert incident.counters.alerts_firing == 30 and len(incident.alerts) == 30
+    assert sorted(e.kind for e in incident.timeline) == ["alert_attached"] * 29 + ["opened"]
+    assert incident.first_failure_at == datetime(2026, 2, 26, 9, 0, tzinfo=UTC)
+    assert sorted(incident.job_kinds) == ["k0", "k1", "k2"]
+
+
+async def test_attach_resolve_note_and_new_incident_after_resolution(store: Store) -> None:
+    first = await open_incident(store, "fp1", job_kind="kaniko")
+    later = T0 + timedelta(minutes=1)
+    attached = await store.ingest(*body(alert("fp2", starts="2026-02-26T09:30:00Z",
+                                              job_kind="mirror")), later)
+    assert [p.action for p in attached.plans] == ["attach"] and attached.incidents == [first]
+    resolved = await store.ingest(*body(alert("fp1", "resolved")), later)
+    assert [p.action for p in resolved.plans] == ["resolve"] and resolved.incidents == [first]
+    stray = await store.ingest(*body(alert("fp-x", "resolved", error_signature="other")), later)
+    assert [p.action for p in stray.plans] == ["orphan"] and stray.incidents == []
+
+    incident = await store.get_incident(first)
+    assert incident is not None
+    assert [e.kind for e in incident.timeline] == ["opened", "alert_attached", "alert_resolved"]
+    assert incident.counters.alerts_firing == 2 and incident.counters.alerts_resolved == 1
+    assert incident.state is State.OPEN and incident.updated_at == later
+    assert incident.first_failure_at == datetime(2026, 2, 26, 9, 30, tzinfo=UTC)
+    assert incident.job_kinds == ["kaniko", "mirror"]
+    assert [(a.fingerprint, a.status) for a in incident.alerts] == [
+        ("fp1", "firing"), ("fp2", "firing"), ("fp1", "resolved")]
+
+    done = await store.move(first, State.RESOLVED, entry("resolved", later))
+    assert done.state is State.RESOLVED and done.resolved_at == later
+    again = await store.ingest(*body(alert("fp1", starts="2026-02-26T11:00:00Z")), later)
+    assert len(again.opened) == 1 and again.opened[0] != first
+    assert await store.active_incidents() == again.opened
+    assert await store.count_by_state() == {"open": 1, "resolved": 1}
+
+
+async def test_move_applies_transition_and_rejects_illegal_moves(store: Store) -> None:
+    incident_id = await open_incident(store)
+    with pytest.raises(IllegalTransition):
+        await store.move(incident_id, State.MONITORING, entry("skip"))
+    with pytest.raises(KeyError):
+        await store.move("inc-missing", State.INVESTIGATING, entry("x"))
+    moved = await store.move(incident_id, State.INVESTIGATING, entry("investigating"))
+    assert moved.state is State.INVESTIGATING
+    assert [e.kind for e in moved.timeline] == ["opened", "investigating"]
+    with pytest.raises(IllegalTransition):
+        await store.update(incident_id, IncidentUpdate(state=State.OPEN,
+                                                       entries=[entry("nope")]), T0)
+    with pytest.raises(KeyError):
+        await store.update("inc-missing", IncidentUpdate(), T0)
+    after = await store.get_incident(incident_id)
+    assert after is not None and [e.kind for e in after.timeline] == ["opened", "investigating"]
+
+
+async def test_update_stores_policy_evidence_messages_and_state_atomically(store: Store) -> None:
+    incident_id = await open_incident(store)
+    await store.move(incident_id, State.INVESTIGATING, entry("investigating"))
+    now = T0 + timedelta(minutes=2)
+    policy = PolicyRecord(mitigation=MitigationRecord(status="applied", previous_value="true"),
+                          mttr_s=42.5)
+    evidence = bundle(incident_id)
+    change = IncidentUpdate(policy=policy, evidence=evidence, state=State.MITIGATING,
+                            escalated=True, entries=[entry("switch_applied", now)],
+                            messages=[(message(incident_id, "mitigated-1", "mitigated"),
+                                       ["chat", "pager"]), (message(incident_id, "x"), [])],
+                            next_check_at=now + timedelta(minutes=1))
+    await store.update(incident_id, change, now)
+    incident = await store.get_incident(incident_id)
+    assert incident is not None
+    assert incident.state is State.MITIGATING and incident.escalated
+    assert incident.policy == policy and incident.updated_at == now
+    assert incident.evidence == [evidence] and await store.evidence(incident_id) == [evidence]
+    assert [e.kind for e in incident.timeline] == [
+        "opened", "investigating", "switch_applied", "notification_queued"]
+    assert [(d.sink, d.key, d.status) for d in incident.deliveries] == [
+        ("chat", "mitigated-1", "pending"), ("pager", "mitigated-1", "pending")]
+
+    # The same messages again queue nothing new; an illegal state stores none of the change.
+    await store.update(incident_id, IncidentUpdate(messages=change.messages), now)
+    with pytest.raises(IllegalTransition):
+        await store.update(incident_id, IncidentUpdate(
+            state=State.OPEN, policy=PolicyRecord(), evidence=evidence,
+            entries=[entry("lost")], messages=[(message(incident_id, "lost"), ["chat"])]), now)
+    after = await store.get_incident(incident_id)
+    assert after is not None
+    assert after.timeline == incident.timeline and after.policy == policy
+    assert len(after.deliveries) == 2 and len(after.evidence) == 1
+
+    resolved_at = now + timedelta(minutes=30)
+    await store.update(incident_id, IncidentUpdate(state=State.RESOLVED), resolved_at)
+    final = await store.get_incident(incident_id)
+    assert final is not None and final.resolved_at == resolved_at and final.escalated
+
+
+async def test_outbox_enqueue_claim_and_finish(store: Store) -> None:
+    incident_id = await open_incident(store)
+    first = await store.enqueue(message(incident_id), ["chat", "pager"], T0)
+    assert len(first) == 2
+    assert await store.enqueue(message(incident_id), ["chat", "pager"], T0) == []
+    later = await store.enqueue(message(incident_id, "evidence-1", "evidence"), ["chat"],
+                                T0 + timedelta(seconds=5))
+    incident = await store.get_incident(incident_id)
+    assert incident is not None
+    assert [e.kind for e in incident.timeline] == ["opened"] + ["notification_queued"] * 2
+
+    assert await store.claim_due(T0 - timedelta(seconds=1), 10) == []
+    claimed = await store.claim_due(T0, 10)
+    assert [d.id for d in claimed] == first
+    assert all(d.status == "sending" and d.attempts == 1 for d in claimed)
+    assert claimed[0].message == message(incident_id)
+    chat, pager = claimed
+    await store.finish_delivery(chat.id, delivered=True, now=T0 + timedelta(seconds=1))
+    await store.finish_delivery(pager.id, delivered=False, now=T0, error="503",
+                                retry_at=T0 + timedelta(seconds=30))
+    due = await store.claim_due(T0 + timedelta(seconds=10), 10)
+    assert [d.id for d in due] == later
+    await store.finish_delivery(later[0], delivered=False, now=T0, error="403 forbidden")
+    retried = await store.claim_due(T0 + timedelta(seconds=30), 1)
+    assert [(d.id, d.attempts) for d in retried] == [(pager.id, 2)]
+    # Left ``sending`` (a crash before the outcome): due again.
+    again = await store.claim_due(T0 + timedelta(seconds=31), 10)
+    assert [(d.id, d.attempts) for d in again] == [(pager.id, 3)]
+
+    rows = {d.id: d for d in await store.deliveries(incident_id)}
+    assert rows[chat.id].status == "delivered"
+    assert rows[chat.id].delivered_at == T0 + timedelta(seconds=1)
+    assert rows[chat.id].last_error is None
+    assert (rows[later[0]].status, rows[later[0]].last_error) == ("failed", "403 forbidden")
+    assert (rows[pager.id].status, rows[pager.id].last_error) == ("sending", "503")
+    assert rows[pager.id].next_attempt_at == T0 + timedelta(seconds=30)
+    assert await store.count_deliveries() == {"delivered": 1, "failed": 1, "sending": 1}
+
+
+async def test_evidence_round_trips_with_nul_and_unicode(store: Store) -> None:
+    incident_id = await open_incident(store)
+    evidence = bundle(incident_id)
+    assert evidence.kill_switch.data is not None
+    odd = evidence.model_copy(update={"signature": "cache \x00 ✓ \u2028 😀",
+                                      "run_ids": ["run\x00nul", "ünï"]})
+    evidence_id = await store.save_evidence(odd, entry("evidence"))
+    assert evidence_id > 0
+    assert await store.evidence(incident_id) == [odd]
+
+
+async def test_list_ordering_filter_and_limit(store: Store) -> None:
+    ids = [await open_incident(store, f"fp{i}", T0 + timedelta(minutes=i),
+                               error_signature=f"sig-{i}") for i in range(4)]
+    same_instant = await open_incident(store, "fp-same", T0 + timedelta(minutes=3),
+                                       error_signature="sig-same")
+    await store.move(ids[1], State.INVESTIGATING, entry("investigating"))
+    await store.move(ids[2], State.RESOLVED, entry("resolved"))
+    listed = await store.list_incidents(None, 10)
+    assert [s.id for s in listed] == [same_instant, ids[3], ids[2], ids[1], ids[0]]
+    assert [s.id for s in await store.list_incidents(None, 2)] == [same_instant, ids[3]]
+    assert [s.id for s in await store.list_incidents(State.INVESTIGATING, 10)] == [ids[1]]
+    assert await store.list_incidents(State.MONITORING, 10) == []
+    assert await store.active_incidents() == [ids[0], ids[1], ids[3], same_instant]
+    assert await store.count_by_state() == {"open": 3, "investigating": 1, "resolved": 1}
+    assert listed[3].state is State.INVESTIGATING and listed[4].opened_at == T0
+    assert await store.get_incident("inc-missing") is None
+
+
+async def test_restart_keeps_everything(backend: Backend, store: Store) -> None:
+    parsed, raw = body(alert(job_kind="kaniko"))
+    incident_id = (await store.ingest(parsed, raw, T0)).opened[0]
+    await store.update(incident_id, IncidentUpdate(
+        state=State.INVESTIGATING, evidence=bundle(incident_id), entries=[entry("collected")],
+        messages=[(message(incident_id), ["chat"])], policy=PolicyRecord(mttr_s=1.0)), T0)
+    await store.claim_due(T0, 10)
+    before = await store.get_incident(incident_id)
+    listing = await store.list_incidents(None, 10)
+    await store.close()
+    backend.stores.remove(store)
+
+    reopened = await backend.open()
+    assert await reopened.get_incident(incident_id) == before
+    assert await reopened.list_incidents(None, 10) == listing
+    again = await reopened.ingest(parsed, raw, T0)
+    assert again.redelivery
+    await reopened.ping()
+
+
+# -- PostgreSQL only: replicas on one database, and failures --------------------------------
+
+
+@pytest.fixture
+async def pg_dsn(pg: PgServer) -> str:
+    return await pg.acreate_database()
+
+
+async def _replicas(dsn: str, n: int, **kw: Any) -> list[PostgresStore]:
+    stores = [PostgresStore(dsn, rules=RULES, related_issue="205", **kw) for _ in range(n)]
+    await asyncio.gather(*(s.open() for s in stores))  # migrations race: one wins, all agree
+    return stores
+
+
+async def test_replicas_share_dedup_and_open_one_incident_per_key(pg_dsn: str) -> None:
+    stores = await _replicas(pg_dsn, 3)
+    try:
+        same = body(alert("fp-same"))
+        distinct = [body(alert(f"fp-{i}", error_signature=f"sig-{i % 4}"),
+                         group_key=f"{{}}:{{n={i}}}") for i in range(40)]
+        calls = [stores[i % 3].ingest(*same, T0) for i in range(30)]
+        calls += [stores[i % 3].ingest(p, r, T0) for i, (p, r) in enumerate(distinct)]
+        results = await asyncio.gather(*calls)
+        assert sum(not r.redelivery for r in results[:30]) == 1
+        assert await stores[0].count_by_state() == {"open": 5}
+        listing = await stores[1].list_incidents(None, 10)
+        assert sorted(s.signature for s in listing) == ["cache", "sig-0", "sig-1", "sig-2",
+                                                        "sig-3"]
+        for summary in listing:
+            incident = await stores[2].get_incident(summary.id)
+            assert incident is not None
+            assert len(incident.alerts) == incident.counters.alerts_firing
+            assert [e.kind for e in incident.timeline].count("opened") == 1
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_replicas_claim_disjoint_deliveries_and_respect_the_lease(pg_dsn: str) -> None:
+    a, b = await _replicas(pg_dsn, 2, claim_lease_s=60.0)
+    try:
+        incident_id = await open_incident(a)
+        for i in range(20):
+            await a.enqueue(message(incident_id, f"k{i}"), ["chat"], T0)
+        first, second = await asyncio.gather(a.claim_due(T0, 15), b.claim_due(T0, 15))
+        ids = [d.id for d in first] + [d.id for d in second]
+        assert len(ids) == len(set(ids)) == 20
+        assert await b.claim_due(T0 + timedelta(seconds=59), 50) == []  # in flight elsewhere
+        await a.finish_delivery(first[0].id, delivered=True, now=T0)
+        expired = await b.claim_due(T0 + timedelta(seconds=60), 50)  # a crashed replica's
+        assert len(expired) == 19 and all(d.attempts == 2 for d in expired)
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_migrations_are_recorded_once(pg_dsn: str) -> None:
+    stores = await _replicas(pg_dsn, 4)
+    await asyncio.gather(*(s.close() for s in stores))
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        versions = [r["version"] for r in await conn.fetch(
+            "SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        await conn.close()
+    assert versions == [1, 2, 3]
+
+
+async def test_unreachable_or_locked_database_is_store_unavailable(pg: PgServer,
+                                                                    pg_dsn: str) -> None:
+    closed_port = pg_dsn.replace(f":{pg.port}/", ":1/")
+    with pytest.raises(StoreUnavailable):
+        await PostgresStore(closed_port, rules=RULES, timeout_s=1.0).open()
+    unopened = PostgresStore(pg_dsn, rules=RULES)
+    with pytest.raises(StoreUnavailable):
+        await unopened.ping()
+
+    store = PostgresStore(pg_dsn, rules=RULES, timeout_s=0.5)
+    await store.open()
+    blocker = await asyncpg.connect(pg_dsn)
+    try:
+        incident_id = await open_incident(store)
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
+        with pytest.raises(StoreUnavailable):
+            await store.move(incident_id, State.INVESTIGATING, entry("blocked"))
+        await tx.rollback()
+        moved = await store.move(incident_id, State.INVESTIGATING, entry("free"))
+        assert [e.kind for e in moved.timeline] == ["opened", "free"]
+        # The server drops every connection: the store retries on fresh ones.
+        await blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        await store.ping()
+        moved = await store.move(incident_id, State.RESOLVED, entry("after_reconnect"))
+        assert moved.state is State.RESOLVED
+    finally:
+        await blocker.close()
+        await store.close()

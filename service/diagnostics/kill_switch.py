@@ -32,39 +32,68 @@ def _decode(value: object) -> str | None:
         return None
 
 
-def _env_entry(deploy: dict[str, Any], key: str,
-               preferred: str) -> tuple[str | None, dict[str, Any] | None]:
-    """The container carrying ``key`` (the preferred one first) and its env entry."""
+def _container_with(deploy: dict[str, Any], key: str,
+                    preferred: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The container carrying ``key`` in ``env`` (the preferred one first) and that entry;
+    without one, the preferred (else first) container and None."""
     containers = ((deploy.get("spec") or {}).get("template") or {}).get("spec", {}) \
         .get("containers") or []
     containers = sorted(containers, key=lambda c: c.get("name") != preferred)
     for container in containers:
         for entry in container.get("env") or []:
             if entry.get("name") == key:
-                return str(container.get("name")), dict(entry)
-    first = containers[0].get("name") if containers else None
-    return (str(first) if first else None), None
+                return container, dict(entry)
+    return (containers[0] if containers else {}), None
+
+
+async def _from_ref(kube: KubeClient, ref: dict[str, Any]) -> tuple[str, str | None]:
+    """A ``valueFrom`` Secret/ConfigMap key, resolved."""
+    if "secretKeyRef" in ref:
+        name, key = ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]
+        secret = await kube.get_secret(name)
+        return f"secret/{name}", _decode((secret.get("data") or {}).get(key))
+    if "configMapKeyRef" in ref:
+        name, key = ref["configMapKeyRef"]["name"], ref["configMapKeyRef"]["key"]
+        cm = await kube.get_configmap(name)
+        return f"configmap/{name}", (cm.get("data") or {}).get(key)
+    return "unsupported valueFrom", None
+
+
+async def _from_env_from(kube: KubeClient, container: dict[str, Any],
+                         key: str) -> tuple[str, str | None] | None:
+    """``envFrom`` sources; a later source wins over an earlier one, as in the kubelet."""
+    for source in reversed(container.get("envFrom") or []):
+        prefix = source.get("prefix") or ""
+        if not key.startswith(prefix):
+            continue
+        wanted = key[len(prefix):]
+        if "secretRef" in source:
+            name = source["secretRef"]["name"]
+            data = (await kube.get_secret(name)).get("data") or {}
+            if wanted in data:
+                return f"secret/{name}", _decode(data[wanted])
+        elif "configMapRef" in source:
+            name = source["configMapRef"]["name"]
+            data = (await kube.get_configmap(name)).get("data") or {}
+            if wanted in data:
+                return f"configmap/{name}", data[wanted]
+    return None
 
 
 async def _from_env(kube: KubeClient, deploy: dict[str, Any], key: str,
                     preferred: str) -> tuple[str, str | None]:
-    container, entry = _env_entry(deploy, key, preferred)
+    container, entry = _container_with(deploy, key, preferred)
     location = (f"deployment/{deploy.get('metadata', {}).get('name')} "
-                f"container {container} env {key}")
-    if entry is None:
-        return location, None
-    if "value" in entry:
+                f"container {container.get('name')} env {key}")
+    if entry is not None and "value" in entry:
         return location, str(entry["value"])
-    ref = entry.get("valueFrom") or {}
-    if "secretKeyRef" in ref:
-        secret = await kube.get_secret(ref["secretKeyRef"]["name"])
-        found = _decode((secret.get("data") or {}).get(ref["secretKeyRef"]["key"]))
-        return f"{location} (from secret/{ref['secretKeyRef']['name']})", found
-    if "configMapKeyRef" in ref:
-        cm = await kube.get_configmap(ref["configMapKeyRef"]["name"])
-        value = (cm.get("data") or {}).get(ref["configMapKeyRef"]["key"])
-        return f"{location} (from configmap/{ref['configMapKeyRef']['name']})", value
-    return location, None
+    if entry is not None:
+        origin, value = await _from_ref(kube, entry.get("valueFrom") or {})
+        return f"{location} (from {origin})", value
+    found = await _from_env_from(kube, container, key)
+    if found is None:
+        return f"{location} (not set)", None
+    return f"{location} (envFrom {found[0]})", found[1]
 
 
 async def read_kill_switch(kube: KubeClient, settings: Settings) -> KillSwitchState:

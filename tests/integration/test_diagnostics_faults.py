@@ -1,0 +1,113 @@
+"""A flaky or slow API still gives a bundle: retries, per-collector timeouts, the overall deadline.
+
+Faults are injected in the simulator (5xx, 429 with Retry-After, latency, dropped streams, RBAC
+denials); the bundle must come back with every collector's honest status.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from service.diagnostics.investigation import collect_evidence
+from service.domain.evidence import CollectorStatus, EvidenceBundle
+from service.kube import KubeClient
+from service.settings import KubeSettings, Settings
+from service.simulator.server import Simulator
+from tests import simkit
+from tests.simkit import SimFactory
+
+sim_factory = simkit.sim_factory
+OK = CollectorStatus.OK
+
+
+async def _bundle(sim: Simulator, kube: dict[str, Any] | None = None,
+                  **diagnostics: Any) -> EvidenceBundle:
+    settings = Settings(kube=KubeSettings(kubeconfig=sim.kubeconfig_path, **(kube or {})),
+                        diagnostics=diagnostics)
+    client = await KubeClient.from_settings(settings.kube)
+    try:
+        return await collect_evidence(client, settings, incident_id="inc-1", signature="cache",
+                                      now=datetime.fromtimestamp(sim.world.now, UTC))
+    finally:
+        await client.close()
+
+
+def _statuses(bundle: EvidenceBundle) -> dict[str, CollectorStatus]:
+    return {name: got.status for name, got in bundle.collectors().items()}
+
+
+async def test_5xx_and_429_are_retried_and_the_bundle_is_whole(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        sim.add_fault(kind="error", status=500, resource="pods", verb="list", count=1)
+        sim.add_fault(kind="error", status=503, retry_after=0, resource="jobs", verb="list",
+                      count=1)
+        sim.add_fault(kind="throttle", retry_after=1, resource="deployments", verb="get",
+                      count=2)
+        sim.add_fault(kind="error", status=503, retry_after=0, resource="pods/log", count=1)
+        bundle = await _bundle(sim)
+    assert set(_statuses(bundle).values()) == {OK}
+    assert bundle.confirmed and bundle.run_ids and bundle.failed_jobs.data
+    assert max(got.attempts for got in bundle.collectors().values()) == 2
+    assert bundle.workloads.attempts == 2  # its pod list hit the 500 first
+
+
+async def test_latency_on_every_request_still_gives_the_bundle(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        sim.add_fault(kind="latency", seconds=0.2)
+        bundle = await _bundle(sim, collector_timeout_s=10, overall_deadline_s=15)
+    assert set(_statuses(bundle).values()) == {OK}
+    assert bundle.confirmed
+    # concurrent: the whole takes about as long as its slowest collector, not their sum
+    slowest = max(got.duration_s for got in bundle.collectors().values())
+    total = sum(got.duration_s for got in bundle.collectors().values())
+    assert bundle.duration_s < total and bundle.duration_s >= slowest
+
+
+async def test_a_hung_collector_is_cut_at_its_timeout(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        sim.add_fault(kind="latency", seconds=30, resource="deployments", verb="get",
+                      name="codex-k8s-registry")
+        bundle = await _bundle(sim, collector_timeout_s=1.0)
+    statuses = _statuses(bundle)
+    assert statuses.pop("registry") is CollectorStatus.TIMEOUT
+    assert set(statuses.values()) == {OK}
+    assert bundle.registry.error == "no answer within 1s"
+    assert bundle.registry.duration_s < 30 and bundle.duration_s < 30
+    assert bundle.confirmed
+
+
+async def test_the_overall_deadline_caps_every_collector(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        sim.add_fault(kind="latency", seconds=30, resource="pods/log",
+                      name="codex-k8s-control-plane-*")
+        bundle = await _bundle(sim, collector_timeout_s=20, overall_deadline_s=1.0)
+    assert bundle.control_plane_logs.status is CollectorStatus.TIMEOUT
+    # what it had so far (nothing streamed yet) is kept as data
+    assert bundle.control_plane_logs.data is not None
+    assert bundle.control_plane_logs.data.lines_scanned == 0
+    assert bundle.worker_logs.status is OK and bundle.duration_s < 20
+    # the failed jobs still confirm the signature
+    assert bundle.confirmed
+
+
+async def test_a_stream_cut_midway_keeps_what_was_scanned(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        sim.add_fault(kind="drop", resource="pods/log", name="codex-k8s-control-plane-*",
+                      after_bytes=20_000)
+        bundle = await _bundle(sim)
+    cp = bundle.control_plane_logs
+    assert cp.status is CollectorStatus.ERROR and cp.error and "stream cut" in cp.error
+    assert cp.data is not None and 0 < cp.data.bytes_scanned <= 20_000
+    assert cp.attempts == 1
+
+
+async def test_forbidden_lists_name_what_to_grant(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        sim.add_fault(kind="forbidden", resource="jobs", verb="list")
+        bundle = await _bundle(sim)
+    assert bundle.failed_jobs.status is CollectorStatus.FORBIDDEN
+    assert bundle.failed_jobs.hint == "grant list on jobs in namespace codex-k8s-prod"
+    assert bundle.workloads.status is CollectorStatus.FORBIDDEN
+    assert bundle.registry.status is CollectorStatus.FORBIDDEN
+    assert bundle.control_plane_logs.status is OK and bundle.confirmed

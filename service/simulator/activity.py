@@ -78,6 +78,7 @@ class PlatformActivity:
         self.record = record
         self.history: list[JobRecord] = []
         self._turn = 0
+        self._lines = 0
 
     def start(self, origin: float) -> None:
         plan = self.scenario
@@ -87,7 +88,10 @@ class PlatformActivity:
 
     # -- launchers ---------------------------------------------------------------------------
     def _log(self, journal: str, level: str, msg: str, **attrs: Any) -> None:
-        self.journals[journal].add(self.agenda.now, pb.slog(self.agenda.now, level, msg, **attrs))
+        """A slog line a few milliseconds after the event that caused it."""
+        self._lines += 1
+        ts = self.agenda.now + (self._lines * 7919 % 997 + 3) / 1000.0
+        self.journals[journal].add(ts, pb.slog(ts, level, msg, **attrs))
 
     def _build(self) -> None:
         plan = self.scenario.builds

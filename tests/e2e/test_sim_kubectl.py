@@ -7,6 +7,7 @@ Each test starts an in-process simulator with a manual clock, runs the real kube
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 
 import pytest
@@ -215,3 +216,38 @@ async def test_rbac_restricted_worker_logs_forbidden(sim_factory: SimFactory) ->
     )
     assert control.code == 0 and "MANIFEST_UNKNOWN" in control.out
     assert can_exec.code == 1 and can_exec.out.strip() == "no"
+
+
+async def test_switch_in_secret_then_rollout_restart(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-secret") as sim:
+        read = await kubectl(
+            sim,
+            "get",
+            "secret",
+            "codex-k8s-runtime",
+            "-o",
+            "jsonpath={.data.CODEXK8S_KANIKO_CACHE_ENABLED}",
+        )
+        patch = await kubectl(
+            sim,
+            "patch",
+            "secret",
+            "codex-k8s-runtime",
+            "-p",
+            '{"stringData":{"CODEXK8S_KANIKO_CACHE_ENABLED":"false"}}',
+        )
+        sim.advance(240)
+        still = sim.world.cache_enabled
+        restart = await kubectl(sim, "rollout", "restart", CP)
+        sim.advance(30)
+        status = await kubectl(sim, "rollout", "status", CP, "--timeout=10s")
+        restarted = sim.world.now
+        sim.advance(600)
+        later = [
+            r for r in sim.world.activity.history if r.kind == "build" and r.created > restarted
+        ]
+    assert read.code == 0 and base64.b64decode(read.out) == b"true"
+    assert patch.code == 0 and patch.out.strip() == "secret/codex-k8s-runtime patched"
+    assert still is True, "a Secret change alone does not reach running pods"
+    assert restart.code == 0 and status.code == 0, status.err
+    assert later and all(r.outcome == "success" for r in later)

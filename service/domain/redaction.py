@@ -18,16 +18,21 @@ from dataclasses import dataclass
 from typing import Final
 
 REDACTED: Final = "[REDACTED]"
+_KEY_CHAR = "[A-Za-z0-9_.-]"
 
 # Words that make a key's value a secret: `DB_PASSWORD=`, `"client_secret":`, `api-key: ...`.
 _SENSITIVE_WORDS = (
-    r"(?:pass(?:word|wd|phrase)|secret|token|api[_-]?key|apikey|"
-    r"(?:access|secret|private|signing|ssh|encryption|master|routing|integration)[_-]?key|credentials?|"
+    r"(?:pass(?:word|wd|phrase)|secret|token|api[_-]?key|apikey|credentials?|"
+    r"(?:access|secret|private|signing|ssh|encryption|master|routing|integration)[_-]?key|"
     r"auth(?:[_-]?(?:key|token))?|session[_-]?id|cookie|dsn)"
 )
-# The key may carry a prefix (`CODEXK8S_GITHUB_TOKEN`, `clientSecret`) and a suffix after a
-# separator (`webhook_secret_value`); a bare suffix is refused so `author`, `tokens` stay readable.
-_KEY_NAME = rf"[A-Za-z0-9_.-]*?{_SENSITIVE_WORDS}(?:[_.-][A-Za-z0-9_.-]*)?"
+# A key name (<= 64 chars) holding a sensitive word: with a prefix (`CODEXK8S_GITHUB_TOKEN`,
+# `clientSecret`) and a suffix only after a separator, so `author` and `tokens` stay readable.
+# The lookahead finds the word, then the name is taken possessively: bounded work per start,
+# no backtracking blow-up on long runs such as `a-a-a-...` or base64 blobs.
+_KEY_NAME = rf"(?={_KEY_CHAR}{{0,64}}?{_SENSITIVE_WORDS}(?![A-Za-z0-9])){_KEY_CHAR}{{1,64}}+"
+# A key starts where a run of key characters starts.
+_KEY_START = rf"(?<!{_KEY_CHAR})"
 _NOT_DONE = r"(?!\[REDACTED\])"
 
 Replacement = str | Callable[[re.Match[str]], str]
@@ -80,9 +85,9 @@ def default_rules() -> list[Rule]:
         ),
         _rule(
             "url-userinfo",
-            r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)"
+            r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}+://)"
             # greedy password up to the last `@` of the authority: passwords may contain `@`
-            r"(?P<user>[^/\s:@\"'<>]+)(?::(?P<password>[^/\s\"'<>]*))?@",
+            r"(?P<user>[^/\s:@\"'<>]{1,256}+)(?::(?P<password>[^/\s\"'<>]{0,512}))?@",
             _url_userinfo,
         ),
         _rule(
@@ -142,13 +147,13 @@ def default_rules() -> list[Rule]:
         ),
         _rule(
             "quoted-kv",
-            rf"(?P<head>\b{_KEY_NAME}\s*[=:]\s*(?P<q>[\"'])){_NOT_DONE}.*?(?P<quote>(?P=q))",
+            rf"(?P<head>{_KEY_START}{_KEY_NAME}\s*[=:]\s*(?P<q>[\"'])){_NOT_DONE}.*?(?P<quote>(?P=q))",
             _quoted_kv,
             re.IGNORECASE,
         ),
         _rule(
             "kv",
-            rf"(?P<head>\b{_KEY_NAME}\s*[=:]\s*){_NOT_DONE}[^\s\"'&,;<>\\]+",
+            rf"(?P<head>{_KEY_START}{_KEY_NAME}\s*[=:]\s*){_NOT_DONE}[^\s\"'&,;<>\\]+",
             _keep("head"),
             re.IGNORECASE,
         ),

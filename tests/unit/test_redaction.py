@@ -138,3 +138,22 @@ def test_generated_token_in_random_text_never_survives(
     assume(secret not in before and secret not in after)  # the noise must not carry it itself
     out = redact(f"{before}{sep[0]}{text}{sep[1]}{after}")
     assert secret not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a-" * 32_000,
+        "a." * 32_000,
+        "ab-cd_ef" * 8_000,
+        '"' * 64_000,
+        "http://a" * 8_000,
+        "password=" * 7_000,
+        '\\"' * 32_000,
+        "Zm9vYmFy" * 8_000,
+    ],
+)
+def test_long_adversarial_lines_stay_linear(text: str) -> None:
+    # A 64 KiB line (max_line_bytes) of repetitive key characters once took minutes
+    # (nested lazy/greedy runs); it must now finish like any other line.
+    assert isinstance(redact(text), str)

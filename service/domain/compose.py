@@ -34,6 +34,12 @@ MAX_RUN_IDS = 10
 MAX_JOBS = 10
 MAX_JOB_LINES = 5
 MAX_EXCERPTS = 8
+# Bounds of any message (``scrub``): lines per section, characters per line, and so on.
+MAX_SECTIONS = 30
+MAX_SECTION_LINES = 200
+MAX_LINE_CHARS = 1000
+MAX_SUMMARY_CHARS = 2000
+MAX_FACTS = 30
 
 # The runbook's next step per signature; a signature without one gets the generic step.
 _NEXT_STEPS: dict[str, list[str]] = {
@@ -99,29 +105,47 @@ def compose_event(incident: Incident, *, event: EventName, key: str, title: str,
 
     ``created_at`` defaults to the incident's last update: this module never reads a clock.
     """
-    return Message(
+    return scrub(Message(
         incident_id=incident.id, event=event, key=key, severity=severity, audience=audience,
-        title=redact(title), summary=redact(summary),
-        incident_url=incident_link(public_url, incident.id),
-        related_issue=incident.related_issue,
-        facts=[Fact(name=f.name, value=redact(f.value)) for f in facts],
-        sections=[scrub_section(s) for s in sections],
+        title=title, summary=summary, incident_url=incident_link(public_url, incident.id),
+        related_issue=incident.related_issue, facts=list(facts), sections=list(sections),
         created_at=created_at or incident.updated_at,
-    )
+    ))
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at a space so no token is left half-redacted."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut[: limit // 2]) + " …"
+
+
+def _clean(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    return redact(bounded(text, limit))
 
 
 def scrub_section(section: MessageSection) -> MessageSection:
-    """The section with every line redacted."""
-    return section.model_copy(update={"title": redact(section.title),
-                                      "lines": [redact(line) for line in section.lines]})
+    """The section redacted, within ``MAX_SECTION_LINES`` lines of ``MAX_LINE_CHARS``.
+
+    A message is for people; the whole evidence stays on the incident page. The bounds also
+    bound the cost of redaction, whatever a caller put in.
+    """
+    lines = [_clean(line) for line in section.lines[:MAX_SECTION_LINES]]
+    if len(section.lines) > MAX_SECTION_LINES:
+        lines.append(f"… {len(section.lines) - MAX_SECTION_LINES} more line(s) on the incident "
+                     "page")
+    return section.model_copy(update={"title": _clean(section.title), "lines": lines})
 
 
 def scrub(message: Message) -> Message:
     """The whole message redacted once more (the outbox does this before every send)."""
     return message.model_copy(update={
-        "title": redact(message.title), "summary": redact(message.summary),
-        "facts": [Fact(name=f.name, value=redact(f.value)) for f in message.facts],
-        "sections": [scrub_section(s) for s in message.sections],
+        "title": _clean(message.title), "summary": _clean(message.summary, MAX_SUMMARY_CHARS),
+        "facts": [Fact(name=_clean(f.name), value=_clean(f.value))
+                  for f in message.facts[:MAX_FACTS]],
+        "sections": [scrub_section(s) for s in message.sections[:MAX_SECTIONS]],
     })
 
 

@@ -12,11 +12,10 @@ Boundary: pure string work, no I/O. Styles: ``plain``, ``markdown`` (GitHub), ``
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 from service.domain.messages import Fact, Message, MessageSection
-from service.domain.redaction import redact
 
 Style = Literal["plain", "markdown", "html", "slack"]
 Measure = Callable[[str], int]
@@ -73,42 +72,57 @@ def render_facts(facts: Sequence[Fact], style: Style, line_chars: int = LINE_CHA
             for f in facts]
 
 
-def _section_text(section: MessageSection, lines: Sequence[str], more: int, style: Style,
-                  line_chars: int) -> str:
-    head = f"#### {escape(section.title, style)}" if style == "markdown" else bold(
-        section.title, style)
-    short = [shorten(redact(line), line_chars) for line in lines]
-    if section.code and short:
-        if style == "html":
-            body = "<pre>" + escape("\n".join(short), style) + "</pre>"
-        elif style == "plain":
-            body = "\n".join(short)
-        else:
-            text = "\n".join(short).replace("```", "'''")
-            body = "```\n" + escape(text, style) + "\n```"
-    else:
-        body = "\n".join(escape(line, style) for line in short)
+def _prepare(section: MessageSection, style: Style, line_chars: int) -> Iterator[str]:
+    """The section's lines shortened and escaped for ``style``, each as it will appear."""
+    fence = section.code and style in ("markdown", "slack")
+    for line in section.lines:
+        short = shorten(line, line_chars)
+        yield escape(short.replace("```", "'''") if fence else short, style)
+
+
+def _frame(section: MessageSection, style: Style, more: int) -> tuple[str, str]:
+    """What comes before the section's lines and after them."""
+    head = (f"#### {escape(section.title, style)}" if style == "markdown"
+            else bold(section.title, style))
     tail = f"\n{escape(f'{ELLIPSIS} {more} more line(s) left out', style)}" if more else ""
-    return f"{head}\n{body}{tail}" if body else f"{head}{tail}"
+    if section.code and section.lines and style == "html":
+        return f"{head}\n<pre>", f"</pre>{tail}"
+    if section.code and section.lines and style in ("markdown", "slack"):
+        return f"{head}\n```\n", f"\n```{tail}"
+    return f"{head}\n" if section.lines else head, tail
 
 
 def render_section(section: MessageSection, style: Style, *, limit: int,
                    line_chars: int = LINE_CHARS, measure: Measure = len) -> str | None:
     """The section within ``limit``: whole, or its first lines with a note; None if not even
-    its title and one line fit."""
-    full = _section_text(section, section.lines, 0, style, line_chars)
-    if measure(full) <= limit:
-        return full
-    low, high, best = 1, len(section.lines) - 1, None
-    while low <= high:  # the most lines that fit: the rendered size grows with the count
-        mid = (low + high) // 2
-        text = _section_text(section, section.lines[:mid], len(section.lines) - mid, style,
-                             line_chars)
+    its title and one line fit. Work is bounded by ``limit``, not by the section's size."""
+    fitted = fit_section(section, style, limit=limit, line_chars=line_chars, measure=measure)
+    return fitted[0] if fitted else None
+
+
+def fit_section(section: MessageSection, style: Style, *, limit: int,
+                line_chars: int = LINE_CHARS,
+                measure: Measure = len) -> tuple[str, bool] | None:
+    """``render_section`` and whether lines were left out."""
+    total = len(section.lines)
+    head, tail = _frame(section, style, 0)
+    kept: list[str] = []
+    size = measure(head) + measure(tail)
+    for line in _prepare(section, style, line_chars):
+        size += measure(line) + (1 if kept else 0)
+        if size > limit:
+            break
+        kept.append(line)
+    if len(kept) == total:
+        return head + "\n".join(kept) + tail, False
+    # Cut: drop lines until the "N more left out" note fits too.
+    while kept:
+        head, tail = _frame(section, style, total - len(kept))
+        text = head + "\n".join(kept) + tail
         if measure(text) <= limit:
-            best, low = text, mid + 1
-        else:
-            high = mid - 1
-    return best
+            return text, True
+        kept.pop()
+    return None
 
 
 def by_priority(sections: Sequence[MessageSection]) -> list[MessageSection]:
@@ -145,13 +159,13 @@ def render(message: Message, *, limit: int, style: Style = "plain",
     dropped = 0
     cut = 0
     for section in by_priority(message.sections):
-        text = render_section(section, style, limit=room - note_room - 2,
-                              line_chars=line_chars, measure=measure)
-        if text is None:
+        fitted = fit_section(section, style, limit=room - note_room - 2,
+                             line_chars=line_chars, measure=measure)
+        if fitted is None:
             dropped += 1
             continue
-        if text != _section_text(section, section.lines, 0, style, line_chars):
-            cut += 1
+        text, was_cut = fitted
+        cut += was_cut
         parts.append(text)
         room -= measure(text) + 2
     if dropped or cut:

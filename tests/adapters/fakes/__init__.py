@@ -1,0 +1,1 @@
+"""Local fake servers speaking the chat/paging APIs the sinks call, with programmable faults."""

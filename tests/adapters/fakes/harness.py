@@ -1,0 +1,78 @@
+"""Helpers shared by the sink and outbox tests: a real SqliteStore with an open incident, the
+fakes started and stopped, sink settings pointing at them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from service.domain.alerts import Notification
+from service.domain.compose import compose_evidence
+from service.domain.incidents import IdentityRules, Incident
+from service.domain.messages import Delivery, Message, MessageSection
+from service.settings import SinkSettings
+from service.store.sqlite import SqliteStore
+from tests.adapters.fakes import bundles
+from tests.adapters.fakes.server import FakeServer
+from tests.conftest import alert, notification
+
+PUBLIC_URL = "http://responder.test:8080"
+
+
+def sink_settings(**values: Any) -> SinkSettings:
+    return SinkSettings.model_validate(values)
+
+
+async def open_store(path: Path) -> SqliteStore:
+    store = SqliteStore(path, rules=IdentityRules(default_namespace="codex-k8s-prod"),
+                        related_issue="205")
+    await store.open()
+    return store
+
+
+async def open_incident(store: SqliteStore, now: datetime, fingerprint: str = "fp1") -> Incident:
+    body = notification(alert(fingerprint))
+    result = await store.ingest(Notification.model_validate(body), json.dumps(body).encode(), now)
+    (incident_id,) = result.opened
+    found = await store.get_incident(incident_id)
+    assert found is not None
+    return found
+
+
+def evidence_message(incident: Incident, key: str = "evidence-1", **bundle_args: Any) -> Message:
+    return compose_evidence(incident, bundles.bundle(incident.id, **bundle_args),
+                            public_url=PUBLIC_URL, key=key)
+
+
+def delivery_of(message: Message, sink: str, *, attempts: int = 1) -> Delivery:
+    """A delivery as the outbox would hand it to a sink (for sink-only tests)."""
+    return Delivery(id=1, incident_id=message.incident_id, sink=sink, key=message.key,
+                    event=message.event, status="sending", attempts=attempts,
+                    next_attempt_at=message.created_at, created_at=message.created_at,
+                    message=message)
+
+
+@asynccontextmanager
+async def serving(*fakes: FakeServer) -> AsyncIterator[None]:
+    for fake in fakes:
+        await fake.start()
+    try:
+        yield
+    finally:
+        for fake in fakes:
+            await fake.close()
+
+
+def huge_message(incident: Incident, *, sections: int = 12, lines: int = 2000) -> Message:
+    """A message far over every medium's limit: many sections of many long lines."""
+    message = evidence_message(incident, scale=50)
+    extra = [MessageSection(title=f"Log excerpt {i}", priority=3 + i % 4, code=i % 2 == 0,
+                            lines=[f"{i}:{n} <b>&" + "MANIFEST_UNKNOWN " * 30
+                                   for n in range(lines)])
+             for i in range(sections)]
+    return message.model_copy(update={"sections": [*message.sections, *extra],
+                                      "summary": message.summary + " " + "long " * 400})

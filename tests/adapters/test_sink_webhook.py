@@ -1,0 +1,50 @@
+"""The generic webhook sink: the message as JSON with a stable Idempotency-Key."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from service.domain.messages import Message
+from service.retry import Permanent, Retryable
+from service.sinks.webhook import WebhookSink
+from tests.adapters.fakes import bundles
+from tests.adapters.fakes.harness import delivery_of, evidence_message, serving, sink_settings
+from tests.adapters.fakes.webhook import FakeWebhook
+
+TOKEN = "wh-sink-token-0123456789"
+
+
+def _sink(fake: FakeWebhook, session: aiohttp.ClientSession) -> WebhookSink:
+    return WebhookSink("hook", sink_settings(type="webhook", url=fake.hook_url, token=TOKEN,
+                                             timeout_s=2), session)
+
+
+async def test_message_as_json_with_idempotency_key_and_bearer() -> None:
+    fake = FakeWebhook(token=TOKEN)
+    message = evidence_message(bundles.incident())
+    async with serving(fake), aiohttp.ClientSession() as session:
+        sink = _sink(fake, session)
+        await sink.send(delivery_of(message, "hook", attempts=1))
+        await sink.send(delivery_of(message, "hook", attempts=2))
+    assert fake.keys == [f"{message.incident_id}:{message.key}"] * 2
+    assert len(fake.unique) == 1
+    body = fake.deliveries[0]
+    assert Message.model_validate(body["message"]) == message
+    assert body["delivery"]["attempt"] == 1 and fake.deliveries[1]["delivery"]["attempt"] == 2
+    assert message.incident_url in body["text"]
+
+
+async def test_errors_are_classified() -> None:
+    fake = FakeWebhook(token=TOKEN)
+    fake.fail_next(1, 503, retry_after="2")
+    fake.fail_next(1, 400, body={"error": "schema mismatch"})
+    message = evidence_message(bundles.incident())
+    async with serving(fake), aiohttp.ClientSession() as session:
+        sink = _sink(fake, session)
+        with pytest.raises(Retryable) as retry:
+            await sink.send(delivery_of(message, "hook"))
+        with pytest.raises(Permanent) as permanent:
+            await sink.send(delivery_of(message, "hook"))
+    assert retry.value.retry_after_s == 2
+    assert "schema mismatch" in str(permanent.value)

@@ -22,9 +22,10 @@ RUN python -m venv /opt/venv
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/runtime-requirements.txt', 'w').write(chr(10).join(deps) + chr(10))" \
  && /opt/venv/bin/pip install --only-binary=:all: -c requirements.lock -r /tmp/runtime-requirements.txt
 # The package itself: no dependency resolution here, everything came from the lock above.
+# pip byte-compiles what it installs (the runtime root filesystem is read-only); then pip and
+# setuptools leave the venv.
 RUN /opt/venv/bin/pip install --no-deps /src \
  && /opt/venv/bin/pip check \
- && /opt/venv/bin/python -m compileall -q /opt/venv/lib \
  && /opt/venv/bin/pip uninstall -y -q pip setuptools
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -81,7 +82,7 @@ class PgServer:
         binaries, user = bin_dir(), _user()
         root = Path(tempfile.mkdtemp(prefix="aislot-pg-"))
         data, log_path = root / "data", root / "postgres.log"
-        ids: dict[str, int] = {}
+        ids: dict[str, Any] = {}
         if user:
             entry = pwd.getpwnam(user)
             os.chown(root, entry.pw_uid, entry.pw_gid)
@@ -89,7 +90,7 @@ class PgServer:
         init = subprocess.run(
             [str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
              "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
-            capture_output=True, check=False, cwd=root, **ids)  # type: ignore[call-overload]
+            capture_output=True, check=False, cwd=root, **ids)
         if init.returncode != 0:
             pytest.fail(f"initdb failed: {init.stderr.decode(errors='replace')}",
                         pytrace=False)
@@ -101,7 +102,7 @@ class PgServer:
                  "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                  "-c", "max_connections=300"],
                 stdout=log_file, stderr=subprocess.STDOUT, cwd=root,
-                **ids)  # type: ignore[call-overload]
+                **ids)
         server = cls(root, port, proc)
         server._wait_ready(binaries)
         return server

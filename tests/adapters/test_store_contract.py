@@ -19,6 +19,13 @@ import asyncpg
 import pytest
 
 from service.domain.alerts import Notification
+from service.domain.evidence import (
+    Collected,
+    CollectorStatus,
+    EvidenceBundle,
+    KillSwitchState,
+    RegistryHealth,
+)
 from service.domain.incidents import IdentityRules, TimelineEntry
 from service.domain.lifecycle import IllegalTransition, State
 from service.domain.messages import Message
@@ -26,7 +33,6 @@ from service.domain.policy import MitigationRecord, PolicyRecord
 from service.store.base import IncidentUpdate, Store, StoreUnavailable
 from service.store.postgres import PostgresStore
 from service.store.sqlite import SqliteStore
-from tests.adapters.fakes.bundles import bundle
 from tests.adapters.pg_server import PgServer, shared
 from tests.conftest import alert, notification
 
@@ -85,9 +91,25 @@ def body(*alerts: dict[str, Any], group_key: str = '{}:{alertname="X"}') -> tupl
 
 
 def message(incident_id: str, key: str = "opened-1", event: str = "opened") -> Message:
-    return Message(incident_id=incident_id, event=event, key=key,  # type: ignore[arg-type]
+    return Message(incident_id=incident_id, event=event, key=key,
                    title="AI-slot builds failing", summary="MANIFEST_UNKNOWN",
                    incident_url=f"http://responder/incidents/{incident_id}", created_at=T0)
+
+
+def bundle(incident_id: str) -> EvidenceBundle:
+    forbidden: Collected[Any] = Collected(status=CollectorStatus.FORBIDDEN,
+                                          hint="get pods/log in codex-k8s-prod")
+    return EvidenceBundle(
+        incident_id=incident_id, collected_at=T0, since=T0 - timedelta(hours=6),
+        signature="cache", confirmed=True, first_error_at=T0 - timedelta(minutes=5),
+        run_ids=["run-1", "run-2"], duration_s=1.25,
+        workloads=Collected(status=CollectorStatus.TIMEOUT, error="deadline"),
+        control_plane_logs=forbidden, worker_logs=forbidden,
+        failed_jobs=Collected(status=CollectorStatus.ERROR, error="500"),
+        registry=Collected(status=CollectorStatus.OK, data=RegistryHealth(
+            registry_available=True, mirror_jobs_failed=1, failed_mirror_jobs=["mirror-1"])),
+        kill_switch=Collected(status=CollectorStatus.OK, data=KillSwitchState(
+            location="deployment/codex-k8s-control-plane env", value="true")))
 
 
 def entry(kind: str, at: datetime = T0) -> TimelineEntry:

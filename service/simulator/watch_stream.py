@@ -102,6 +102,8 @@ async def watch(
             await response.write(_line("ERROR", expired))
             return response
         for kind, obj in backlog:
+            if budget is not None and sent >= budget:
+                break
             sent += await _send(response, kind, shape(obj))
         if truthy(request.query.get("sendInitialEvents")):
             mark = {

@@ -6,6 +6,7 @@ endpoints add and remove faults at run time as a test in another process would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -215,3 +216,24 @@ async def test_control_endpoints(live: tuple[Simulator, aiohttp.ClientSession]) 
     assert state["deployments"]["codex-k8s-control-plane"]["availableReplicas"] == 1
     async with http.post("/_sim/scenario", json={"name": "healthy"}) as resp:
         assert (await resp.json())["scenario"] == "healthy"
+
+
+async def test_watch_dropped_mid_stream(live: tuple[Simulator, aiohttp.ClientSession]) -> None:
+    sim, http = live
+    sim.add_fault(kind="drop", resource="deployments", verb="watch", after_bytes=3000)
+    lines = 0
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with http.get(DEPLOYS, params={"watch": "true", "timeoutSeconds": "5"}) as resp:
+            assert resp.status == 200
+            async for _ in resp.content:
+                lines += 1
+    assert 1 <= lines < 4
+
+
+async def test_scaled_clock_moves_the_world(tmp_path: Path) -> None:
+    sim = Simulator("healthy", speed=600.0)
+    start = sim.world.now
+    async with sim:
+        await asyncio.sleep(0.6)
+        moved = sim.world.now
+    assert moved > start

@@ -36,21 +36,21 @@ class LogMatch(BaseModel):
 
     source: str
     signature: str
-    pattern: str
-    defining: bool
-    line_no: int
-    timestamp: datetime | None = None
+    pattern: str  # the configured pattern that matched (first in config order)
+    defining: bool  # False: a context pattern (kaniko, mirror, run_id...), no occurrence
+    line_no: int  # 1-based, in the scanned stream
+    timestamp: datetime | None = None  # slog `time`, else kubelet prefix, else `time=` in text
     level: str | None = None
     run_id: str | None = None
     job: str | None = None
-    excerpt: str
-    line_truncated: bool = False
+    excerpt: str  # redacted; for slog, the line of `msg` that matched; <= excerpt_chars (+ …)
+    line_truncated: bool = False  # the line was longer than max_line_bytes
 
 
 class Occurrence(BaseModel):
     """One distinct failed build carrying a signature (identified by job name, else run id)."""
 
-    key: str
+    key: str  # "job:<name>" or "run:<id>"
     job: str | None = None
     run_id: str | None = None
     first_seen: datetime | None = None
@@ -62,19 +62,19 @@ class SignatureStats(BaseModel):
     """What one scan found for one signature."""
 
     signature: str
-    lines: int = 0
-    context_lines: int = 0
-    occurrences: int = 0
-    unattributed_lines: int = 0
-    first_seen: datetime | None = None
+    lines: int = 0  # lines matching a defining pattern
+    context_lines: int = 0  # lines matching only context patterns
+    occurrences: int = 0  # distinct builds among defining lines (len(occurrence_list))
+    unattributed_lines: int = 0  # defining lines with neither job nor run id
+    first_seen: datetime | None = None  # over defining lines with a timestamp
     last_seen: datetime | None = None
     run_ids: list[str] = Field(default_factory=list)
     jobs: list[str] = Field(default_factory=list)
-    occurrence_list: list[Occurrence] = Field(default_factory=list)
-    occurrences_capped: bool = False
-    excerpts: list[LogMatch] = Field(default_factory=list)
-    context: list[LogMatch] = Field(default_factory=list)
-    excerpts_dropped: int = 0
+    occurrence_list: list[Occurrence] = Field(default_factory=list)  # by first_seen, undated last
+    occurrences_capped: bool = False  # more than max_occurrences distinct builds
+    excerpts: list[LogMatch] = Field(default_factory=list)  # defining: first K + last K
+    context: list[LogMatch] = Field(default_factory=list)  # context: first K + last K
+    excerpts_dropped: int = 0  # defining lines not kept as excerpts
 
 
 class ScanResult(BaseModel):
@@ -84,9 +84,9 @@ class ScanResult(BaseModel):
     signatures: dict[str, SignatureStats] = Field(default_factory=dict)
     lines_scanned: int = 0
     bytes_scanned: int = 0
-    lines_truncated: int = 0
-    stopped_early: bool = False
-    truncated: bool = False
+    lines_truncated: int = 0  # over-long lines seen by the scanner (buffered or matching)
+    stopped_early: bool = False  # max_bytes reached
+    truncated: bool = False  # lines cut, stopped early or occurrences capped
 
     def stats(self, signature: str) -> SignatureStats:
         """Stats of `signature` (empty stats when it was not scanned for)."""

@@ -1,7 +1,7 @@
 """Runbook steps 2 and 3: ``kubectl logs deploy/<name> --since=6h | grep -E <patterns>``.
 
-Purpose: resolve a Deployment to its pods like kubectl does (its ``spec.selector`` as the
-``labelSelector``, pods of its own ReplicaSets whose container has started), stream each pod's
+Purpose: resolve a Deployment to its pods like kubectl does (pods matching its ``spec.selector``
+and owned by its own ReplicaSets, whose container has started), stream each pod's
 log with ``sinceSeconds`` and feed it, chunk by chunk, to the streaming scanner for the
 configured signatures of that source. Memory stays bounded whatever the log size. Unlike
 ``kubectl logs deploy/...`` (one pod), every pod of the Deployment is read: during a rollout the
@@ -19,7 +19,7 @@ from typing import Any
 
 from service.diagnostics import objects
 from service.diagnostics.outcome import run_collector
-from service.diagnostics.selectors import selector_string
+from service.diagnostics.selectors import matches, selector_string
 from service.domain.evidence import Collected
 from service.domain.logscan import LogScanner, ScanLimits, ScanResult, ScanState
 from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER, SignatureConfig
@@ -43,17 +43,18 @@ async def deployment_pods(kube: KubeClient, deployment: str,
                           container: str | None) -> list[dict[str, Any]]:
     """The Deployment's pods with a log to read, oldest first; 403 up front if logs are denied.
 
-    The access review runs alongside the lookups, so it costs no extra round trip.
+    The Deployment, the namespace's pods and the access review are fetched together and the
+    selector applied here: one round trip instead of three before the logs flow.
     """
-    deploy, may_read = await asyncio.gather(
-        kube.get_deployment(deployment), kube.can_i("get", "pods", "log"))
+    deploy, listing, may_read = await asyncio.gather(
+        kube.get_deployment(deployment), kube.list_pods(), kube.can_i("get", "pods", "log"))
     if not may_read:
         raise KubeForbidden(f"cannot get pods/log in namespace {kube.namespace}",
                             verb="get", resource="pods/log", namespace=kube.namespace)
     selector = selector_string((deploy.get("spec") or {}).get("selector") or {})
-    listing = await kube.list_pods(label_selector=selector or None)
     pods = [p for p in objects.items(listing)
-            if objects.owned_by_deployment(p, deployment)
+            if matches(selector, objects.labels_of(p))
+            and objects.owned_by_deployment(p, deployment)
             and objects.container_started(p, container)]
     pods.sort(key=objects.creation_order)
     return pods

@@ -26,12 +26,17 @@ TAIL_CONCURRENCY = 8
 
 
 async def tails_of(kube: KubeClient, settings: Settings,
-                   wanted: list[tuple[dict[str, Any], JobInfo]]
+                   wanted: list[tuple[dict[str, Any], JobInfo]],
+                   pod_list: dict[str, Any] | None = None,
                    ) -> tuple[dict[str, JobTail], KubeError | None]:
-    """Log tails of the given jobs, a few at a time; the first failure is returned, not raised."""
+    """Log tails of the given jobs, a few at a time; the first failure is returned, not raised.
+
+    ``pod_list`` is the namespace's pod list when the caller already has it.
+    """
     if not wanted:
         return {}, None
-    pods = pods_by_job(objects.items(await kube.list_pods()))
+    pods = pods_by_job(objects.items(pod_list if pod_list is not None
+                                     else await kube.list_pods()))
     gate = asyncio.Semaphore(TAIL_CONCURRENCY)
     failures: list[KubeError] = []
 
@@ -66,10 +71,12 @@ def failed_in_window(listing: dict[str, Any], settings: Settings,
 
 
 async def failed_jobs(kube: KubeClient, settings: Settings, since: datetime) -> FailedJobs:
-    failed = failed_in_window(await kube.list_jobs(), settings, since)
+    # Pods are listed alongside the jobs: one round trip fewer before the tails.
+    job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
+    failed = failed_in_window(job_list, settings, since)
     # Tails for the most recent ones only: they are what the message shows.
     recent = failed[-settings.diagnostics.max_excerpts:]
-    tails, problem = await tails_of(kube, settings, recent)
+    tails, problem = await tails_of(kube, settings, recent, pod_list)
     jobs = []
     for _, info in failed:
         tail = tails.get(info.name, JobTail())

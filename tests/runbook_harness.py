@@ -52,6 +52,18 @@ class SimTime:
         changed.set()
 
 
+def _chain(task: asyncio.Task[Any]) -> str:
+    """Where a task waits: its coroutine's await chain (for a clear failure message)."""
+    out, coro = [], task.get_coro()
+    while coro is not None and hasattr(coro, "cr_frame"):
+        frame = coro.cr_frame
+        if frame is not None:
+            out.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = coro.cr_await
+    out.append(repr(coro)[:80])
+    return " > ".join(out)
+
+
 @dataclass
 class Harness:
     sim: Simulator
@@ -109,7 +121,9 @@ class Harness:
         deadline = time.monotonic() + 30
         while self.runbook.passes <= before:
             if time.monotonic() > deadline:
-                raise AssertionError("the watch loop made no pass after the clock advanced")
+                stacks = "\n".join(f"{t.get_name()}: {_chain(t)}" for t in asyncio.all_tasks())
+                raise AssertionError("the watch loop made no pass after the clock advanced:\n"
+                                     + stacks)
             await asyncio.sleep(0.01)
 
     async def run_until(self, incident_id: str, done: Callable[[Incident], bool], *,

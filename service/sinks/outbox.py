@@ -83,6 +83,10 @@ class OutboxWorker:
         self._redactor = Redactor(extra_literals=registry.secrets())
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        # Per sink: consecutive failures and the time it is retried (in memory; the store
+        # keeps each delivery's own next attempt across restarts).
+        self._sink_failures: dict[str, int] = {}
+        self._sink_wait: dict[str, datetime] = {}
 
     async def notify(self, message: Message) -> list[int]:
         """Queue ``message`` (redacted) for every sink routed for its event; wake the worker."""
@@ -144,19 +148,33 @@ class OutboxWorker:
             return len(due)
 
     async def _drain_sink(self, name: str, deliveries: list[Delivery]) -> None:
+        """Send one sink's deliveries in queue order; stop at the first that must wait.
+
+        The ones after it wait with it (same ``retry_at``), so a sink that comes back gets
+        its messages in the order they were queued, not shuffled by jitter.
+        """
         sink = self._registry.get(name)
-        failing = False
-        for delivery in deliveries:
+        until = self._sink_wait.get(name)
+        if sink is not None and until is not None and until > self._clock.now():
+            # Newer messages must not overtake the older ones waiting for this sink.
+            for delivery in deliveries:
+                await self._retry_later(delivery, Retryable(
+                    f"{name}: not sent, the sink is backing off until {until.isoformat()}"))
+            return
+        for index, delivery in enumerate(deliveries):
             if sink is None:
                 await self._settle(delivery, "failed", f"sink {name} is not configured")
                 continue
-            # Once the sink failed in this round, the rest get one try each, no inline retry.
-            failing = not await self._deliver(sink, delivery, inline=not failing) or failing
+            if not await self._deliver(sink, delivery):
+                for later in deliveries[index + 1:]:
+                    await self._retry_later(later, Retryable(
+                        f"{name}: not sent, an earlier message to this sink is waiting"))
+                return
 
-    async def _deliver(self, sink: Sink, delivery: Delivery, *, inline: bool) -> bool:
-        """Send one delivery and record its outcome; False when the sink looked unavailable."""
+    async def _deliver(self, sink: Sink, delivery: Delivery) -> bool:
+        """Send one delivery and record its outcome; False when it must wait for a retry."""
         try:
-            await self._send(sink, delivery, inline=inline)
+            await self._send(sink, delivery)
         except _Deferred as deferred:
             return await self._retry_later(delivery, deferred.error)
         except Retryable as exc:
@@ -168,10 +186,12 @@ class OutboxWorker:
             log.exception("delivery_crashed", incident_id=delivery.incident_id, sink=sink.name,
                           delivery_id=delivery.id)
             return await self._retry_later(delivery, Retryable(f"{type(exc).__name__} in sink"))
+        self._sink_wait.pop(sink.name, None)
+        self._sink_failures.pop(sink.name, None)
         await self._settle(delivery, "delivered", None)
         return True
 
-    async def _send(self, sink: Sink, delivery: Delivery, *, inline: bool) -> None:
+    async def _send(self, sink: Sink, delivery: Delivery) -> None:
         policy = self._policy
         tries = 0
 
@@ -190,7 +210,7 @@ class OutboxWorker:
                 raise
 
         await call_with_retry(attempt, deadline_s=policy.inline_deadline_s,
-                              max_attempts=policy.inline_attempts if inline else 1,
+                              max_attempts=policy.inline_attempts,
                               initial_s=policy.inline_initial_s,
                               max_wait_s=policy.inline_max_wait_s)
 
@@ -200,12 +220,28 @@ class OutboxWorker:
             await self._settle(delivery, "failed",
                                f"gave up after {delivery.attempts} attempts: {error}")
             return False
-        now = self._clock.now()
-        wait = backoff_s(delivery.attempts, self._policy, self._rng)
-        if error.retry_after_s is not None:
-            wait = min(max(error.retry_after_s, 0.0), self._policy.retry_after_max_s)
-        await self._settle(delivery, "retry", str(error), retry_at=now + timedelta(seconds=wait))
+        await self._settle(delivery, "retry", str(error),
+                           retry_at=self._sink_retry_at(delivery.sink, error))
         return False
+
+    def _sink_retry_at(self, sink: str, error: Retryable) -> datetime:
+        """When ``sink`` is worth another try: one time for all its waiting deliveries.
+
+        The backoff grows with the sink's consecutive failures (not each delivery's), so the
+        deliveries of a sink stay together; a server's ``Retry-After`` sets it outright.
+        """
+        now = self._clock.now()
+        until = self._sink_wait.get(sink)
+        if error.retry_after_s is not None:
+            self._sink_failures[sink] = self._sink_failures.get(sink, 0) + 1
+            asked = min(max(error.retry_after_s, 0.0), self._policy.retry_after_max_s)
+            until = now + timedelta(seconds=asked)
+        elif until is None or until <= now:
+            failures = self._sink_failures.get(sink, 0) + 1
+            self._sink_failures[sink] = failures
+            until = now + timedelta(seconds=backoff_s(failures, self._policy, self._rng))
+        self._sink_wait[sink] = until
+        return until
 
     async def _settle(self, delivery: Delivery, outcome: Outcome, error: str | None, *,
                       retry_at: datetime | None = None) -> None:

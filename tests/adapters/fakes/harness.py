@@ -4,17 +4,24 @@ fakes started and stopped, sink settings pointing at them."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from service.clock import ManualClock
 from service.domain.alerts import Notification
 from service.domain.compose import compose_evidence
 from service.domain.incidents import IdentityRules, Incident
 from service.domain.messages import Delivery, Message, MessageSection
 from service.settings import SinkSettings
+from service.sinks.outbox import OutboxPolicy, OutboxWorker
+from service.sinks.registry import SinkRegistry
 from service.store.sqlite import SqliteStore
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.server import FakeServer
@@ -76,3 +83,46 @@ def huge_message(incident: Incident, *, sections: int = 12, lines: int = 2000) -
              for i in range(sections)]
     return message.model_copy(update={"sections": [*message.sections, *extra],
                                       "summary": message.summary + " " + "long " * 400})
+
+
+FAST = OutboxPolicy(poll_interval_s=5.0, inline_attempts=1, backoff_initial_s=10.0,
+                    backoff_max_s=60.0)
+
+
+@dataclass
+class Outbox:
+    """A worker on a real store, with the outcomes it recorded."""
+
+    store: SqliteStore
+    worker: OutboxWorker
+    session: aiohttp.ClientSession
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
+
+    async def statuses(self, incident_id: str) -> list[str]:
+        return [d.status for d in await self.store.deliveries(incident_id)]
+
+    async def settle(self, clock: ManualClock, *, step_s: float = 60.0, rounds: int = 20) -> None:
+        """Drain and move time on until nothing is due any more (or ``rounds`` ran out)."""
+        for _ in range(rounds):
+            counts = await self.store.count_deliveries()
+            if not counts.get("pending", 0) and not counts.get("sending", 0):
+                return
+            await self.worker.drain_once()
+            clock.advance(step_s)
+
+
+@asynccontextmanager
+async def outbox(path: Path, sinks: dict[str, SinkSettings], clock: ManualClock, *,
+                 policy: OutboxPolicy = FAST) -> AsyncIterator[Outbox]:
+    """Open a store at ``path`` and a worker for ``sinks``; close both after (a "restart")."""
+    store = await open_store(path)
+    session = aiohttp.ClientSession()
+    outcomes: list[tuple[str, str]] = []
+    worker = OutboxWorker(store, SinkRegistry.from_settings(sinks, session), clock,
+                          policy=policy, record=lambda sink, outcome: outcomes.append(
+                              (sink, outcome)), rng=random.Random(7))
+    try:
+        yield Outbox(store, worker, session, outcomes)
+    finally:
+        await session.close()
+        await store.close()

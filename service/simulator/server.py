@@ -54,7 +54,8 @@ class Simulator:
     """A simulated `codex-k8s-prod` namespace behind a kube-apiserver-compatible HTTP API.
 
     `clock` defaults to real time x `speed` from the scenario's `start` (or now); tests pass a
-    `ManualClock` (see `Simulator.manual`) and call `advance(seconds)`.
+    `ManualClock` (see `Simulator.manual`) and call `advance(seconds)`. Any clock that is not a
+    `ManualClock` is polled every 0.25 s while serving, so watches see the world move.
     """
 
     def __init__(
@@ -145,7 +146,7 @@ class Simulator:
         addresses = self._runner.addresses
         bound = int(addresses[0][1]) if addresses else port
         self.url = f"http://{host}:{bound}"
-        if isinstance(self.clock, ScaledClock):
+        if not isinstance(self.clock, ManualClock):
             self._ticker = asyncio.create_task(self._tick())
         return self.url
 

@@ -2,7 +2,7 @@
 
 Every test gets a fresh store (a new file, a new database) and asserts the results the
 ``Store`` protocol promises, so the two backends give the same answers for the same calls.
-The last tests are PostgreSQL's own: several replicas (stores) on one database.
+PostgreSQL's own behaviour (several replicas, failures) is in ``tests/e2e/test_postgres_replicas``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from service.domain.alerts import Notification
@@ -30,7 +29,7 @@ from service.domain.incidents import IdentityRules, TimelineEntry
 from service.domain.lifecycle import IllegalTransition, State
 from service.domain.messages import Message
 from service.domain.policy import MitigationRecord, PolicyRecord
-from service.store.base import IncidentUpdate, Store, StoreUnavailable
+from service.store.base import IncidentUpdate, Store
 from service.store.postgres import PostgresStore
 from service.store.sqlite import SqliteStore
 from tests.adapters.pg_server import PgServer, shared
@@ -329,100 +328,49 @@ async def test_restart_keeps_everything(backend: Backend, store: Store) -> None:
     await reopened.ping()
 
 
-# -- PostgreSQL only: replicas on one database, and failures --------------------------------
+async def _scenario(store: Store) -> str:
+    """Intake, state changes, outbox and evidence; everything the store then shows, as JSON
+    with the (random) incident ids replaced by their order of opening.
+
+    Times are compared as instants: PostgreSQL's TIMESTAMPTZ answers in UTC where SQLite gives
+    back the offset it was handed (an alert's ``startsAt`` of +02:00, here).
+    """
+    first = await open_incident(store, "fp1", job_kind="kaniko")
+    minute = timedelta(minutes=1)
+    await store.ingest(*body(alert("fp2", starts="2026-02-26T09:00:00+02:00")), T0 + minute)
+    await store.ingest(*body(alert("fp1", "resolved")), T0 + 2 * minute)
+    await store.update(first, IncidentUpdate(
+        state=State.INVESTIGATING, evidence=bundle(first), entries=[entry("collected")],
+        messages=[(message(first), ["chat", "pager"])], policy=PolicyRecord(mttr_s=3.0),
+        escalated=True, next_check_at=T0 + 5 * minute), T0 + 3 * minute)
+    chat, pager = await store.claim_due(T0 + 3 * minute, 10)
+    await store.finish_delivery(chat.id, delivered=True, now=T0 + 4 * minute)
+    await store.finish_delivery(pager.id, delivered=False, now=T0 + 4 * minute, error="503",
+                                retry_at=T0 + 9 * minute)
+    await store.move(first, State.RESOLVED, entry("resolved", T0 + 6 * minute))
+    second = await open_incident(store, "fp3", T0 + 7 * minute)
+    shown: dict[str, Any] = {
+        "incidents": [i.model_dump() for i in [await store.get_incident(first),
+                                               await store.get_incident(second)] if i],
+        "listing": [s.model_dump() for s in await store.list_incidents(None, 10)],
+        "counts": [await store.count_by_state(), await store.count_deliveries()],
+        "active": await store.active_incidents(),
+    }
+    text = json.dumps(shown, sort_keys=True,
+                      default=lambda value: value.astimezone(UTC).isoformat())
+    return text.replace(first, "INCIDENT-1").replace(second, "INCIDENT-2")
 
 
-@pytest.fixture
-async def pg_dsn(pg: PgServer) -> str:
-    return await pg.acreate_database()
-
-
-async def _replicas(dsn: str, n: int, **kw: Any) -> list[PostgresStore]:
-    stores = [PostgresStore(dsn, rules=RULES, related_issue="205", **kw) for _ in range(n)]
-    await asyncio.gather(*(s.open() for s in stores))  # migrations race: one wins, all agree
-    return stores
-
-
-async def test_replicas_share_dedup_and_open_one_incident_per_key(pg_dsn: str) -> None:
-    stores = await _replicas(pg_dsn, 3)
-    try:
-        same = body(alert("fp-same"))
-        distinct = [body(alert(f"fp-{i}", error_signature=f"sig-{i % 4}"),
-                         group_key=f"{{}}:{{n={i}}}") for i in range(40)]
-        calls = [stores[i % 3].ingest(*same, T0) for i in range(30)]
-        calls += [stores[i % 3].ingest(p, r, T0) for i, (p, r) in enumerate(distinct)]
-        results = await asyncio.gather(*calls)
-        assert sum(not r.redelivery for r in results[:30]) == 1
-        assert await stores[0].count_by_state() == {"open": 5}
-        listing = await stores[1].list_incidents(None, 10)
-        assert sorted(s.signature for s in listing) == ["cache", "sig-0", "sig-1", "sig-2",
-                                                        "sig-3"]
-        for summary in listing:
-            incident = await stores[2].get_incident(summary.id)
-            assert incident is not None
-            assert len(incident.alerts) == incident.counters.alerts_firing
-            assert [e.kind for e in incident.timeline].count("opened") == 1
-    finally:
-        await asyncio.gather(*(s.close() for s in stores))
-
-
-async def test_replicas_claim_disjoint_deliveries_and_respect_the_lease(pg_dsn: str) -> None:
-    a, b = await _replicas(pg_dsn, 2, claim_lease_s=60.0)
-    try:
-        incident_id = await open_incident(a)
-        for i in range(20):
-            await a.enqueue(message(incident_id, f"k{i}"), ["chat"], T0)
-        first, second = await asyncio.gather(a.claim_due(T0, 15), b.claim_due(T0, 15))
-        ids = [d.id for d in first] + [d.id for d in second]
-        assert len(ids) == len(set(ids)) == 20
-        assert await b.claim_due(T0 + timedelta(seconds=59), 50) == []  # in flight elsewhere
-        await a.finish_delivery(first[0].id, delivered=True, now=T0)
-        expired = await b.claim_due(T0 + timedelta(seconds=60), 50)  # a crashed replica's
-        assert len(expired) == 19 and all(d.attempts == 2 for d in expired)
-    finally:
-        await asyncio.gather(a.close(), b.close())
-
-
-async def test_migrations_are_recorded_once(pg_dsn: str) -> None:
-    stores = await _replicas(pg_dsn, 4)
-    await asyncio.gather(*(s.close() for s in stores))
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        versions = [r["version"] for r in await conn.fetch(
-            "SELECT version FROM schema_version ORDER BY version")]
-    finally:
-        await conn.close()
-    assert versions == [1, 2, 3]
-
-
-async def test_unreachable_or_locked_database_is_store_unavailable(pg: PgServer,
-                                                                    pg_dsn: str) -> None:
-    closed_port = pg_dsn.replace(f":{pg.port}/", ":1/")
-    with pytest.raises(StoreUnavailable):
-        await PostgresStore(closed_port, rules=RULES, timeout_s=1.0).open()
-    unopened = PostgresStore(pg_dsn, rules=RULES)
-    with pytest.raises(StoreUnavailable):
-        await unopened.ping()
-
-    store = PostgresStore(pg_dsn, rules=RULES, timeout_s=0.5)
-    await store.open()
-    blocker = await asyncpg.connect(pg_dsn)
-    try:
-        incident_id = await open_incident(store)
-        tx = blocker.transaction()
-        await tx.start()
-        await blocker.execute("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
-        with pytest.raises(StoreUnavailable):
-            await store.move(incident_id, State.INVESTIGATING, entry("blocked"))
-        await tx.rollback()
-        moved = await store.move(incident_id, State.INVESTIGATING, entry("free"))
-        assert [e.kind for e in moved.timeline] == ["opened", "free"]
-        # The server drops every connection: the store retries on fresh ones.
-        await blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                              " WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        await store.ping()
-        moved = await store.move(incident_id, State.RESOLVED, entry("after_reconnect"))
-        assert moved.state is State.RESOLVED
-    finally:
-        await blocker.close()
-        await store.close()
+async def test_both_backends_show_the_same_for_the_same_calls(tmp_path: Path,
+                                                               pg: PgServer) -> None:
+    sqlite = SqliteStore(tmp_path / "same.db", rules=RULES, related_issue="205")
+    postgres = PostgresStore(await pg.acreate_database(), rules=RULES, related_issue="205",
+                             claim_lease_s=0.0)
+    shown = []
+    for store in (sqlite, postgres):
+        await store.open()
+        try:
+            shown.append(await _scenario(store))
+        finally:
+            await store.close()
+    assert shown[0] == shown[1]

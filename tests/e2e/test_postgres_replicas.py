@@ -1,26 +1,34 @@
-"""Two ``aislot-responder serve`` replicas share one PostgreSQL database (a real server).
+"""Several replicas on one PostgreSQL database (a real server), and PostgreSQL's failures.
 
-Both start at once (their migrations race), then receive the same notifications concurrently,
-each notification split across both replicas and delivered more than once: exactly one incident
-per key, every alert stored once, one acknowledgement that is not a redelivery per body, and
-both replicas show the same incidents.
+In process: several ``PostgresStore``s on one database open together (migrations race), dedup
+and open one incident per key together, claim disjoint deliveries (``SKIP LOCKED`` and the
+claim lease), and a server that is unreachable, locked or drops its connections gives
+``StoreUnavailable`` or a transparent retry. As processes: two ``aislot-responder serve``
+replicas start at once, then receive the same notifications concurrently, each notification
+split across both and delivered more than once: exactly one incident per key, every alert
+stored once, one acknowledgement that is not a redelivery per body, the same view on both.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from service.domain.lifecycle import State
+from service.store.base import StoreUnavailable
+from service.store.postgres import PostgresStore
 from tests.adapters.pg_server import PgServer, shared
+from tests.adapters.test_store_contract import RULES, T0, body, entry, message, open_incident
 from tests.conftest import alert, notification
 from tests.procs import Responder, http, start_responder, stop
-
-pytestmark = pytest.mark.e2e
 
 TOKEN, READ = "replica-webhook-token-0123", "replica-read-token-0123"
 KEYS = 12
@@ -48,6 +56,7 @@ def _bodies() -> list[dict[str, Any]]:
     return bodies
 
 
+@pytest.mark.e2e
 def test_two_replicas_one_incident_per_key_no_duplicate_alerts(tmp_path: Path,
                                                                  pg: PgServer) -> None:
     env = {"AISLOT_AUTH__WEBHOOK_TOKEN": TOKEN, "AISLOT_AUTH__READ_TOKEN": READ,
@@ -101,3 +110,99 @@ def test_two_replicas_one_incident_per_key_no_duplicate_alerts(tmp_path: Path,
     finally:
         for replica in replicas:
             stop(replica.proc)
+
+
+@pytest.fixture
+async def pg_dsn(pg: PgServer) -> str:
+    return await pg.acreate_database()
+
+
+async def _replicas(dsn: str, n: int, **kw: Any) -> list[PostgresStore]:
+    stores = [PostgresStore(dsn, rules=RULES, related_issue="205", **kw) for _ in range(n)]
+    await asyncio.gather(*(s.open() for s in stores))  # migrations race: one wins, all agree
+    return stores
+
+
+async def test_replicas_share_dedup_and_open_one_incident_per_key(pg_dsn: str) -> None:
+    stores = await _replicas(pg_dsn, 3)
+    try:
+        same = body(alert("fp-same"))
+        distinct = [body(alert(f"fp-{i}", error_signature=f"sig-{i % 4}"),
+                         group_key=f"{{}}:{{n={i}}}") for i in range(40)]
+        calls = [stores[i % 3].ingest(*same, T0) for i in range(30)]
+        calls += [stores[i % 3].ingest(p, r, T0) for i, (p, r) in enumerate(distinct)]
+        results = await asyncio.gather(*calls)
+        assert sum(not r.redelivery for r in results[:30]) == 1
+        assert await stores[0].count_by_state() == {"open": 5}
+        listing = await stores[1].list_incidents(None, 10)
+        assert sorted(s.signature for s in listing) == ["cache", "sig-0", "sig-1", "sig-2",
+                                                        "sig-3"]
+        for summary in listing:
+            incident = await stores[2].get_incident(summary.id)
+            assert incident is not None
+            assert len(incident.alerts) == incident.counters.alerts_firing
+            assert [e.kind for e in incident.timeline].count("opened") == 1
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_replicas_claim_disjoint_deliveries_and_respect_the_lease(pg_dsn: str) -> None:
+    a, b = await _replicas(pg_dsn, 2, claim_lease_s=60.0)
+    try:
+        incident_id = await open_incident(a)
+        for i in range(20):
+            await a.enqueue(message(incident_id, f"k{i}"), ["chat"], T0)
+        first, second = await asyncio.gather(a.claim_due(T0, 15), b.claim_due(T0, 15))
+        ids = [d.id for d in first] + [d.id for d in second]
+        assert len(ids) == len(set(ids)) == 20
+        assert await b.claim_due(T0 + timedelta(seconds=59), 50) == []  # in flight elsewhere
+        await a.finish_delivery(first[0].id, delivered=True, now=T0)
+        expired = await b.claim_due(T0 + timedelta(seconds=60), 50)  # a crashed replica's
+        assert len(expired) == 19 and all(d.attempts == 2 for d in expired)
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_migrations_are_recorded_once(pg_dsn: str) -> None:
+    stores = await _replicas(pg_dsn, 4)
+    await asyncio.gather(*(s.close() for s in stores))
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        versions = [r["version"] for r in await conn.fetch(
+            "SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        await conn.close()
+    assert versions == [1, 2, 3]
+
+
+async def test_unreachable_or_locked_database_is_store_unavailable(pg: PgServer,
+                                                                    pg_dsn: str) -> None:
+    closed_port = pg_dsn.replace(f":{pg.port}/", ":1/")
+    with pytest.raises(StoreUnavailable):
+        await PostgresStore(closed_port, rules=RULES, timeout_s=1.0).open()
+    unopened = PostgresStore(pg_dsn, rules=RULES)
+    with pytest.raises(StoreUnavailable):
+        await unopened.ping()
+
+    store = PostgresStore(pg_dsn, rules=RULES, timeout_s=0.5)
+    await store.open()
+    blocker = await asyncpg.connect(pg_dsn)
+    try:
+        incident_id = await open_incident(store)
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
+        with pytest.raises(StoreUnavailable):
+            await store.move(incident_id, State.INVESTIGATING, entry("blocked"))
+        await tx.rollback()
+        moved = await store.move(incident_id, State.INVESTIGATING, entry("free"))
+        assert [e.kind for e in moved.timeline] == ["opened", "free"]
+        # The server drops every connection: the store retries on fresh ones.
+        await blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        await store.ping()
+        moved = await store.move(incident_id, State.RESOLVED, entry("after_reconnect"))
+        assert moved.state is State.RESOLVED
+    finally:
+        await blocker.close()
+        await store.close()

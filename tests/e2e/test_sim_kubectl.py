@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import re
 
 import pytest
@@ -251,3 +252,47 @@ async def test_switch_in_secret_then_rollout_restart(sim_factory: SimFactory) ->
     assert still is True, "a Secret change alone does not reach running pods"
     assert restart.code == 0 and status.code == 0, status.err
     assert later and all(r.outcome == "success" for r in later)
+
+
+RUNBOOK_STEPS = """
+ns="codex-k8s-prod"
+kubectl -n "$ns" get pods,job -o wide
+echo "=== step 2"
+kubectl -n "$ns" logs deploy/codex-k8s-control-plane --since=6h \\
+  | grep -E "MANIFEST_UNKNOWN|retrieving image from cache|kaniko|mirror"
+echo "=== step 3"
+kubectl -n "$ns" logs deploy/codex-k8s-worker --since=6h \\
+  | grep -E "MANIFEST_UNKNOWN|retrieving image from cache|build failed|run_id"
+echo "=== step 4"
+kubectl -n "$ns" get jobs --sort-by=.metadata.creationTimestamp \\
+  | grep -E "kaniko|mirror|build|Failed|Error" || true
+"""
+
+
+async def test_runbook_diagnostics_verbatim_in_bash(sim_factory: SimFactory) -> None:
+    async with sim_factory("cache-recovers") as sim:
+        assert sim.kubeconfig_path is not None
+        home = sim.kubeconfig_path.parent
+        proc = await asyncio.create_subprocess_exec(
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            RUNBOOK_STEPS,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={
+                "PATH": os.environ["PATH"],
+                "HOME": str(home),
+                "KUBECONFIG": str(sim.kubeconfig_path),
+            },
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    wide, step2, step3, step4 = text.split("=== step ")
+    assert _squash(wide.splitlines()[0]) == POD_WIDE
+    assert step2.count("MANIFEST_UNKNOWN") >= 9
+    assert step3.count('"msg":"build failed"') >= 9
+    failed = [line for line in step4.splitlines()[1:] if "Failed" in line]
+    assert len(failed) >= 4

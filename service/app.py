@@ -132,6 +132,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)
     app[METRICS] = Metrics()
+    app[METRICS].precreate(settings.incidents.default_namespace,
+                           [s.name for s in settings.diagnostics.signatures])
     app[STORE] = build_store(settings)
     app[SUPERVISOR] = Supervisor()
     app[WORK] = WorkQueue()

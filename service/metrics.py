@@ -9,6 +9,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class Metrics:
     """Every metric the service exports."""
 
+    def precreate(self, namespace: str, signatures: list[str]) -> None:
+        """Series at 0 from the start, so a rule's ``increase()`` sees the first event."""
+        for signature in signatures:
+            for source in ("control_plane", "jobs"):
+                self.signature_occurrences.labels(namespace=namespace, signature=signature,
+                                                  source=source)
+            for outcome in ("applied", "already_off", "dry_run", "error"):
+                self.mitigations.labels(namespace=namespace, signature=signature,
+                                        outcome=outcome)
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.webhooks = Counter(
@@ -47,7 +57,7 @@ class Metrics:
         )
         self.mttr = Histogram(
             "aislot_incident_mttr_seconds", "First recorded failure to first successful build",
-            ["signature"], registry=self.registry,
+            ["namespace", "signature"], registry=self.registry,
             buckets=(60, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400),
         )
         self.deliveries = Counter(

@@ -175,13 +175,8 @@ class Runbook:
         self._metrics.evidence_seconds.observe(bundle.duration_s)
         for name, got in bundle.collectors().items():
             self._metrics.collectors.labels(collector=name, status=got.status.value).inc()
-        for source, logs in (("control_plane", bundle.control_plane_logs),
-                             ("worker", bundle.worker_logs)):
-            if logs.data is not None:
-                count = logs.data.stats(incident.signature).occurrences
-                self._metrics.signature_occurrences.labels(
-                    namespace=incident.namespace, signature=incident.signature,
-                    source=source).inc(count)
+        # The 6-hour backlog of the bundle is not counted as new occurrences: the watch
+        # counts builds that fail after the switch, one by one (the persistent alert's input).
 
     # -- the policy step ---------------------------------------------------------------------
 
@@ -207,6 +202,12 @@ class Runbook:
                             evidence=incident.latest_evidence, facts=facts, now=now,
                             config=self._config)
         entries = [_entry(now, "policy", note) for note in decision.notes]
+        new_failures = [b for job, b in decision.record.watch.builds.items()
+                        if job not in record.watch.builds and b.signature == incident.signature]
+        if new_failures:
+            self._metrics.signature_occurrences.labels(
+                namespace=incident.namespace, signature=incident.signature,
+                source="jobs").inc(len(new_failures))
         messages: list[tuple[Message, list[str]]] = []
         view = incident.model_copy(update={"state": decision.state})
         for action in decision.actions:
@@ -226,7 +227,8 @@ class Runbook:
                 entries.append(_entry(now, "resolved", f"resolved: {action.reason}",
                                       mttr_s=action.mttr_s))
                 if action.mttr_s is not None:
-                    self._metrics.mttr.labels(signature=incident.signature).observe(
+                    self._metrics.mttr.labels(namespace=incident.namespace,
+                                              signature=incident.signature).observe(
                         action.mttr_s)
         if any(isinstance(a, Resolve) for a in decision.actions):
             final = view.model_copy(update={"timeline": [*incident.timeline, *entries]})

@@ -108,6 +108,8 @@ def fit_section(section: MessageSection, style: Style, *, limit: int,
     head, tail = _frame(section, style, 0)
     kept: list[str] = []
     size = measure(head) + measure(tail)
+    if size > limit:
+        return None
     for line in _prepare(section, style, line_chars):
         size += measure(line) + (1 if kept else 0)
         if size > limit:
@@ -168,8 +170,10 @@ def render(message: Message, *, limit: int, style: Style = "plain",
         cut += was_cut
         parts.append(text)
         room -= measure(text) + 2
+    body = "\n\n".join(parts)
     if dropped or cut:
-        parts.append(escape(f"({cut} section(s) shortened, {dropped} left out: "
-                            "the full evidence is on the incident page)", style))
-    parts.append(footer)
-    return "\n\n".join(parts)
+        note = escape(f"({cut} section(s) shortened, {dropped} left out: "
+                      "the full evidence is on the incident page)", style)
+        if measure(body) + measure(note) + measure(footer) + 4 <= limit:
+            body = f"{body}\n\n{note}"
+    return f"{body}\n\n{footer}"

@@ -1,0 +1,114 @@
+"""compose_evidence / compose_event: the on-call's first message, built from a bundle."""
+
+from __future__ import annotations
+
+from service.domain.compose import (
+    MAX_LINE_CHARS,
+    MAX_SECTION_LINES,
+    bounded,
+    compose_event,
+    compose_evidence,
+    incident_link,
+)
+from service.domain.evidence import Collected, CollectorStatus, KillSwitchState
+from service.domain.messages import Fact, MessageSection
+from tests.adapters.fakes import bundles
+
+URL = "https://responder.example/"
+
+
+def _facts(message: object) -> dict[str, str]:
+    return {f.name: f.value for f in message.facts}  # type: ignore[attr-defined]
+
+
+def test_the_first_message_says_what_happened_and_links_the_incident() -> None:
+    incident = bundles.incident()
+    message = compose_evidence(incident, bundles.bundle(incident.id), public_url=URL,
+                               key="evidence-1")
+    assert (message.event, message.key, message.audience) == ("evidence", "evidence-1", "oncall")
+    assert message.severity == "critical"  # confirmed by the evidence
+    assert message.incident_url == f"https://responder.example/incidents/{incident.id}"
+    assert message.related_issue == "205"
+    facts = _facts(message)
+    assert facts["Signature"] == "cache" and facts["Namespace"] == "codex-k8s-prod"
+    assert facts["First error"] == "2026-02-26 10:00:00 UTC"
+    assert facts["Last error"] == "2026-02-26 10:14:00 UTC"
+    assert facts["Run ids"] == "run-0000, run-0001, run-0002"
+    assert facts["Occurrences"] == "3"
+    assert facts["Kill switch"].endswith("= true, rollout complete")
+    assert facts["Related issue"] == "#205"
+    assert "3 failed build(s)" in message.summary
+
+
+def test_sections_come_in_priority_order_with_the_runbook_step_first() -> None:
+    incident = bundles.incident()
+    message = compose_evidence(incident, bundles.bundle(incident.id), public_url=URL, key="k")
+    titles = [s.title.split(":")[0].split(" (")[0] for s in message.sections]
+    assert titles == ["Next step", "Failed jobs", "Control-plane log", "Worker log",
+                      "Registry and mirrors", "Pods"]
+    priorities = [s.priority for s in message.sections]
+    assert priorities == sorted(priorities)
+    assert "CODEXK8S_KANIKO_CACHE_ENABLED=false" in message.sections[0].lines[0]
+    jobs = message.sections[1].lines
+    assert jobs[0].startswith("codex-k8s-kaniko-api-000 (build run run-0000): BackoffLimitExceeded")
+    assert message.sections[2].code
+
+
+def test_a_forbidden_collector_is_named_with_what_to_grant() -> None:
+    incident = bundles.incident()
+    message = compose_evidence(incident, bundles.bundle(incident.id, worker_forbidden=True),
+                               public_url=URL, key="k")
+    (missing,) = [s for s in message.sections if s.title == "Diagnostics missing"]
+    assert missing.lines == ["worker_logs: forbidden; grant: get pods/log in codex-k8s-prod "
+                             "(Role rule: pods/log get)"]
+    assert not any(s.title.startswith("Worker log") for s in message.sections)
+    assert "1 diagnostic(s) missing" in message.summary
+
+
+def test_with_the_cache_already_off_the_next_step_is_to_escalate() -> None:
+    incident = bundles.incident()
+    bundle = bundles.bundle(incident.id).model_copy(update={"kill_switch": Collected(
+        status=CollectorStatus.OK, data=KillSwitchState(location="env", value="false"))})
+    message = compose_evidence(incident, bundle, public_url=URL, key="k")
+    assert "escalate" in message.sections[0].lines[0]
+    assert _facts(message)["Kill switch"] == "env = false"
+
+
+def test_many_run_ids_are_capped() -> None:
+    incident = bundles.incident()
+    message = compose_evidence(incident, bundles.bundle(incident.id, scale=10), public_url=URL,
+                               key="k")
+    assert _facts(message)["Run ids"].endswith("(+20 more)")
+
+
+def test_tokens_in_the_evidence_are_redacted_again() -> None:
+    incident = bundles.incident()
+    message = compose_evidence(incident, bundles.bundle(incident.id, secrets=True),
+                               public_url=URL, key="k")
+    dumped = message.model_dump_json()
+    for token in bundles.TOKENS:
+        assert token not in dumped
+    assert "x-access-token:[REDACTED]@github.com" in dumped
+
+
+def test_compose_event_redacts_and_bounds_whatever_it_is_given() -> None:
+    incident = bundles.incident()
+    message = compose_event(
+        incident, event="escalated", key="esc", title=f"leak {bundles.GHP}",
+        summary="s", severity="critical", facts=[Fact(name="token", value=bundles.GHP)],
+        sections=[MessageSection(title="huge", lines=["x" * 5000] * 1000)],
+        public_url="http://r", audience="owner")
+    assert bundles.GHP not in message.model_dump_json()
+    assert message.created_at == incident.updated_at
+    assert message.audience == "owner" and message.incident_url == incident_link("http://r",
+                                                                                 incident.id)
+    (section,) = message.sections
+    assert len(section.lines) == MAX_SECTION_LINES + 1
+    assert all(len(line) <= MAX_LINE_CHARS + 2 for line in section.lines)
+
+
+def test_bounding_never_leaves_half_a_token() -> None:
+    text = "word " * 198 + bundles.GHP + " tail"
+    cut = bounded(text, 1000)
+    assert len(cut) <= 1002 and "ghp_" not in cut
+    assert bounded("short", 1000) == "short"

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.simulator import manifests as mf
 from service.simulator import phrasebook as pb
+from service.simulator import pod_status as ps
+from service.simulator.identity import Identity
 from service.simulator.jobs import job_pod, new_job, set_job_finished, set_job_running
 from service.simulator.logbook import Journal, Line
 from service.simulator.scenario import Outcome, Scenario
@@ -54,7 +55,7 @@ class PlatformActivity:
         self,
         store: ObjectStore,
         *,
-        ident: mf.Identity,
+        ident: Identity,
         agenda: Agenda,
         scenario: Scenario,
         namespace: str,
@@ -254,7 +255,7 @@ class PlatformActivity:
             live_job = self.store.peek("jobs", self.namespace, record.name)
             if live_pod is None or live_job is None:
                 return
-            mf.set_pod_running(live_pod, self.ident, self.agenda.now, ready=True)
+            ps.set_pod_running(live_pod, self.ident, self.agenda.now, ready=True)
             self.store.update("pods", live_pod)
             set_job_running(live_job, ready=1)
             self.store.update("jobs", live_job)
@@ -269,7 +270,7 @@ class PlatformActivity:
         pod = self.store.peek("pods", self.namespace, pod_name)
         job = self.store.peek("jobs", self.namespace, record.name)
         if pod is not None:
-            mf.set_pod_terminated(pod, self.ident, now, 0 if ok else 1)
+            ps.set_pod_terminated(pod, self.ident, now, 0 if ok else 1)
             self.store.update("pods", pod)
         if job is not None:
             set_job_finished(job, ok, now)

@@ -14,12 +14,13 @@ from typing import Any
 
 from service.simulator import manifests as mf
 from service.simulator.clock import rfc3339
+from service.simulator.identity import Identity
 
 Obj = dict[str, Any]
 
 
 def new_job(
-    ident: mf.Identity,
+    ident: Identity,
     name: str,
     namespace: str,
     *,
@@ -73,7 +74,7 @@ def new_job(
     }
 
 
-def job_pod(ident: mf.Identity, job: Obj, now: float) -> Obj:
+def job_pod(ident: Identity, job: Obj, now: float) -> Obj:
     name = f"{job['metadata']['name']}-{ident.suffix()}"
     template = copy.deepcopy(job["spec"]["template"])
     pod = mf.new_pod(

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from service.simulator import manifests as mf
+from service.simulator import pod_status as ps
 from service.simulator.clock import rfc3339
+from service.simulator.identity import Identity
 from service.simulator.rollout_status import deployment_status
 from service.simulator.scenario import RolloutPlan
 from service.simulator.scheduler import Agenda
@@ -34,7 +36,7 @@ class RolloutController:
         self,
         store: ObjectStore,
         *,
-        ident: mf.Identity,
+        ident: Identity,
         agenda: Agenda,
         plan: RolloutPlan,
         never_ready: Callable[[str, int], bool],
@@ -196,7 +198,7 @@ class RolloutController:
             deploy["metadata"]["name"], self.revision(rs)
         )
         if instant:
-            mf.set_pod_running(pod, self.ident, now, ready=not blocked)
+            ps.set_pod_running(pod, self.ident, now, ready=not blocked)
             self.store.create("pods", pod)
             if not blocked:
                 self.on_ready(pod)
@@ -216,7 +218,7 @@ class RolloutController:
         pod = self.store.peek("pods", ns, name)
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             return
-        mf.set_pod_running(pod, self.ident, self.agenda.now, ready=False)
+        ps.set_pod_running(pod, self.ident, self.agenda.now, ready=False)
         self.store.update("pods", pod)
         container = pod["spec"]["containers"][0]["name"]
         self.record(pod, "Started", f"Started container {container}", "kubelet", False)
@@ -237,7 +239,7 @@ class RolloutController:
             )
             self.agenda.after(60.0, lambda: self._ready(ns, name, blocked))
             return
-        mf.set_pod_running(pod, self.ident, self.agenda.now, ready=True)
+        ps.set_pod_running(pod, self.ident, self.agenda.now, ready=True)
         self.store.update("pods", pod)
         self.on_ready(pod)
         rs = self.store.peek("replicasets", ns, pod["metadata"]["ownerReferences"][0]["name"])

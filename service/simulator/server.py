@@ -20,12 +20,12 @@ from typing import Any
 from aiohttp import web
 
 from service.simulator import catalog, control_api, status
+from service.simulator.api_router import DROP, ApiRouter
 from service.simulator.audit import AuditLog
 from service.simulator.blueprint import NAMESPACE
 from service.simulator.clock import Clock, ManualClock, ScaledClock, parse_time, rfc3339
 from service.simulator.faults import FaultEngine, FaultRule
 from service.simulator.kubeconfig import kubeconfig_text
-from service.simulator.log_stream import stream_log
 from service.simulator.resource_api import ResourceApi
 from service.simulator.responses import (
     RequestInfo,
@@ -37,13 +37,11 @@ from service.simulator.responses import (
 from service.simulator.scenario import Scenario, load_scenario
 from service.simulator.status import ApiError
 from service.simulator.summary import world_summary
-from service.simulator.watch_stream import watch
 from service.simulator.world import World
 
 DEFAULT_START = "2026-02-26T10:00:00Z"
 DEFAULT_USER = f"system:serviceaccount:{NAMESPACE}:aislot-responder"
 OPEN_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
-DROP = web.RequestKey("sim_drop", FaultRule)
 
 
 class _Dropped(Exception):
@@ -107,7 +105,7 @@ class Simulator:
         for rule in self.scenario.faults:
             self.faults.add(rule)
         self.world = World(self.scenario, self.clock)
-        self._api = ResourceApi(self.world, self.faults, self.user)
+        self._router = ApiRouter(ResourceApi(self.world, self.faults, self.user), self.faults)
 
     def add_fault(self, rule: FaultRule | dict[str, Any] | None = None, **fields: Any) -> FaultRule:
         """Activate a fault rule, e.g. `add_fault(kind="throttle", resource="pods")`."""
@@ -123,7 +121,7 @@ class Simulator:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def app(self) -> web.Application:
-        self._api = ResourceApi(self.world, self.faults, self.user)
+        self._router = ApiRouter(ResourceApi(self.world, self.faults, self.user), self.faults)
         app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
         app.add_routes(control_api.routes(self))
         app.router.add_get("/version", self._version)
@@ -276,55 +274,7 @@ class Simulator:
         )
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        path = request.path.rstrip("/")
-        parts = [p for p in path.split("/") if p]
-        if path == "/api":
-            return json_response(catalog.api_versions())
-        if path == "/apis":
-            return json_response(catalog.api_group_list())
-        if path == "/api/v1" or (len(parts) == 3 and parts[0] == "apis"):
-            group, version = ("", "v1") if path == "/api/v1" else (parts[1], parts[2])
-            found = catalog.resource_list(group, version)
-            if found is None:
-                raise status.route_not_found()
-            return json_response(found)
-        if len(parts) == 2 and parts[0] == "apis":
-            group_doc = catalog.api_group(parts[1])
-            if group_doc is None:
-                raise status.route_not_found()
-            return json_response(group_doc)
-        watching = truthy(request.query.get("watch"))
-        info = parse_request(request.method, request.path, watching)
-        if info is None:
-            raise status.route_not_found()
-        return await self._resource(request, info)
-
-    async def _resource(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
-        api = self._api
-        api.resource_type(info)
-        if info.plural == "pods" and info.subresource == "log" and info.verb == "get":
-            huge = self.faults.huge_log_bytes(info.name or "")
-            return await stream_log(self.world, request, info, huge, request.get(DROP))
-        if info.plural == "selfsubjectaccessreviews" and info.verb == "create":
-            return await api.access_review(request)
-        if info.plural == "deployments" and info.subresource == "scale":
-            return await api.scale(request, info)
-        handlers = {
-            "get": lambda: api.get(request, info),
-            "list": lambda: api.list(request, info),
-            "delete": lambda: api.delete(info),
-        }
-        if info.verb == "watch":
-            return await watch(api, request, info, request.get(DROP))
-        if info.subresource and info.verb != "get":
-            raise status.method_not_allowed()
-        if info.verb in handlers:
-            return handlers[info.verb]()
-        if info.verb == "patch":
-            return await api.patch(request, info)
-        if info.verb == "update":
-            return await api.update(request, info)
-        raise status.method_not_allowed()
+        return await self._router.dispatch(request)
 
 
 def _wall_now() -> float:

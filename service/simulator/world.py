@@ -17,6 +17,7 @@ from service.simulator import catalog, status
 from service.simulator import manifests as mf
 from service.simulator.activity import PlatformActivity
 from service.simulator.clock import Clock, rfc3339
+from service.simulator.identity import Identity
 from service.simulator.logbook import Journal, Line, LineSource, NoiseTrack
 from service.simulator.rollout import RolloutController
 from service.simulator.scenario import Scenario
@@ -39,7 +40,7 @@ class World:
         self.origin = now - scenario.history_seconds
         self.agenda = Agenda(self.origin - 2 * 86400)
         self.store = ObjectStore()
-        self.ident = mf.Identity(scenario.seed)
+        self.ident = Identity(scenario.seed)
         self.journals = {c: Journal() for c in COMPONENTS}
         self.noise = {c: NoiseTrack(c, p, offset=p / 3) for c, p in COMPONENTS.items()}
         self.scripts: dict[str, list[Line]] = {}

@@ -19,6 +19,10 @@ webhook answers 503), ``KeyError`` and ``IllegalTransition``, never asyncpg.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import resources
@@ -88,13 +92,15 @@ class PostgresStore:
         self._lease = claim_lease_s
         self._migrate_timeout = max(migrate_timeout_s, timeout_s)
         self._pool: Any = None
+        self._owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
 
     async def open(self) -> None:
         try:
             async with asyncio.timeout(self._migrate_timeout):
                 pool = await asyncpg.create_pool(
                     self._dsn, min_size=1, max_size=self._pool_size,
-                    command_timeout=self._timeout, timeout=self._timeout)
+                    command_timeout=self._timeout, timeout=self._timeout,
+                    server_settings={"application_name": "aislot-responder"})
                 try:
                     async with pool.acquire() as conn:
                         applied = await migrate(conn)
@@ -111,9 +117,15 @@ class PostgresStore:
         self._pool = pool
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
+        """Give this store's outbox claims back (due again at once elsewhere), then close."""
+        if self._pool is None:
             return
+        with contextlib.suppress(StoreUnavailable):
+            released = await self._write(lambda conn: outbox_sql.release_claims(conn,
+                                                                                self._owner))
+            if released:
+                log.info("outbox_claims_released", deliveries=released)
+        pool, self._pool = self._pool, None
         try:
             async with asyncio.timeout(self._timeout):
                 await pool.close()
@@ -219,7 +231,7 @@ class PostgresStore:
 
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
         return await self._write(lambda conn: outbox_sql.claim_due(conn, now, limit,
-                                                                   self._lease))
+                                                                   self._lease, self._owner))
 
     async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,
                               error: str | None = None, retry_at: datetime | None = None) -> None:

@@ -4,7 +4,8 @@ Purpose: the same statements as ``sqlite_outbox`` for several replicas working o
 ``claim_due`` takes rows ``FOR UPDATE SKIP LOCKED`` (two replicas never claim the same row at
 once) and marks each claim with ``claimed_until``: a delivery ``sending`` is due again only
 once that lease has passed, so a replica's in-flight send is not repeated by another, while a
-crashed replica's sends are picked up after the lease (as SQLite picks them up at restart).
+crashed replica's sends are picked up after the lease (as SQLite picks them up at restart);
+a store that closes gives its claims back, so a graceful restart resumes at once.
 Boundary: functions run inside the caller's transaction on an asyncpg connection.
 """
 
@@ -27,7 +28,7 @@ _CLAIM = (
     " AND (status = 'pending' OR claimed_until IS NULL OR claimed_until <= $1)"
     " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
     " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1,"
-    " claimed_until = $3 FROM due WHERE d.id = due.id"
+    " claimed_until = $3, claimed_by = $4 FROM due WHERE d.id = due.id"
     " RETURNING d.id, d.incident_id, d.sink, d.key, d.event, d.status, d.attempts,"
     " d.next_attempt_at, d.last_error, d.created_at, d.delivered_at, d.message"
 )
@@ -65,9 +66,10 @@ async def enqueue(conn: Conn, message: Message, sinks: list[str], now: datetime)
     return ids
 
 
-async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float) -> list[Delivery]:
+async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float,
+                    owner: str) -> list[Delivery]:
     """Due deliveries, marked ``sending`` with one more attempt, recorded before the send."""
-    rows = await conn.fetch(_CLAIM, now, limit, now + timedelta(seconds=lease_s))
+    rows = await conn.fetch(_CLAIM, now, limit, now + timedelta(seconds=lease_s), owner)
     claimed = [_delivery(r) for r in rows]
     return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id))
 
@@ -76,16 +78,24 @@ async def finish(conn: Conn, delivery_id: int, *, delivered: bool, now: datetime
                  error: str | None, retry_at: datetime | None) -> None:
     """Record a send's outcome: delivered, to retry at ``retry_at``, or failed for good."""
     if delivered:
-        await conn.execute("UPDATE deliveries SET status = 'delivered', delivered_at = $1,"
-                           " last_error = NULL, claimed_until = NULL WHERE id = $2",
-                           now, delivery_id)
+        status, delivered_at, next_at, error = "delivered", now, None, None
     elif retry_at is not None:
-        await conn.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = $1,"
-                           " last_error = $2, claimed_until = NULL WHERE id = $3",
-                           retry_at, error, delivery_id)
+        status, delivered_at, next_at = "pending", None, retry_at
     else:
-        await conn.execute("UPDATE deliveries SET status = 'failed', last_error = $1,"
-                           " claimed_until = NULL WHERE id = $2", error, delivery_id)
+        status, delivered_at, next_at = "failed", None, None
+    await conn.execute(
+        "UPDATE deliveries SET status = $1, delivered_at = COALESCE($2, delivered_at),"
+        " next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4,"
+        " claimed_until = NULL, claimed_by = NULL WHERE id = $5",
+        status, delivered_at, next_at, error, delivery_id)
+
+
+async def release_claims(conn: Conn, owner: str) -> int:
+    """Give back the claims of ``owner`` (a store closing): due again at once elsewhere."""
+    status = await conn.execute(
+        "UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL"
+        " WHERE claimed_by = $1 AND status = 'sending'", owner)
+    return int(status.split()[-1])
 
 
 async def deliveries_of(conn: Conn, incident_id: str) -> list[Delivery]:

@@ -163,6 +163,20 @@ async def test_replicas_claim_disjoint_deliveries_and_respect_the_lease(pg_dsn: 
         await asyncio.gather(a.close(), b.close())
 
 
+async def test_a_closing_replica_gives_its_claims_back(pg_dsn: str) -> None:
+    a, b = await _replicas(pg_dsn, 2, claim_lease_s=300.0)
+    try:
+        incident_id = await open_incident(a)
+        await a.enqueue(message(incident_id), ["chat", "pager"], T0)
+        claimed = await a.claim_due(T0, 1)
+        assert [d.attempts for d in await b.claim_due(T0, 10)] == [1]  # the other one
+        await a.close()  # graceful stop mid-send: due again at once, not after the lease
+        resumed = await b.claim_due(T0, 10)
+        assert [(d.id, d.attempts) for d in resumed] == [(claimed[0].id, 2)]
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
 async def test_migrations_are_recorded_once(pg_dsn: str) -> None:
     stores = await _replicas(pg_dsn, 4)
     await asyncio.gather(*(s.close() for s in stores))

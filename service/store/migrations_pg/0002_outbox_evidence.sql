@@ -1,6 +1,7 @@
 -- The notification outbox and evidence bundles (PostgreSQL; see migrations/0002 for SQLite).
 -- ``claimed_until``: a delivery claimed by one replica is not claimed by another while that
 -- replica may still be sending it; after it (a crash) it is due again, as in SQLite.
+-- ``claimed_by``: the store that claimed it, which gives its claims back when it closes.
 CREATE TABLE deliveries (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     incident_id TEXT NOT NULL REFERENCES incidents (id),
@@ -11,6 +12,7 @@ CREATE TABLE deliveries (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ NOT NULL,
     claimed_until TIMESTAMPTZ,
+    claimed_by TEXT,
     last_error TEXT,
     created_at TIMESTAMPTZ NOT NULL,
     delivered_at TIMESTAMPTZ,

@@ -125,6 +125,25 @@ def metering() -> Iterator[AttemptMeter]:
         _METER.reset(token)
 
 
+# -- shared reads ----------------------------------------------------------------------------
+_SHARED: ContextVar[dict[tuple[str, str], asyncio.Future[Json]] | None] = ContextVar(
+    "kube_shared_reads", default=None)
+
+
+@contextlib.contextmanager
+def sharing_reads() -> Iterator[None]:
+    """Inside the block (and the tasks it starts), identical GETs share one request.
+
+    Concurrent collectors ask for the same pod list or Deployment; the API server gets asked
+    once. The shared dicts must be treated as read-only.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 # -- classification --------------------------------------------------------------------------
 def _status_body(raw: bytes) -> Json:
     try:
@@ -248,6 +267,20 @@ class KubeClient:
 
     async def _json(self, method: str, path: str, query: dict[str, Any] | None = None,
                     body: Any = None, content_type: str = "application/json") -> Json:
+        shared = _SHARED.get()
+        if method != "GET" or shared is None:
+            return await self._json_now(method, path, query, body, content_type)
+        key = (path, json.dumps(query, sort_keys=True, default=str))
+        if key not in shared:
+            task = asyncio.ensure_future(self._json_now(method, path, query))
+            # retrieve the outcome even when every waiter gave up, so it is never "unretrieved"
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+            shared[key] = task
+        # shield: one caller's timeout must not cancel the request the others wait for
+        return await asyncio.shield(shared[key])
+
+    async def _json_now(self, method: str, path: str, query: dict[str, Any] | None = None,
+                        body: Any = None, content_type: str = "application/json") -> Json:
         limit = self.settings.request_timeout_s
 
         async def once() -> Json:

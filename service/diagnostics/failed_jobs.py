@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from service.diagnostics import objects
-from service.diagnostics.job_logs import JobTail, pods_by_job, read_tail
+from service.diagnostics.job_logs import JobTail, SignatureDetector, pods_by_job, read_tail
 from service.diagnostics.outcome import Incomplete, run_collector
 from service.domain.evidence import Collected, FailedJob, FailedJobs, JobInfo
 from service.kube import KubeClient, KubeError
@@ -38,6 +38,7 @@ async def tails_of(kube: KubeClient, settings: Settings,
     pods = pods_by_job(objects.items(pod_list if pod_list is not None
                                      else await kube.list_pods()))
     gate = asyncio.Semaphore(TAIL_CONCURRENCY)
+    detect = SignatureDetector(settings.diagnostics.signatures)
     failures: list[KubeError] = []
 
     async def one(info: JobInfo) -> tuple[str, JobTail]:
@@ -46,8 +47,8 @@ async def tails_of(kube: KubeClient, settings: Settings,
             return info.name, JobTail()
         async with gate:
             try:
-                return info.name, await read_tail(kube, pod, job=info.name, kind=info.kind,
-                                                  diag=settings.diagnostics)
+                return info.name, await read_tail(kube, pod, kind=info.kind,
+                                                  diag=settings.diagnostics, detect=detect)
             except KubeError as exc:
                 failures.append(exc)
                 return info.name, JobTail()

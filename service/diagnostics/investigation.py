@@ -22,7 +22,7 @@ from service.diagnostics.registry import collect_registry_health
 from service.diagnostics.workloads import collect_workloads
 from service.domain.evidence import Collected, EvidenceBundle, FailedJobs
 from service.domain.logscan import ScanResult
-from service.kube import KubeClient
+from service.kube import KubeClient, sharing_reads
 from service.settings import Settings
 
 
@@ -83,14 +83,15 @@ async def collect_evidence(
     started = time.monotonic()
     # Collectors start together, so capping each at the overall deadline bounds the whole.
     limit = min(diag.collector_timeout_s, diag.overall_deadline_s)
-    workloads, cp_logs, worker_logs, failed, registry, switch = await asyncio.gather(
-        collect_workloads(kube, settings, since=since, now=now, timeout_s=limit),
-        collect_control_plane_logs(kube, settings, since=since, now=now, timeout_s=limit),
-        collect_worker_logs(kube, settings, since=since, now=now, timeout_s=limit),
-        collect_failed_jobs(kube, settings, since=since, now=now, timeout_s=limit),
-        collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
-        collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
-    )
+    with sharing_reads():  # collectors ask for the same lists: ask the API once
+        workloads, cp_logs, worker_logs, failed, registry, switch = await asyncio.gather(
+            collect_workloads(kube, settings, since=since, now=now, timeout_s=limit),
+            collect_control_plane_logs(kube, settings, since=since, now=now, timeout_s=limit),
+            collect_worker_logs(kube, settings, since=since, now=now, timeout_s=limit),
+            collect_failed_jobs(kube, settings, since=since, now=now, timeout_s=limit),
+            collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
+            collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
+        )
     _fill_run_ids(failed, [cp_logs, worker_logs])
     confirmed, first, last, run_ids = _summary(signature, [cp_logs, worker_logs], failed)
     return EvidenceBundle(

@@ -38,12 +38,27 @@ def source_for(kind: JobKind) -> str:
     return SOURCE_CODEGEN if kind == "codegen" else SOURCE_JOBS
 
 
+class SignatureDetector:
+    """Tells a tail's signature; compiles each source's patterns once, not once per job."""
+
+    def __init__(self, signatures: Sequence[SignatureConfig]) -> None:
+        self._signatures = list(signatures)
+        self._scanners: dict[str, LogScanner] = {}
+
+    def __call__(self, lines: Sequence[str], source: str) -> str | None:
+        """The signature with the most defining lines (None when none matches)."""
+        scanner = self._scanners.get(source)
+        if scanner is None:
+            scanner = self._scanners[source] = LogScanner(self._signatures, source)
+        result = scanner.scan_lines(lines)
+        best = max(result.signatures.values(), key=lambda s: s.lines, default=None)
+        return best.signature if best is not None and best.lines > 0 else None
+
+
 def detect_signature(lines: Sequence[str], signatures: Sequence[SignatureConfig],
-                     source: str, job: str) -> str | None:
-    """The signature with the most defining lines in ``lines`` (None when none matches)."""
-    result = LogScanner(signatures, source, default_job=job).scan_lines(lines)
-    best = max(result.signatures.values(), key=lambda s: s.lines, default=None)
-    return best.signature if best is not None and best.lines > 0 else None
+                     source: str) -> str | None:
+    """One-off form of ``SignatureDetector``."""
+    return SignatureDetector(signatures)(lines, source)
 
 
 def pods_by_job(pods: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -56,8 +71,8 @@ def pods_by_job(pods: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-async def read_tail(kube: KubeClient, pod: Mapping[str, Any], *, job: str, kind: JobKind,
-                    diag: DiagnosticsSettings) -> JobTail:
+async def read_tail(kube: KubeClient, pod: Mapping[str, Any], *, kind: JobKind,
+                    diag: DiagnosticsSettings, detect: SignatureDetector) -> JobTail:
     """Stream the last ``job_log_tail_lines`` lines of the pod and read them."""
     cap = diag.max_line_bytes
     window: deque[bytes] = deque(maxlen=diag.job_log_tail_lines)
@@ -74,7 +89,7 @@ async def read_tail(kube: KubeClient, pod: Mapping[str, Any], *, job: str, kind:
     if carry:
         window.append(carry)
     texts = [raw.decode("utf-8", "replace").rstrip("\r") for raw in window]
-    signature = detect_signature(texts, diag.signatures, source_for(kind), job)
+    signature = detect(texts, source_for(kind))
     keep = diag.excerpt_chars
     return JobTail(lines=[clip(_REDACTOR.redact(t), keep) for t in texts], signature=signature)
 

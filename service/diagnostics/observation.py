@@ -27,7 +27,7 @@ from service.domain.evidence import Collected, CollectorStatus
 from service.domain.facts import BuildOutcome, Facts, SignatureSighting
 from service.domain.logscan import ScanResult
 from service.domain.signatures import SOURCE_CONTROL_PLANE
-from service.kube import KubeClient
+from service.kube import KubeClient, sharing_reads
 from service.settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
@@ -85,15 +85,16 @@ async def collect_facts(kube: KubeClient, settings: Settings, *, signature: str,
     limit = min(diag.collector_timeout_s, diag.overall_deadline_s)
     builds_got: Awaitable[Collected[_Builds]] = run_collector(
         lambda: finished_builds(kube, settings, since), timeout_s=limit)
-    builds, logs, registry, switch = await asyncio.gather(
-        builds_got,
-        collect_deployment_logs(
-            kube, settings, deployment=settings.platform.control_plane_deployment,
-            container=settings.platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
-            since=since, now=now, timeout_s=limit, signatures=chosen),
-        collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
-        collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
-    )
+    with sharing_reads():  # collectors ask for the same lists: ask the API once
+        builds, logs, registry, switch = await asyncio.gather(
+            builds_got,
+            collect_deployment_logs(
+                kube, settings, deployment=settings.platform.control_plane_deployment,
+                container=settings.platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
+                since=since, now=now, timeout_s=limit, signatures=chosen),
+            collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
+            collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
+        )
     errors: list[str] = []
     if not chosen:
         errors.append(f"control_plane_logs: signature {signature!r} is not configured")

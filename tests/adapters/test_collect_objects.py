@@ -98,10 +98,10 @@ def test_rollout_status_rules(deploy: dict[str, Any], done: bool) -> None:
 def test_signature_of_a_job_tail() -> None:
     sigs = default_signatures()
     kaniko = ["error building image: ... retrieving image from cache: x: MANIFEST_UNKNOWN"]
-    assert detect_signature(kaniko, sigs, SOURCE_JOBS, "j") == "cache"
+    assert detect_signature(kaniko, sigs, SOURCE_JOBS) == "cache"
     codegen = ["fatal: 'release/x' is not a commit and a branch cannot be created from it"]
-    assert detect_signature(codegen, sigs, SOURCE_CODEGEN, "j") == "build-ref"
-    assert detect_signature(["all good"], sigs, SOURCE_JOBS, "j") is None
+    assert detect_signature(codegen, sigs, SOURCE_CODEGEN) == "build-ref"
+    assert detect_signature(["all good"], sigs, SOURCE_JOBS) is None
 
 
 def test_clip_keeps_both_ends() -> None:

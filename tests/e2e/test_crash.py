@@ -79,8 +79,8 @@ class World:
             if done(last):
                 return last
             await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out; policy={last.get('policy')} "
-                             f"deliveries={[(d['key'], d['status']) for d in last.get('deliveries', [])]}")
+        sent = [(d["key"], d["status"]) for d in last.get("deliveries", [])]
+        raise AssertionError(f"timed out; policy={last.get('policy')} deliveries={sent}")
 
     def patches(self) -> list[Any]:
         return [e for e in self.sim.audit.entries()

@@ -43,3 +43,38 @@ def test_acked_alerts_survive_sigkill(tmp_path: Path) -> None:
         assert status == 200 and ack["redelivery"] is True
     finally:
         stop(again.proc)
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_cleanly(tmp_path: Path) -> None:
+    svc = start_responder(tmp_path, ENV)
+    bodies = [notification(alert(f"term-{i}", error_signature=f"t-{i % 7}"),
+                           group_key=f"term-{i}") for i in range(400)]
+
+    def post(body: dict[str, object]) -> int:
+        try:
+            return http("POST", f"{svc.base}/webhook", body, TOKEN)[0]
+        except ConnectionRefusedError:
+            return -1  # refused once the listener closed: Alertmanager would retry
+        except OSError:
+            return -2  # cut mid-request: what a graceful drain must never do
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = [pool.submit(post, b) for b in bodies]
+        while sum(f.done() for f in futures) < 50:
+            pass
+        svc.proc.send_signal(signal.SIGTERM)
+        statuses = [f.result() for f in futures]
+    assert svc.proc.wait(30) == 0
+    assert set(statuses) <= {200, -1} and statuses.count(200) >= 50
+    acked = [b["alerts"][0]["fingerprint"] for b, s in zip(bodies, statuses, strict=True)
+             if s == 200]
+    again = start_responder(tmp_path, ENV)
+    try:
+        stored: set[str] = set()
+        _, listing = http("GET", f"{again.base}/incidents?limit=500", token=READ)
+        for summary in listing["incidents"]:
+            _, inc = http("GET", f"{again.base}/incidents/{summary['id']}", token=READ)
+            stored.update(a["fingerprint"] for a in inc["alerts"])
+        assert set(acked) <= stored
+    finally:
+        stop(again.proc)

@@ -93,3 +93,16 @@ def test_telegram_plain_mode_has_no_parse_mode() -> None:
     body = telegram_payload(message, "-1", None)
     assert "parse_mode" not in body and body["text"].startswith("<t>")
     assert telegram_payload(message, "-1")["text"].startswith("<b>&lt;t&gt;</b>")
+
+
+async def test_console_prints_the_rendered_message() -> None:
+    import io
+
+    from tests.adapters.fakes.harness import delivery_of, evidence_message
+
+    stream = io.StringIO()
+    message = evidence_message(bundles.incident())
+    await ConsoleSink("out", stream).send(delivery_of(message, "out"))
+    text = stream.getvalue()
+    assert f"[out] evidence {message.incident_id}" in text
+    assert message.title in text and message.incident_url in text

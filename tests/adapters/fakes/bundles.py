@@ -15,7 +15,8 @@ from service.domain.evidence import (
     RegistryHealth,
     Workloads,
 )
-from service.domain.incidents import Incident, State
+from service.domain.incidents import Incident
+from service.domain.lifecycle import State
 from service.domain.logscan.models import LogMatch, ScanResult, SignatureStats
 
 T0 = datetime(2026, 2, 26, 10, 0, tzinfo=UTC)

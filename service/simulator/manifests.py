@@ -105,6 +105,7 @@ def new_pod(
     """A freshly scheduled pod (phase Pending, ContainerCreating)."""
     labels = {**(template.get("metadata", {}).get("labels") or {}), **(extra_labels or {})}
     metadata = meta(name, namespace, ident.uid(), ts, labels=labels)
+    metadata = {"name": name, "generateName": name.rsplit("-", 1)[0] + "-", **metadata}
     annotations = template.get("metadata", {}).get("annotations")
     if annotations:
         metadata["annotations"] = dict(annotations)

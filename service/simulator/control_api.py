@@ -55,7 +55,7 @@ def routes(sim: Controllable) -> list[web.RouteDef]:
         return json_response({"items": []})
 
     async def clock(request: web.Request) -> web.Response:
-        return json_response({"now": sim.now_text(), "state": sim.state()["now"]})
+        return json_response({"now": sim.now_text(), "epoch": sim.state()["epoch"]})
 
     async def advance(request: web.Request) -> web.Response:
         try:

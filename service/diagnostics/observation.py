@@ -91,7 +91,7 @@ async def collect_facts(kube: KubeClient, settings: Settings, *, signature: str,
             collect_deployment_logs(
                 kube, settings, deployment=settings.platform.control_plane_deployment,
                 container=settings.platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
-                since=since, now=now, timeout_s=limit, signatures=chosen),
+                since=since, now=now, timeout_s=limit, signatures=chosen, context=False),
             collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
             collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
         )

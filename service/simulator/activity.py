@@ -12,13 +12,12 @@ Boundary: writes to the store, journals and job-pod scripts; reads the switch th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from service.simulator import phrasebook as pb
 from service.simulator import pod_status as ps
 from service.simulator.identity import Identity
-from service.simulator.jobs import job_pod, new_job, set_job_finished, set_job_running
+from service.simulator.jobs import JobRecord, job_pod, new_job, set_job_finished, set_job_running
 from service.simulator.logbook import Journal, Line
 from service.simulator.scenario import Outcome, Scenario
 from service.simulator.scheduler import Agenda
@@ -27,25 +26,6 @@ from service.simulator.store import ObjectStore
 Obj = dict[str, Any]
 EventSink = Callable[[Obj, str, str, str, bool], None]
 MIRROR_IMAGES = ["golang:1.24-alpine", "node:22-alpine", "alpine:3.21", "postgres:16-alpine"]
-
-
-@dataclass
-class JobRecord:
-    """What the simulator knows about a job it launched (kept after the Job vanishes)."""
-
-    name: str
-    kind: str
-    component: str
-    run_id: str
-    outcome: str
-    cache_enabled: bool
-    created: float
-    finished: float | None = None
-    lines: list[Line] = field(default_factory=list)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.outcome == "success"
 
 
 class PlatformActivity:

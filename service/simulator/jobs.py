@@ -10,6 +10,7 @@ Boundary: pure dict construction and mutation.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from typing import Any
 
 from service.simulator import manifests as mf
@@ -17,6 +18,26 @@ from service.simulator.clock import rfc3339
 from service.simulator.identity import Identity
 
 Obj = dict[str, Any]
+Line = tuple[float, str]
+
+
+@dataclass
+class JobRecord:
+    """What the simulator knows about a job it launched (kept after the Job vanishes)."""
+
+    name: str
+    kind: str
+    component: str
+    run_id: str
+    outcome: str
+    cache_enabled: bool
+    created: float
+    finished: float | None = None
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == "success"
 
 
 def new_job(

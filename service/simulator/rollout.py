@@ -18,7 +18,7 @@ from service.simulator import manifests as mf
 from service.simulator import pod_status as ps
 from service.simulator.clock import rfc3339
 from service.simulator.identity import Identity
-from service.simulator.rollout_status import deployment_status
+from service.simulator.rollout_status import deployment_status, replica_set_status
 from service.simulator.scenario import RolloutPlan
 from service.simulator.scheduler import Agenda
 from service.simulator.store import ObjectStore
@@ -294,15 +294,7 @@ class RolloutController:
 
     # -- status ------------------------------------------------------------------------------
     def _refresh_rs(self, rs: Obj) -> None:
-        pods = self.pods_of(rs)
-        ready = sum(1 for p in pods if self.is_ready(p))
-        status: Obj = {"replicas": len(pods)}
-        if pods:
-            status["fullyLabeledReplicas"] = len(pods)
-        if ready:
-            status["readyReplicas"] = ready
-            status["availableReplicas"] = ready
-        status["observedGeneration"] = rs["metadata"].get("generation", 1)
+        status = replica_set_status(rs, self.pods_of(rs), self.is_ready)
         if status != rs.get("status"):
             rs["status"] = status
             self.store.update("replicasets", rs)

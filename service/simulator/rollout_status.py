@@ -124,3 +124,16 @@ def deployment_status(
             status[key] = value
     status["conditions"] = [available, progressing]
     return status
+
+
+def replica_set_status(rs: Obj, pods: list[Obj], is_ready: Callable[[Obj], bool]) -> Obj:
+    """The `status` block of a ReplicaSet (zero counters omitted, like omitempty)."""
+    ready = sum(1 for p in pods if is_ready(p))
+    status: Obj = {"replicas": len(pods)}
+    if pods:
+        status["fullyLabeledReplicas"] = len(pods)
+    if ready:
+        status["readyReplicas"] = ready
+        status["availableReplicas"] = ready
+    status["observedGeneration"] = rs["metadata"].get("generation", 1)
+    return status

@@ -24,6 +24,7 @@ from service.kube import (
     KubeStreamBroken,
     KubeTimeout,
     metering,
+    sharing_reads,
 )
 from service.settings import KubeSettings
 from service.simulator.server import Simulator
@@ -227,3 +228,21 @@ async def test_stream_is_retried_only_before_its_first_byte(sim_factory: SimFact
             async for chunk in kc.stream_pod_log(pod):
                 received += len(chunk)
         assert received == 1000 and meter.attempts == 1
+
+
+async def test_identical_reads_share_one_request_inside_an_investigation(
+        sim_factory: SimFactory) -> None:
+    async with sim_factory("healthy") as sim, client(sim) as kc:
+        with metering() as shared:
+            with sharing_reads():
+                first, second, other = await asyncio.gather(
+                    kc.list_pods(), kc.list_pods(), kc.list_pods(label_selector="job-name"))
+            assert first is second and other is not first
+        assert shared.calls == 2  # the two identical lists went out once
+        with metering() as alone:
+            await asyncio.gather(kc.list_pods(), kc.list_pods())
+        assert alone.calls == 2
+        with sharing_reads():  # writes are never shared
+            await kc.patch_configmap("codex-k8s-config", {"data": {"A": "1"}})
+            await kc.patch_configmap("codex-k8s-config", {"data": {"A": "2"}})
+        assert (await kc.get_configmap("codex-k8s-config"))["data"]["A"] == "2"

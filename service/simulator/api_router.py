@@ -8,9 +8,11 @@ Boundary: HTTP routing only; authentication and faults run before (in the server
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
-from service.simulator import catalog, status
+from service.simulator import catalog, discovery_v2, status
 from service.simulator.faults import FaultEngine, FaultRule
 from service.simulator.log_stream import stream_log
 from service.simulator.resource_api import ResourceApi
@@ -30,10 +32,13 @@ class ApiRouter:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
         parts = [p for p in path.split("/") if p]
-        if path == "/api":
-            return json_response(catalog.api_versions())
-        if path == "/apis":
-            return json_response(catalog.api_group_list())
+        if path in ("/api", "/apis"):
+            if discovery_v2.wants_aggregated(request.headers.get("Accept", "")):
+                doc = discovery_v2.discovery_list(legacy=path == "/api")
+                body = json.dumps(doc, separators=(",", ":")).encode()
+                return web.Response(body=body, headers={"Content-Type": discovery_v2.MEDIA_TYPE})
+            legacy = catalog.api_versions() if path == "/api" else catalog.api_group_list()
+            return json_response(legacy)
         if path == "/api/v1" or (len(parts) == 3 and parts[0] == "apis"):
             group, version = ("", "v1") if path == "/api/v1" else (parts[1], parts[2])
             found = catalog.resource_list(group, version)

@@ -235,3 +235,27 @@ async def test_discovery_documents(http: tuple[Simulator, aiohttp.ClientSession]
     assert groups == {"apps", "batch", "authorization.k8s.io"}
     async with session.get("/apis/nope/v1") as resp:
         assert resp.status == 404
+
+
+async def test_aggregated_discovery(http: tuple[Simulator, aiohttp.ClientSession]) -> None:
+    _, session = http
+    accept = (
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+        "application/json"
+    )
+    async with session.get("/apis", headers={"Accept": accept}) as resp:
+        assert resp.headers["Content-Type"] == (
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        )
+        doc = await resp.json(content_type=None)
+    assert doc["kind"] == "APIGroupDiscoveryList"
+    apps = next(g for g in doc["items"] if g["metadata"]["name"] == "apps")
+    deploy = next(r for r in apps["versions"][0]["resources"] if r["resource"] == "deployments")
+    assert deploy["scope"] == "Namespaced" and deploy["shortNames"] == ["deploy"]
+    scale = next(s for s in deploy["subresources"] if s["subresource"] == "scale")
+    assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    async with session.get("/api", headers={"Accept": accept}) as resp:
+        core = await resp.json(content_type=None)
+    pods = next(r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
+    assert {s["subresource"] for s in pods["subresources"]} == {"log", "status"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -139,7 +140,7 @@ class OutboxWorker:
             if not due:
                 return 0
             by_sink: dict[str, list[Delivery]] = {}
-            for delivery in due:
+            for delivery in sorted(due, key=lambda d: d.id):  # queue order within a sink
                 by_sink.setdefault(delivery.sink, []).append(delivery)
             # Sinks are independent: one slow API does not hold up the others. Within a sink,
             # messages go out in the order they were queued.
@@ -183,8 +184,10 @@ class OutboxWorker:
             await self._settle(delivery, "failed", str(exc))
             return True
         except Exception as exc:  # a sink bug must not stop the outbox
-            log.exception("delivery_crashed", incident_id=delivery.incident_id, sink=sink.name,
-                          delivery_id=delivery.id)
+            # The traceback is redacted like any error text: it may quote a URL with a token.
+            trace = "".join(traceback.format_exception(exc))
+            log.error("delivery_crashed", incident_id=delivery.incident_id, sink=sink.name,
+                      delivery_id=delivery.id, traceback=self._redactor.redact(trace))
             return await self._retry_later(delivery, Retryable(f"{type(exc).__name__} in sink"))
         self._sink_wait.pop(sink.name, None)
         self._sink_failures.pop(sink.name, None)

@@ -18,7 +18,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from service.domain.redaction import redact
-from service.retry import AdapterError, Retryable, classify_status
+from service.retry import AdapterError, Permanent, Retryable, classify_status
 
 BODY_SNIPPET = 300
 
@@ -63,12 +63,16 @@ async def request(session: aiohttp.ClientSession, method: str, url: str, *, what
                                        params=params, allow_redirects=False) as resp:
                 text = await resp.text(errors="replace")
                 return Reply(resp.status, CIMultiDict(resp.headers), text)
+    except aiohttp.InvalidURL as exc:  # before ClientError: it is one, but never heals
+        raise Permanent(f"{what}: invalid URL") from exc
     except TimeoutError as exc:
         raise Retryable(f"{what}: timed out after {timeout_s:g}s") from exc
     except aiohttp.ClientConnectionError as exc:
         raise Retryable(f"{what}: connection failed ({type(exc).__name__})") from exc
     except aiohttp.ClientError as exc:
         raise Retryable(f"{what}: request failed ({type(exc).__name__})") from exc
+    except (ValueError, TypeError) as exc:  # a URL or body that cannot be sent: config or bug
+        raise Permanent(f"{what}: invalid request ({type(exc).__name__})") from exc
 
 
 def failure(reply: Reply, what: str, detail: str | None = None) -> AdapterError:

@@ -226,3 +226,36 @@ async def test_a_newer_message_does_not_overtake_one_waiting_for_the_sink(
             assert slack.messages == []
             await box.settle(clock)
     assert [m["text"].splitlines()[0] for m in slack.messages] == ["*first*", "*second*"]
+
+
+class _BrokenSink:
+    """A sink with a bug that quotes its secret URL in the exception."""
+
+    name = "broken"
+    type = "webhook"
+
+    async def send(self, delivery: object) -> None:
+        raise RuntimeError(f"boom at https://api.telegram.org/bot{TG_TOKEN}/sendMessage")
+
+
+async def test_a_sink_bug_is_retried_and_logged_without_secrets(tmp_path: Path,
+                                                                clock: ManualClock) -> None:
+    from service.sinks.outbox import OutboxWorker
+    from service.sinks.registry import SinkRegistry
+    from tests.adapters.fakes.harness import open_store
+
+    store = await open_store(tmp_path / "o.db")
+    try:
+        registry = SinkRegistry({"broken": _BrokenSink()},
+                                {"broken": sink_settings(type="console")})
+        worker = OutboxWorker(store, registry, clock, policy=FAST)
+        incident = await open_incident(store, clock.now())
+        await store.enqueue(evidence_message(incident), ["broken"], clock.now())
+        with capture_logs() as logs:
+            assert await worker.drain_once() == 1
+        (delivery,) = await store.deliveries(incident.id)
+    finally:
+        await store.close()
+    assert delivery.status == "pending" and delivery.last_error == "RuntimeError in sink"
+    (crash,) = [e for e in logs if e["event"] == "delivery_crashed"]
+    assert "RuntimeError: boom" in crash["traceback"] and TG_TOKEN not in crash["traceback"]

@@ -37,6 +37,7 @@ MAX_EXCERPTS = 8
 # Bounds of any message (``scrub``): lines per section, characters per line, and so on.
 MAX_SECTIONS = 30
 MAX_SECTION_LINES = 200
+MAX_TOTAL_LINES = 400
 MAX_LINE_CHARS = 1000
 MAX_SUMMARY_CHARS = 2000
 MAX_FACTS = 30
@@ -126,26 +127,34 @@ def _clean(text: str, limit: int = MAX_LINE_CHARS) -> str:
     return redact(bounded(text, limit))
 
 
-def scrub_section(section: MessageSection) -> MessageSection:
-    """The section redacted, within ``MAX_SECTION_LINES`` lines of ``MAX_LINE_CHARS``.
+def scrub_section(section: MessageSection, max_lines: int = MAX_SECTION_LINES) -> MessageSection:
+    """The section redacted, within ``max_lines`` lines of ``MAX_LINE_CHARS``.
 
     A message is for people; the whole evidence stays on the incident page. The bounds also
     bound the cost of redaction, whatever a caller put in.
     """
-    lines = [_clean(line) for line in section.lines[:MAX_SECTION_LINES]]
-    if len(section.lines) > MAX_SECTION_LINES:
-        lines.append(f"… {len(section.lines) - MAX_SECTION_LINES} more line(s) on the incident "
-                     "page")
+    lines = [_clean(line) for line in section.lines[:max_lines]]
+    if len(section.lines) > max_lines:
+        lines.append(f"… {len(section.lines) - max_lines} more line(s) on the incident page")
     return section.model_copy(update={"title": _clean(section.title), "lines": lines})
 
 
 def scrub(message: Message) -> Message:
-    """The whole message redacted once more (the outbox does this before every send)."""
+    """The whole message redacted once more (the outbox does this before every send).
+
+    At most ``MAX_TOTAL_LINES`` lines in all, the most important sections served first.
+    """
+    budget = MAX_TOTAL_LINES
+    sections = []
+    for section in sorted(message.sections[:MAX_SECTIONS], key=lambda s: s.priority):
+        scrubbed = scrub_section(section, max(0, min(MAX_SECTION_LINES, budget)))
+        budget -= min(len(section.lines), MAX_SECTION_LINES)
+        sections.append(scrubbed)
     return message.model_copy(update={
         "title": _clean(message.title), "summary": _clean(message.summary, MAX_SUMMARY_CHARS),
         "facts": [Fact(name=_clean(f.name), value=_clean(f.value))
                   for f in message.facts[:MAX_FACTS]],
-        "sections": [scrub_section(s) for s in message.sections[:MAX_SECTIONS]],
+        "sections": sections,
     })
 
 

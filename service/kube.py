@@ -92,6 +92,10 @@ class KubeForbidden(KubePermanent):
         return f"grant {self.verb} on {self.resource} in namespace {self.namespace}"
 
 
+class KubeConfigError(KubeError):
+    """No usable cluster configuration (kubeconfig unreadable, not in a cluster)."""
+
+
 class KubeStreamBroken(KubeError):
     """A log stream or watch was cut after data had arrived (not retried: data was consumed)."""
 
@@ -196,15 +200,19 @@ class KubeClient:
     async def from_settings(cls, kube: KubeSettings) -> KubeClient:
         """Kubeconfig file when set, else in-cluster config, else the default kubeconfig."""
         config = Configuration()
-        if kube.kubeconfig is not None:
-            await load_kube_config(config_file=str(kube.kubeconfig), context=kube.context,
-                                   client_configuration=config, persist_config=False)
-        else:
-            try:
-                load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
-            except ConfigException:
-                await load_kube_config(context=kube.context, client_configuration=config,
-                                       persist_config=False)
+        try:
+            if kube.kubeconfig is not None:
+                await load_kube_config(config_file=str(kube.kubeconfig), context=kube.context,
+                                       client_configuration=config, persist_config=False)
+            else:
+                try:
+                    load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+                except ConfigException:
+                    await load_kube_config(context=kube.context, client_configuration=config,
+                                           persist_config=False)
+        except (ConfigException, OSError, ValueError) as exc:
+            where = kube.kubeconfig or "in-cluster config or the default kubeconfig"
+            raise KubeConfigError(f"cannot load cluster config from {where}: {exc}") from exc
         return cls(ApiClient(configuration=config), kube)
 
     async def close(self) -> None:

@@ -51,7 +51,9 @@ def _summary(signature: str, logs: list[Collected[ScanResult]],
         if job.signature != signature:
             continue
         confirmed = True
-        times += [t for t in (job.started_at or job.created_at, job.finished_at) if t]
+        # a failed job's error is when it failed
+        when = job.finished_at or job.created_at
+        times += [when] if when is not None else []
         if job.run_id:
             run_ids.append(job.run_id)
     unique = list(dict.fromkeys(run_ids))

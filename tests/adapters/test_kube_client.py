@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from service.kube import (
     PATCH_CONTENT_TYPES,
     KubeClient,
+    KubeConfigError,
     KubeForbidden,
     KubeNotFound,
     KubePermanent,
@@ -246,3 +248,9 @@ async def test_identical_reads_share_one_request_inside_an_investigation(
             await kc.patch_configmap("codex-k8s-config", {"data": {"A": "1"}})
             await kc.patch_configmap("codex-k8s-config", {"data": {"A": "2"}})
         assert (await kc.get_configmap("codex-k8s-config"))["data"]["A"] == "2"
+
+
+async def test_a_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "kubeconfig"
+    with pytest.raises(KubeConfigError, match=r"cannot load cluster config from .*nope"):
+        await KubeClient.from_settings(KubeSettings(kubeconfig=missing))

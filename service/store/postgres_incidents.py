@@ -125,6 +125,8 @@ async def _ingest_alert(conn: Conn, notification: Notification, index: int,
 
 
 async def _locked_state(conn: Conn, incident_id: str) -> State:
+    if not postgres_outbox.storable(incident_id):
+        raise KeyError(incident_id)
     state = await conn.fetchval("SELECT state FROM incidents WHERE id = $1 FOR UPDATE",
                                 incident_id)
     if state is None:
@@ -188,6 +190,8 @@ _INCIDENT_COLUMNS = ("id, namespace, signature, job_kinds, state, escalated, ope
 
 
 async def get_incident(conn: Conn, incident_id: str) -> Incident | None:
+    if not postgres_outbox.storable(incident_id):
+        return None
     sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = $1"  # noqa: S608 - constant
     row = await conn.fetchrow(sql, incident_id)
     if row is None:

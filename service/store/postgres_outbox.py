@@ -34,6 +34,11 @@ _CLAIM = (
 )
 
 
+def storable(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL: a key with one names nothing stored (not an error)."""
+    return "\x00" not in text
+
+
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=row["id"], incident_id=row["incident_id"], sink=row["sink"], key=row["key"],
@@ -99,6 +104,8 @@ async def release_claims(conn: Conn, owner: str) -> int:
 
 
 async def deliveries_of(conn: Conn, incident_id: str) -> list[Delivery]:
+    if not storable(incident_id):
+        return []
     rows = await conn.fetch(
         f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"  # noqa: S608 - constant columns
         " WHERE incident_id = $1 ORDER BY id", incident_id)
@@ -118,6 +125,8 @@ async def save_evidence(conn: Conn, bundle: EvidenceBundle) -> int:
 
 
 async def evidence_of(conn: Conn, incident_id: str) -> list[EvidenceBundle]:
+    if not storable(incident_id):
+        return []
     rows = await conn.fetch(
         "SELECT bundle FROM evidence WHERE incident_id = $1 ORDER BY id", incident_id)
     return [EvidenceBundle.model_validate_json(r["bundle"]) for r in rows]

@@ -305,7 +305,11 @@ async def test_list_ordering_filter_and_limit(store: Store) -> None:
     assert await store.active_incidents() == [ids[0], ids[1], ids[3], same_instant]
     assert await store.count_by_state() == {"open": 3, "investigating": 1, "resolved": 1}
     assert listed[3].state is State.INVESTIGATING and listed[4].opened_at == T0
-    assert await store.get_incident("inc-missing") is None
+    for missing in ("inc-missing", "inc\x00nul", "%00'; --"):
+        assert await store.get_incident(missing) is None
+        assert await store.deliveries(missing) == [] and await store.evidence(missing) == []
+        with pytest.raises(KeyError):
+            await store.move(missing, State.RESOLVED, entry("x"))
 
 
 async def test_restart_keeps_everything(backend: Backend, store: Store) -> None:

@@ -62,11 +62,16 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-async def migrate(conn: Conn) -> list[int]:
-    """Apply the missing migrations in one transaction; returns the numbers applied."""
+async def migrate(conn: Conn, lock_timeout_s: float | None = None) -> list[int]:
+    """Apply the missing migrations in one transaction; returns the numbers applied.
+
+    The advisory lock makes replicas that start together take turns: the first migrates,
+    the others wait (up to ``lock_timeout_s``) and then find nothing left to do.
+    """
     applied = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK,
+                           timeout=lock_timeout_s)
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER"
                            " PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
         current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
@@ -103,7 +108,7 @@ class PostgresStore:
                     server_settings={"application_name": "aislot-responder"})
                 try:
                     async with pool.acquire() as conn:
-                        applied = await migrate(conn)
+                        applied = await migrate(conn, self._migrate_timeout)
                 except BaseException:
                     pool.terminate()
                     raise

@@ -8,6 +8,7 @@ simulated cluster advances the responder too (a 30-minute threshold passes in mi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -43,7 +44,10 @@ class SimTime:
     async def sleep(self, seconds: float) -> None:
         deadline = self.sim.clock.now() + max(0.0, seconds)
         while self.sim.clock.now() < deadline:
-            await self._changed.wait()
+            # Woken by advance(); the short real timeout re-reads the clock in case time was
+            # moved without advance() (the simulator's own control API, say).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.05)
         await asyncio.sleep(0)
 
     def advance(self, seconds: float) -> None:

@@ -102,7 +102,8 @@ class Store(Protocol):
         ...
 
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
-        """Due deliveries, marked ``sending`` with the attempt counted (before the send)."""
+        """Due deliveries, marked ``sending`` with the attempt counted (before the send) and
+        leased for a while, so another worker does not claim them while they are in flight."""
         ...
 
     async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,

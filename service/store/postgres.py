@@ -87,7 +87,7 @@ class PostgresStore:
     """Incidents in a PostgreSQL database shared by every replica; see the module docstring."""
 
     def __init__(self, dsn: str, *, rules: IdentityRules, related_issue: str | None = None,
-                 timeout_s: float = 5.0, pool_size: int = 10, claim_lease_s: float = 300.0,
+                 timeout_s: float = 5.0, pool_size: int = 10, claim_lease_s: float = 120.0,
                  migrate_timeout_s: float = 60.0) -> None:
         self._dsn = dsn
         self._rules = rules

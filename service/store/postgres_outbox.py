@@ -2,10 +2,11 @@
 
 Purpose: the same statements as ``sqlite_outbox`` for several replicas working one outbox.
 ``claim_due`` takes rows ``FOR UPDATE SKIP LOCKED`` (two replicas never claim the same row at
-once) and marks each claim with ``claimed_until``: a delivery ``sending`` is due again only
-once that lease has passed, so a replica's in-flight send is not repeated by another, while a
-crashed replica's sends are picked up after the lease (as SQLite picks them up at restart);
-a store that closes gives its claims back, so a graceful restart resumes at once.
+once) and leases each claim as SQLite does (``next_attempt_at`` moves to the lease's end): a
+replica's in-flight send is not repeated by another, a crashed replica's sends are due again
+once the lease ends. A store that closes gives back the claims it holds (``claimed_by``), so
+a graceful restart resumes at once; SQLite gives back every claim when it opens, which only
+a single process may do.
 Boundary: functions run inside the caller's transaction on an asyncpg connection.
 """
 
@@ -23,14 +24,13 @@ Conn = Any  # asyncpg.Connection (the driver ships no type hints)
 _DELIVERY_COLUMNS = ("id, incident_id, sink, key, event, status, attempts, next_attempt_at,"
                      " last_error, created_at, delivered_at, message")
 _CLAIM = (
-    "WITH due AS (SELECT id FROM deliveries"
+    "WITH due AS (SELECT id, next_attempt_at FROM deliveries"
     " WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1"
-    " AND (status = 'pending' OR claimed_until IS NULL OR claimed_until <= $1)"
     " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
     " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1,"
-    " claimed_until = $3, claimed_by = $4 FROM due WHERE d.id = due.id"
+    " next_attempt_at = $3, claimed_by = $4 FROM due WHERE d.id = due.id"
     " RETURNING d.id, d.incident_id, d.sink, d.key, d.event, d.status, d.attempts,"
-    " d.next_attempt_at, d.last_error, d.created_at, d.delivered_at, d.message"
+    " due.next_attempt_at, d.last_error, d.created_at, d.delivered_at, d.message"
 )
 
 
@@ -73,7 +73,8 @@ async def enqueue(conn: Conn, message: Message, sinks: list[str], now: datetime)
 
 async def claim_due(conn: Conn, now: datetime, limit: int, lease_s: float,
                     owner: str) -> list[Delivery]:
-    """Due deliveries, marked ``sending`` with one more attempt, recorded before the send."""
+    """Due deliveries, marked ``sending`` with one more attempt and leased until
+    ``now + lease_s``, recorded before the send; each as it was when it fell due."""
     rows = await conn.fetch(_CLAIM, now, limit, now + timedelta(seconds=lease_s), owner)
     claimed = [_delivery(r) for r in rows]
     return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id))
@@ -91,14 +92,14 @@ async def finish(conn: Conn, delivery_id: int, *, delivered: bool, now: datetime
     await conn.execute(
         "UPDATE deliveries SET status = $1, delivered_at = COALESCE($2, delivered_at),"
         " next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4,"
-        " claimed_until = NULL, claimed_by = NULL WHERE id = $5",
+        " claimed_by = NULL WHERE id = $5",
         status, delivered_at, next_at, error, delivery_id)
 
 
 async def release_claims(conn: Conn, owner: str) -> int:
     """Give back the claims of ``owner`` (a store closing): due again at once elsewhere."""
     status = await conn.execute(
-        "UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL"
+        "UPDATE deliveries SET next_attempt_at = created_at, claimed_by = NULL"
         " WHERE claimed_by = $1 AND status = 'sending'", owner)
     return int(status.split()[-1])
 

@@ -97,7 +97,25 @@ class _Pending:
 
 
 def _run_batch(conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, Any]]:
-    """One transaction for the batch; a savepoint per job so one failure spares the rest."""
+    """One transaction for the whole batch (one fsync).
+
+    The common case runs the jobs back to back; if one fails, the batch is rolled back and
+    run again with a savepoint per job, so one bad job does not undo its batch-mates.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        results: list[tuple[bool, Any]] = [(True, job(conn)) for job in jobs]
+        conn.execute("COMMIT")
+        return results
+    except Exception as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        if len(jobs) == 1:
+            return [(False, exc)]
+    return _run_isolated(conn, jobs)
+
+
+def _run_isolated(conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, Any]]:
     results: list[tuple[bool, Any]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -139,6 +157,9 @@ class SqliteStore:
         await self._writer.open("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
                                 "busy_timeout=5000")
         await self._writer.run(self._migrate)
+        released = await self._writer.run(outbox_sql.release_claims)
+        if released:
+            log.info("outbox_claims_released", deliveries=released)
         await self._reader.open("busy_timeout=5000", "query_only=ON")
         self._task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 

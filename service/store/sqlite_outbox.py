@@ -6,12 +6,13 @@ Functions run inside the caller's transaction on the store's connection thread.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from service.domain.evidence import EvidenceBundle
 from service.domain.messages import Delivery, Message
 
+CLAIM_LEASE_S = 120.0
 _DELIVERY_COLUMNS = ("id, incident_id, sink, key, event, status, attempts, next_attempt_at,"
                      " last_error, created_at, delivered_at, message")
 
@@ -55,15 +56,23 @@ def claim_due(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Deliv
         (now.isoformat(), limit),
     ).fetchall()
     claimed = []
+    lease = (now + timedelta(seconds=CLAIM_LEASE_S)).isoformat()
     for row in rows:
+        # Leased: another claimer (a second worker) does not take it while it is in flight.
         conn.execute(
-            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-            (row[0],),
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+            " next_attempt_at = ? WHERE id = ?", (lease, row[0]),
         )
         delivery = _delivery(row)
         claimed.append(delivery.model_copy(update={"status": "sending",
                                                    "attempts": delivery.attempts + 1}))
     return claimed
+
+
+def release_claims(conn: sqlite3.Connection) -> int:
+    """After a restart of the only process using the file: claims in flight are due now."""
+    return conn.execute("UPDATE deliveries SET next_attempt_at = created_at"
+                        " WHERE status = 'sending'").rowcount
 
 
 def finish(conn: sqlite3.Connection, delivery_id: int, *, delivered: bool, now: datetime,

@@ -193,5 +193,8 @@ async def test_killed_while_the_escalation_is_being_delivered(tmp_path: Path) ->
         comments = [c for c in w.github.comments[205] if "escalated-repeat" in c["body"]]
         assert len(comments) == 1
         incident = await w.incident(incident_id)
-        assert list(incident["policy"]["escalations"]) == ["repeat"]
+        # At x60 the 30-minute recovery deadline may come too (correctly); each rule once.
+        assert "repeat" in incident["policy"]["escalations"]
+        keys = [d["key"] for d in incident["deliveries"] if d["sink"] == "oncall"]
+        assert len(keys) == len(set(keys))
         assert len(w.patches()) == 1

@@ -1,6 +1,6 @@
 -- The notification outbox and evidence bundles (PostgreSQL; see migrations/0002 for SQLite).
--- ``claimed_until``: a delivery claimed by one replica is not claimed by another while that
--- replica may still be sending it; after it (a crash) it is due again, as in SQLite.
+-- A claim leases a delivery (``next_attempt_at`` moves to the end of the lease, as in SQLite):
+-- no other replica claims it while it may be in flight; after a crash it is due again.
 -- ``claimed_by``: the store that claimed it, which gives its claims back when it closes.
 CREATE TABLE deliveries (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -11,7 +11,6 @@ CREATE TABLE deliveries (
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ NOT NULL,
-    claimed_until TIMESTAMPTZ,
     claimed_by TEXT,
     last_error TEXT,
     created_at TIMESTAMPTZ NOT NULL,

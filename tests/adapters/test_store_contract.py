@@ -38,6 +38,7 @@ from tests.conftest import alert, notification
 RULES = IdentityRules(default_namespace="codex-k8s-prod",
                       alert_signatures={"AI_SLOT_BUILD_CACHE_MANIFEST_UNKNOWN": "cache"})
 T0 = datetime(2026, 2, 26, 10, 5, tzinfo=UTC)
+LEASE = timedelta(seconds=120)  # a claim's lease: SQLite's constant, PostgresStore's default
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +70,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         dsn = await request.getfixturevalue("pg").acreate_database()
 
         def make(**kw: Any) -> Store:
-            # lease 0: a claimed delivery is due again at once, exactly as in SQLite
-            kw.setdefault("claim_lease_s", 0.0)
+            kw.setdefault("claim_lease_s", LEASE.total_seconds())
             return PostgresStore(dsn, rules=RULES, related_issue="205", **kw)
     found = Backend(request.param, make)
     yield found
@@ -265,9 +265,13 @@ async def test_outbox_enqueue_claim_and_finish(store: Store) -> None:
     await store.finish_delivery(later[0], delivered=False, now=T0, error="403 forbidden")
     retried = await store.claim_due(T0 + timedelta(seconds=30), 1)
     assert [(d.id, d.attempts) for d in retried] == [(pager.id, 2)]
-    # Left ``sending`` (a crash before the outcome): due again.
-    again = await store.claim_due(T0 + timedelta(seconds=31), 10)
-    assert [(d.id, d.attempts) for d in again] == [(pager.id, 3)]
+    # Left ``sending`` (a crash before the outcome): leased while it may be in flight, then
+    # due again, as it was when it fell due.
+    leased_until = T0 + timedelta(seconds=30) + LEASE
+    assert await store.claim_due(leased_until - timedelta(seconds=1), 10) == []
+    again = await store.claim_due(leased_until, 10)
+    assert [(d.id, d.attempts, d.next_attempt_at) for d in again] == [
+        (pager.id, 3, leased_until)]
 
     rows = {d.id: d for d in await store.deliveries(incident_id)}
     assert rows[chat.id].status == "delivered"
@@ -275,7 +279,7 @@ async def test_outbox_enqueue_claim_and_finish(store: Store) -> None:
     assert rows[chat.id].last_error is None
     assert (rows[later[0]].status, rows[later[0]].last_error) == ("failed", "403 forbidden")
     assert (rows[pager.id].status, rows[pager.id].last_error) == ("sending", "503")
-    assert rows[pager.id].next_attempt_at == T0 + timedelta(seconds=30)
+    assert rows[pager.id].next_attempt_at == leased_until + LEASE
     assert await store.count_deliveries() == {"delivered": 1, "failed": 1, "sending": 1}
 
 
@@ -318,15 +322,27 @@ async def test_restart_keeps_everything(backend: Backend, store: Store) -> None:
     await store.update(incident_id, IncidentUpdate(
         state=State.INVESTIGATING, evidence=bundle(incident_id), entries=[entry("collected")],
         messages=[(message(incident_id), ["chat"])], policy=PolicyRecord(mttr_s=1.0)), T0)
-    await store.claim_due(T0, 10)
+    (sent,) = await store.claim_due(T0, 10)
+    await store.finish_delivery(sent.id, delivered=True, now=T0)
+    await store.enqueue(message(incident_id, "evidence-1", "evidence"), ["chat"], T0)
+    (in_flight,) = await store.claim_due(T0, 10)
     before = await store.get_incident(incident_id)
     listing = await store.list_incidents(None, 10)
     await store.close()
     backend.stores.remove(store)
 
     reopened = await backend.open()
-    assert await reopened.get_incident(incident_id) == before
+    after = await reopened.get_incident(incident_id)
+    assert before is not None and after is not None
+    assert after.model_copy(update={"deliveries": []}) == before.model_copy(
+        update={"deliveries": []})
+    assert after.deliveries[0] == before.deliveries[0]
+    # The claim a stopped process held is given back: due at once, not at the lease's end.
+    assert after.deliveries[1] == before.deliveries[1].model_copy(
+        update={"next_attempt_at": T0})
     assert await reopened.list_incidents(None, 10) == listing
+    assert [(d.id, d.attempts) for d in await reopened.claim_due(T0, 10)] == [
+        (in_flight.id, 2)]
     again = await reopened.ingest(parsed, raw, T0)
     assert again.redelivery
     await reopened.ping()
@@ -369,7 +385,7 @@ async def test_both_backends_show_the_same_for_the_same_calls(tmp_path: Path,
                                                                pg: PgServer) -> None:
     sqlite = SqliteStore(tmp_path / "same.db", rules=RULES, related_issue="205")
     postgres = PostgresStore(await pg.acreate_database(), rules=RULES, related_issue="205",
-                             claim_lease_s=0.0)
+                             claim_lease_s=LEASE.total_seconds())
     shown = []
     for store in (sqlite, postgres):
         await store.open()

@@ -34,27 +34,27 @@ from tests.procs import free_port
 
 DEBIAN_PACKAGE = "postgresql"
 RUN_AS = "postgres"
+_BINARIES = ("initdb", "postgres", "pg_isready")
 
 
 def bin_dir() -> Path:
     """The newest installed PostgreSQL server's bin dir (``PG_BIN`` overrides)."""
-    if os.environ.get("PG_BIN"):
-        return Path(os.environ["PG_BIN"])
-    found = [p for p in Path("/usr/lib/postgresql").glob("*/bin")
-             if (p / "postgres").exists() and (p / "initdb").exists()]
+    candidates = ([Path(os.environ["PG_BIN"])] if os.environ.get("PG_BIN")
+                  else sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_major))
+    on_path = shutil.which("initdb")
+    if on_path and not os.environ.get("PG_BIN"):
+        candidates.insert(0, Path(on_path).resolve().parent)
+    found = [p for p in candidates if all((p / name).exists() for name in _BINARIES)]
     if not found:
-        on_path = shutil.which("initdb")
-        if on_path and (Path(on_path).resolve().parent / "postgres").exists():
-            return Path(on_path).resolve().parent
-        pytest.fail("PostgreSQL server binaries (initdb, postgres) are missing: run "
+        pytest.fail(f"PostgreSQL server binaries ({', '.join(_BINARIES)}) are missing: run "
                     f"scripts/bootstrap --system (Debian package {DEBIAN_PACKAGE}) or set "
                     "PG_BIN to their directory", pytrace=False)
+    return found[-1]
 
-    def major(path: Path) -> int:
-        digits = re.match(r"\d+", path.parent.name)
-        return int(digits.group()) if digits else 0
 
-    return max(found, key=major)
+def _major(path: Path) -> int:
+    digits = re.match(r"\d+", path.parent.name)
+    return int(digits.group()) if digits else 0
 
 
 def _user() -> str | None:

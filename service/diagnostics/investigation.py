@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from service.diagnostics.deployment_logs import collect_control_plane_logs, collect_worker_logs
@@ -26,16 +25,6 @@ from service.kube import KubeClient, sharing_reads
 from service.settings import Settings
 
 
-def _logs_found(logs: Iterable[Collected[ScanResult]], signature: str) -> list[
-        tuple[datetime | None, datetime | None, list[str], int]]:
-    out = []
-    for got in logs:
-        if got.data is not None:
-            stats = got.data.stats(signature)
-            out.append((stats.first_seen, stats.last_seen, stats.run_ids, stats.lines))
-    return out
-
-
 def _summary(signature: str, logs: list[Collected[ScanResult]],
              jobs: Collected[FailedJobs]) -> tuple[bool, datetime | None, datetime | None,
                                                    list[str]]:
@@ -43,10 +32,13 @@ def _summary(signature: str, logs: list[Collected[ScanResult]],
     times: list[datetime] = []
     run_ids: list[str] = []
     confirmed = False
-    for first, last, ids, lines in _logs_found(logs, signature):
-        confirmed = confirmed or lines > 0
-        times += [t for t in (first, last) if t is not None]
-        run_ids += ids
+    for got in logs:
+        if got.data is None:
+            continue
+        stats = got.data.stats(signature)
+        confirmed = confirmed or stats.lines > 0  # a defining line, not mere context
+        times += [t for t in (stats.first_seen, stats.last_seen) if t is not None]
+        run_ids += stats.run_ids
     for job in jobs.data.jobs if jobs.data is not None else []:
         if job.signature != signature:
             continue

@@ -40,7 +40,8 @@ class _Builds(BaseModel):
 async def finished_builds(kube: KubeClient, settings: Settings, since: datetime) -> _Builds:
     """Platform jobs created after ``since`` that finished; failed ones with their signature."""
     finished = []
-    for job in sorted(objects.items(await kube.list_jobs()), key=objects.creation_order):
+    job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
+    for job in sorted(objects.items(job_list), key=objects.creation_order):
         info = objects.job_info(job, settings.platform)
         if info.kind == "other" or info.status not in ("Complete", "Failed"):
             continue
@@ -48,7 +49,7 @@ async def finished_builds(kube: KubeClient, settings: Settings, since: datetime)
             continue
         finished.append((job, info))
     failed = [(job, info) for job, info in finished if info.status == "Failed"]
-    tails, problem = await tails_of(kube, settings, failed)
+    tails, problem = await tails_of(kube, settings, failed, pod_list)
     result = _Builds(items=[
         BuildOutcome(job=info.name, kind=info.kind, status=info.status,
                      created_at=info.created_at, finished_at=info.finished_at,

@@ -63,7 +63,7 @@ async def _ours(kubeconfig: Path, mode: str) -> dict[str, Any]:
                 source="control_plane", since=since, now=now, context=mode == "ours")
             assert got.data is not None, got.error
             stats = got.data.stats("cache")
-            out = {"bytes": got.data.bytes_scanned, "lines": got.data.lines_scanned,
+            out: dict[str, Any] = {"bytes": got.data.bytes_scanned, "lines": got.data.lines_scanned,
                    "defining": stats.lines, "context": stats.context_lines,
                    "occurrences": stats.occurrences, "status": got.status.value}
         else:

@@ -116,8 +116,17 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
                           work=app[WORK], route=route, wake_outbox=outbox.wake,
                           metrics=metrics)
         app[RUNBOOK] = runbook
-        supervisor.spawn("investigations", runbook.run_investigations)
-        supervisor.spawn("watch", runbook.run_watch)
+
+        async def lead_then_run() -> None:
+            # Replicas sharing a database elect one to run the loops; the others take
+            # webhooks and serve the API (the leader picks their incidents up at its pass).
+            while not await app[STORE].lead():
+                await app[CLOCK].sleep(settings.escalation.monitor_interval_s)
+            log.info("runbook_leader")
+            supervisor.spawn("investigations", runbook.run_investigations)
+            supervisor.spawn("watch", runbook.run_watch)
+
+        supervisor.spawn_once("leadership", lead_then_run)
     yield
     await supervisor.stop(settings.server.shutdown_timeout_s)
     if kube is not None:

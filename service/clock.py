@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -71,8 +72,12 @@ class ManualClock:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def sleep(self, seconds: float) -> None:
-        deadline = self._now + timedelta(seconds=max(0.0, seconds))
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        # The deadline is taken at the call, not when the coroutine first runs: a task made
+        # of it may start only after the clock was advanced.
+        return self._sleep_until(self._now + timedelta(seconds=max(0.0, seconds)))
+
+    async def _sleep_until(self, deadline: datetime) -> None:
         while self._now < deadline:
             await self._changed.wait()
         # Yield once so a zero sleep still lets other tasks run, as asyncio.sleep(0) does.

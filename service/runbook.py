@@ -102,15 +102,15 @@ class Runbook:
                 await self.investigate(incident_id)
 
     async def run_watch(self) -> None:
-        # After a restart: incidents never investigated (crash before their evidence) go back
-        # to the investigation queue; everything else resumes from its stored record.
-        for incident_id in await self._store.active_incidents():
-            incident = await self._store.get_incident(incident_id)
-            if incident is not None and incident.latest_evidence is None:
-                self._work.incidents_changed([incident_id])
         while True:
             for incident_id in await self._store.active_incidents():
-                await self.step(incident_id)
+                incident = await self._store.get_incident(incident_id)
+                if incident is not None and incident.latest_evidence is None:
+                    # Never investigated: a crash before its evidence, or another replica's
+                    # webhook took the alert. Everything else resumes from its record.
+                    self._work.incidents_changed([incident_id])
+                else:
+                    await self.step(incident_id)
             self.passes += 1
             await self._wait(self._settings.escalation.monitor_interval_s)
 

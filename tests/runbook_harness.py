@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +24,12 @@ from service.domain.incidents import Incident
 from service.runbook import Runbook
 from service.simulator.server import Simulator
 from service.store.base import Store
+from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.webhook import FakeWebhook
 from tests.conftest import Client, alert, make_settings, notification
 from tests.simkit import running_simulator
 
+GITHUB_TOKEN = "ghp_harnessgithubtoken00000000000000000"
 CONTROL_PLANE_PATH = "/apis/apps/v1/namespaces/codex-k8s-prod/deployments/codex-k8s-control-plane"
 
 
@@ -41,8 +43,12 @@ class SimTime:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.sim.clock.now(), UTC)
 
-    async def sleep(self, seconds: float) -> None:
-        deadline = self.sim.clock.now() + max(0.0, seconds)
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        # The deadline is taken now, at the call, not when the coroutine first runs: a task
+        # made of it may start after the test has already advanced the clock.
+        return self._sleep_until(self.sim.clock.now() + max(0.0, seconds))
+
+    async def _sleep_until(self, deadline: float) -> None:
         while self.sim.clock.now() < deadline:
             # Woken by advance(); the short real timeout re-reads the clock in case time was
             # moved without advance() (the simulator's own control API, say).
@@ -62,7 +68,9 @@ def _chain(task: asyncio.Task[Any]) -> str:
     while coro is not None and hasattr(coro, "cr_frame"):
         frame = coro.cr_frame
         if frame is not None:
-            out.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+            extra = f"(deadline={frame.f_locals['deadline']})" if "deadline" in frame.f_locals \
+                else ""
+            out.append(f"{frame.f_code.co_name}:{frame.f_lineno}{extra}")
         coro = coro.cr_await
     out.append(repr(coro)[:80])
     return " > ".join(out)
@@ -76,6 +84,7 @@ class Harness:
     app: web.Application
     oncall: FakeWebhook
     owner: FakeWebhook
+    github: FakeGithub
 
     @property
     def store(self) -> Store:
@@ -126,7 +135,8 @@ class Harness:
         while self.runbook.passes <= before:
             if time.monotonic() > deadline:
                 stacks = "\n".join(f"{t.get_name()}: {_chain(t)}" for t in asyncio.all_tasks())
-                raise AssertionError("the watch loop made no pass after the clock advanced:\n"
+                raise AssertionError("the watch loop made no pass after the clock advanced "
+                                     f"(now={self.sim.clock.now()}, passes={before}):\n"
                                      + stacks)
             await asyncio.sleep(0.01)
 
@@ -158,8 +168,9 @@ class Harness:
 async def harness(tmp_path: Path, scenario: str, start_app: Any, *, mode: str = "auto",
                   **sections: dict[str, Any]) -> AsyncIterator[Harness]:
     oncall, owner = FakeWebhook(), FakeWebhook()
-    await oncall.start()
-    await owner.start()
+    github = FakeGithub(GITHUB_TOKEN, "codex-k8s/codex-k8s", {205})
+    for fake in (oncall, owner, github):
+        await fake.start()
     try:
         async with running_simulator(scenario, tmp_path) as sim:
             assert sim.kubeconfig_path is not None
@@ -173,11 +184,14 @@ async def harness(tmp_path: Path, scenario: str, start_app: Any, *, mode: str = 
                 sinks={"oncall": {"type": "webhook", "url": oncall.hook_url,
                                   "audience": "oncall"},
                        "owner": {"type": "webhook", "url": owner.hook_url,
-                                 "audience": "owner"}},
+                                 "audience": "owner"},
+                       "issue": {"type": "github", "url": github.url, "token": GITHUB_TOKEN,
+                                 "repo": "codex-k8s/codex-k8s",
+                                 "events": ["escalated", "resolved"]}},
                 **sections,
             )
             client = await start_app(settings, clock=clock)
-            yield Harness(sim, clock, client, client.app, oncall, owner)
+            yield Harness(sim, clock, client, client.app, oncall, owner, github)
     finally:
-        await oncall.close()
-        await owner.close()
+        for fake in (oncall, owner, github):
+            await fake.close()

@@ -18,13 +18,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 GO_ZERO_TIME_YEAR = 1
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def _no_surrogates(value: str) -> str:
-    # JSON may escape lone surrogates ("\\ud800"); they are not text and cannot be stored.
-    if _SURROGATE.search(value):
-        raise ValueError("string contains a lone UTF-16 surrogate")
+    # JSON may escape NUL or lone surrogates ("\\u0000", "\\ud800"): not label text, and
+    # neither PostgreSQL text nor every log sink can hold them, so they are a client error.
+    if _NOT_TEXT.search(value):
+        raise ValueError("string contains NUL or a lone UTF-16 surrogate")
     return value
 
 

@@ -73,6 +73,11 @@ class Store(Protocol):
 
     async def ping(self) -> None: ...
 
+    async def lead(self) -> bool:
+        """True when this process is the one to run the runbook loops (replicas sharing a
+        database elect one, so a decision is never carried out twice)."""
+        ...
+
     async def ingest(
         self, notification: Notification, raw: bytes, received_at: datetime
     ) -> IngestResult: ...

@@ -83,6 +83,10 @@ async def migrate(conn: Conn, lock_timeout_s: float | None = None) -> list[int]:
     return applied
 
 
+# The advisory lock whose holder runs the runbook loops ("aislot" in ASCII).
+_LEADER_LOCK = 0x61_69_73_6C_6F_74
+
+
 class PostgresStore:
     """Incidents in a PostgreSQL database shared by every replica; see the module docstring."""
 
@@ -98,6 +102,7 @@ class PostgresStore:
         self._migrate_timeout = max(migrate_timeout_s, timeout_s)
         self._pool: Any = None
         self._owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+        self._leader: Any = None
 
     async def open(self) -> None:
         try:
@@ -121,8 +126,30 @@ class PostgresStore:
             log.info("store_migrated", version=number, backend="postgres")
         self._pool = pool
 
+    async def lead(self) -> bool:
+        """Try to become the replica that runs the runbook loops: a session advisory lock,
+        held on a connection of its own for as long as this store is open."""
+        if self._leader is not None:
+            return True
+        try:
+            async with asyncio.timeout(self._timeout):
+                conn = await asyncpg.connect(self._dsn, server_settings={
+                    "application_name": "aislot-responder-leader"})
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):
+                    self._leader = conn
+                    log.info("store_leadership_acquired", owner=self._owner)
+                    return True
+                await conn.close()
+        except (TimeoutError, *_DRIVER_ERRORS) as exc:
+            log.warning("store_leadership_unavailable", error=type(exc).__name__)
+        return False
+
     async def close(self) -> None:
         """Give this store's outbox claims back (due again at once elsewhere), then close."""
+        if self._leader is not None:
+            leader, self._leader = self._leader, None
+            with contextlib.suppress(Exception):
+                await leader.close()
         if self._pool is None:
             return
         with contextlib.suppress(StoreUnavailable):

@@ -232,6 +232,10 @@ class SqliteStore:
         assert incident is not None
         return incident
 
+    async def lead(self) -> bool:
+        """One process owns an SQLite file: it always runs the runbook loops."""
+        return True
+
     async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
         await self._submit(lambda conn: incidents_sql.update(conn, incident_id, update, now))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from service.domain.lifecycle import State
@@ -32,6 +33,10 @@ async def test_cache_recovers_mitigated_resolved_with_mttr(tmp_path: Path,
         done = await h.delivered(incident_id)
         assert _events(h.oncall) == ["evidence", "mitigated", "resolved"]
         assert _events(h.owner) == ["resolved"]
+        (final,) = h.github.comments[205]  # the related issue gets the final update
+        for part in ("Recovered", "Root cause", "MANIFEST_UNKNOWN", "MTTR", "Timeline",
+                     "Kill switch CODEXK8S_KANIKO_CACHE_ENABLED=false"):
+            assert part in final["body"], part
         kinds = [e.kind for e in done.timeline]
         for kind in ("opened", "investigation_started", "evidence_collected", "mitigated",
                      "resolved"):
@@ -108,3 +113,24 @@ async def test_spurious_alert_on_a_healthy_cluster_is_not_mitigated(
         assert incident.policy.mitigation.status == "not_needed"
         done = await h.run_until(incident_id, lambda i: i.state is State.RESOLVED)
         assert h.writes() == [] and done.policy.escalations == {}
+
+
+async def test_renotifications_attach_without_rerunning_the_investigation(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    async with harness(tmp_path, "cache-persists", start_app, mode="observe") as h:
+        incident_id = await h.fire()
+        await h.investigated(incident_id)
+        await h.tick(60)
+        again = await h.fire(minutes_ago=1, job_kind="mirror")  # a new alert, same key
+        assert again == incident_id
+        await h.tick(30)
+        incident = await h.incident(incident_id)
+        assert len(incident.evidence) == 1  # within reinvestigate_interval_s (600 s)
+        assert [e.kind for e in incident.timeline].count("alert_attached") == 1
+        for _ in range(20):
+            await h.tick(30)
+        await h.fire(minutes_ago=0, job_kind="build")  # after the interval: a fresh bundle
+        deadline = asyncio.get_running_loop().time() + 20
+        while len((await h.incident(incident_id)).evidence) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "no second bundle"
+            await asyncio.sleep(0.05)

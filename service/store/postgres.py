@@ -83,8 +83,9 @@ async def migrate(conn: Conn, lock_timeout_s: float | None = None) -> list[int]:
     return applied
 
 
-# The advisory lock whose holder runs the runbook loops ("aislot" in ASCII).
-_LEADER_LOCK = 0x61_69_73_6C_6F_74
+# The advisory lock whose holder runs the runbook loops ("leader" in ASCII); not the
+# migration lock, which a leader holding it for life would keep every other replica out of.
+_LEADER_LOCK = 0x6C6561646572
 
 
 class PostgresStore:

@@ -30,6 +30,7 @@ from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
 from service.domain.messages import Message
 from service.kube import KubeClient
+from service.kube_errors import KubeConfigError
 from service.metrics import Metrics
 from service.runbook import Runbook
 from service.settings import Settings
@@ -103,7 +104,7 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     kube: KubeClient | None = None
     try:
         kube = await KubeClient.from_settings(settings.kube)
-    except Exception as exc:  # a missing kubeconfig must not stop the intake
+    except KubeConfigError as exc:  # a missing kubeconfig must not stop the intake
         app[KUBE_STATUS] = f"unavailable: {exc}"
         log.error("kube_unavailable", error=str(exc))
     else:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -29,10 +28,20 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
 
-from service.retry import AdapterError, Permanent, Retryable, call_with_retry, classify_status
+from service.kube_errors import (
+    Json,
+    KubeConfigError,
+    KubeError,
+    KubePermanent,
+    KubeStreamBroken,
+    KubeTimeout,
+    failure,
+    status_body,
+    transport,
+)
+from service.retry import call_with_retry
 from service.settings import KubeSettings
 
-Json = dict[str, Any]
 PatchType = Literal["strategic", "merge", "json"]
 T = TypeVar("T")
 
@@ -42,62 +51,6 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
     "json": "application/json-patch+json",
 }
 _CHUNK = 64 * 1024
-# kube-apiserver's RBAC wording: `... cannot get resource "pods/log" in API group "" ...`
-_FORBIDDEN = re.compile(r'cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)"')
-
-
-# -- errors ----------------------------------------------------------------------------------
-class KubeError(AdapterError):
-    """Any failure talking to the API server; ``attempts`` is how many tries it took."""
-
-    def __init__(self, message: str, *, status: int | None = None,
-                 reason: str | None = None) -> None:
-        AdapterError.__init__(self, message, status=status)
-        self.reason = reason
-        self.attempts = 1
-
-
-class KubeRetryable(KubeError, Retryable):
-    """5xx, 429, a dropped connection or a timeout: worth another try."""
-
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
-                 retry_after_s: float | None = None) -> None:
-        KubeError.__init__(self, message, status=status, reason=reason)
-        self.retry_after_s = retry_after_s
-
-
-class KubeTimeout(KubeRetryable):
-    """The request did not answer within ``KubeSettings.request_timeout_s``."""
-
-
-class KubePermanent(KubeError, Permanent):
-    """A 4xx other than 429: the same request would get the same answer."""
-
-
-class KubeNotFound(KubePermanent):
-    """404: the object (or the route) does not exist."""
-
-
-class KubeForbidden(KubePermanent):
-    """403: RBAC forbids this; ``verb``/``resource`` say what a Role would have to grant."""
-
-    def __init__(self, message: str, *, verb: str, resource: str, namespace: str) -> None:
-        KubePermanent.__init__(self, message, status=403, reason="Forbidden")
-        self.verb = verb
-        self.resource = resource
-        self.namespace = namespace
-
-    @property
-    def hint(self) -> str:
-        return f"grant {self.verb} on {self.resource} in namespace {self.namespace}"
-
-
-class KubeConfigError(KubeError):
-    """No usable cluster configuration (kubeconfig unreadable, not in a cluster)."""
-
-
-class KubeStreamBroken(KubeError):
-    """A log stream or watch was cut after data had arrived (not retried: data was consumed)."""
 
 
 # -- attempts --------------------------------------------------------------------------------
@@ -148,46 +101,6 @@ def sharing_reads() -> Iterator[None]:
         _SHARED.reset(token)
 
 
-# -- classification --------------------------------------------------------------------------
-def _status_body(raw: bytes) -> Json:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _failure(status: int, raw: bytes, retry_after: str | None, namespace: str) -> KubeError:
-    """The one mapping of a non-2xx answer to our error classes."""
-    body = _status_body(raw)
-    message = str(body.get("message") or raw[:300].decode("utf-8", "replace") or status)
-    reason = body.get("reason")
-    if status == 403:
-        found = _FORBIDDEN.search(message)
-        details = body.get("details") or {}
-        verb = found.group("verb") if found else "get"
-        resource = found.group("resource") if found else str(details.get("kind") or "unknown")
-        return KubeForbidden(message, verb=verb, resource=resource, namespace=namespace)
-    if status == 404:
-        return KubeNotFound(message, status=404, reason=reason)
-    shared = classify_status(status, message, retry_after)
-    if isinstance(shared, Retryable):
-        seconds = shared.retry_after_s
-        if seconds is None and status == 429:  # the Status body says it too
-            seconds = (body.get("details") or {}).get("retryAfterSeconds")
-        return KubeRetryable(message, status=status, reason=reason,
-                             retry_after_s=float(seconds) if seconds is not None else None)
-    return KubePermanent(message, status=status, reason=reason)
-
-
-def _transport(exc: BaseException, what: str) -> KubeError:
-    """Connection errors and timeouts: retryable."""
-    if isinstance(exc, TimeoutError):
-        return KubeTimeout(f"{what}: timed out")
-    return KubeRetryable(f"{what}: {type(exc).__name__}: {exc}")
-
-
-# -- the client ------------------------------------------------------------------------------
 class KubeClient:
     """Typed calls on one namespace; create with ``from_settings``, end with ``close``."""
 
@@ -242,7 +155,7 @@ class KubeClient:
                 auth_settings=["BearerToken"], _preload_content=False,
                 _request_timeout=client_timeout)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport(exc, f"{method} {path}") from exc
+            raise transport(exc, f"{method} {path}") from exc
         if 200 <= resp.status < 300:
             return resp
         try:
@@ -251,7 +164,7 @@ class KubeClient:
             raw = b""
         finally:
             resp.release()
-        raise _failure(resp.status, raw, resp.headers.get("Retry-After"), self.namespace)
+        raise failure(resp.status, raw, resp.headers.get("Retry-After"), self.namespace)
 
     async def _retry(self, what: Callable[[], Awaitable[T]]) -> T:
         """``call_with_retry`` with attempt accounting for the current meter."""
@@ -303,7 +216,7 @@ class KubeClient:
             except TimeoutError as exc:
                 raise KubeTimeout(f"{method} {path}: no answer within {limit}s") from exc
             except aiohttp.ClientError as exc:
-                raise _transport(exc, f"{method} {path}") from exc
+                raise transport(exc, f"{method} {path}") from exc
             try:
                 parsed = json.loads(raw)
             except ValueError as exc:
@@ -417,7 +330,7 @@ class KubeClient:
                 *lines, carry = carry.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        event = _status_body(line)
+                        event = status_body(line)
                         if event:
                             yield event
 

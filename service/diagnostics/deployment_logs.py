@@ -23,7 +23,8 @@ from service.diagnostics.selectors import matches, selector_string
 from service.domain.evidence import Collected
 from service.domain.logscan import LogScanner, ScanLimits, ScanResult, ScanState
 from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER, SignatureConfig
-from service.kube import KubeClient, KubeForbidden
+from service.kube import KubeClient
+from service.kube_errors import KubeForbidden
 from service.settings import DiagnosticsSettings, Settings
 
 

@@ -19,7 +19,8 @@ from service.diagnostics import objects
 from service.diagnostics.job_logs import JobTail, SignatureDetector, pods_by_job, read_tail
 from service.diagnostics.outcome import Incomplete, run_collector
 from service.domain.evidence import Collected, FailedJob, FailedJobs, JobInfo
-from service.kube import KubeClient, KubeError
+from service.kube import KubeClient
+from service.kube_errors import KubeError
 from service.settings import Settings
 
 TAIL_CONCURRENCY = 8

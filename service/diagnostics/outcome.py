@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from service.domain.evidence import Collected, CollectorStatus
 from service.domain.redaction import Redactor
-from service.kube import KubeError, KubeForbidden, metering
+from service.kube import metering
+from service.kube_errors import KubeError, KubeForbidden
 
 T = TypeVar("T", bound=BaseModel)
 _ERROR_CHARS = 300

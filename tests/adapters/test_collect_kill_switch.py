@@ -19,7 +19,8 @@ import pytest
 from service.diagnostics import read_kill_switch
 from service.diagnostics.kill_switch import collect_kill_switch
 from service.domain.evidence import CollectorStatus
-from service.kube import KubeClient, KubeNotFound
+from service.kube import KubeClient
+from service.kube_errors import KubeNotFound
 from service.settings import KubeSettings, Settings
 from service.simulator.scenario import load_scenario
 from service.simulator.server import Simulator

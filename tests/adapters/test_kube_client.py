@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from service.kube import (
-    PATCH_CONTENT_TYPES,
-    KubeClient,
+from service.kube import PATCH_CONTENT_TYPES, KubeClient, metering, sharing_reads
+from service.kube_errors import (
     KubeConfigError,
     KubeForbidden,
     KubeNotFound,
@@ -25,8 +24,6 @@ from service.kube import (
     KubeRetryable,
     KubeStreamBroken,
     KubeTimeout,
-    metering,
-    sharing_reads,
 )
 from service.settings import KubeSettings
 from service.simulator.server import Simulator

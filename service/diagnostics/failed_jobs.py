@@ -20,7 +20,7 @@ from service.diagnostics.job_logs import JobTail, SignatureDetector, pods_by_job
 from service.diagnostics.outcome import Incomplete, run_collector
 from service.domain.evidence import Collected, FailedJob, FailedJobs, JobInfo
 from service.kube import KubeClient
-from service.kube_errors import KubeError
+from service.kube_errors import KubeError, KubeNotFound
 from service.settings import Settings
 
 TAIL_CONCURRENCY = 8
@@ -50,6 +50,10 @@ async def tails_of(kube: KubeClient, settings: Settings,
             try:
                 return info.name, await read_tail(kube, pod, kind=info.kind,
                                                   diag=settings.diagnostics, detect=detect)
+            except KubeNotFound:
+                # The pod went with its job's TTL between the listing and the read: normal
+                # (failed jobs vanish after 10 minutes), not a failed diagnostic.
+                return info.name, JobTail()
             except KubeError as exc:
                 failures.append(exc)
                 return info.name, JobTail()

@@ -243,6 +243,8 @@ class Simulator:
         if rule is not None:
             if rule.status == 503:
                 raise status.service_unavailable(rule.retry_after or None)
+            if rule.status == 404:  # the object went away (a pod removed with its job's TTL)
+                raise status.not_found(info.resource.split("/")[0], "", info.name or "")
             raise status.internal_error("etcdserver: request timed out")
         drop = f.fire("drop", info.verb, info.resource, info.name)
         if drop is not None:

@@ -6,16 +6,18 @@ denials); the bundle must come back with every collector's honest status.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from service.diagnostics.failed_jobs import collect_failed_jobs
 from service.diagnostics.investigation import collect_evidence
 from service.domain.evidence import CollectorStatus, EvidenceBundle
 from service.kube import KubeClient
 from service.settings import KubeSettings, Settings
 from service.simulator.server import Simulator
 from tests import simkit
-from tests.simkit import SimFactory
+from tests.simkit import SimFactory, running_simulator
 
 sim_factory = simkit.sim_factory
 OK = CollectorStatus.OK
@@ -111,3 +113,21 @@ async def test_forbidden_lists_name_what_to_grant(sim_factory: SimFactory) -> No
     assert bundle.workloads.status is CollectorStatus.FORBIDDEN
     assert bundle.registry.status is CollectorStatus.FORBIDDEN
     assert bundle.control_plane_logs.status is OK and bundle.confirmed
+
+
+async def test_a_job_pod_gone_between_list_and_read_is_not_a_failure(tmp_path: Path) -> None:
+    async with running_simulator("cache-recovers", tmp_path) as sim:
+        assert sim.kubeconfig_path is not None
+        kube = await KubeClient.from_settings(KubeSettings(kubeconfig=sim.kubeconfig_path))
+        try:
+            # Every job pod's log answers 404, as when the TTL controller removed the pod.
+            sim.add_fault(kind="error", verb="get", resource="pods/log",
+                          name="codex-k8s-kaniko-*", status=404)
+            settings = Settings()
+            now = datetime.fromtimestamp(sim.clock.now(), UTC)
+            got = await collect_failed_jobs(kube, settings, since=now - timedelta(hours=6),
+                                            now=now)
+            assert got.status is CollectorStatus.OK, got.error
+            assert got.data is not None and got.data.jobs
+        finally:
+            await kube.close()

@@ -60,7 +60,8 @@ class NothingToApprove(Exception):
 def policy_config(settings: Settings) -> PolicyConfig:
     esc, mit = settings.escalation, settings.mitigation
     return PolicyConfig(
-        mode=mit.mode, switch_signatures=frozenset({"cache"}), off_value=mit.target.off_value,
+        mode=mit.mode, switch_signatures=frozenset(mit.signatures),
+        off_value=mit.target.off_value,
         repeat_threshold=esc.repeat_threshold,
         recovery_deadline=timedelta(seconds=esc.recovery_deadline_s),
         clean_window=timedelta(seconds=esc.clean_window_s),

@@ -142,6 +142,10 @@ class MitigationSettings(Section):
     """The cache kill switch and its safety policy."""
 
     mode: Literal["auto", "approval", "observe", "dry-run"] = "auto"
+    signatures: list[str] = Field(
+        default_factory=lambda: ["cache"],
+        description="signatures the kill switch fixes: applied only when the evidence "
+                    "confirms one of them")
     target: KillSwitchTarget = KillSwitchTarget()
     rollout_timeout_s: float = Field(default=180.0, gt=0)
 

@@ -81,6 +81,14 @@ def build_openapi() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Incident"), "the incident"),
                               **_errors(401, 404)},
             }},
+            "/incidents/{incident_id}/approve": {"post": {
+                "summary": "The Owner approves the pending kill switch (approval mode)",
+                "security": bearer,
+                "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object"}, "approved; applied next"),
+                              **_errors(401, 404, 409)},
+            }},
             "/healthz": {"get": {"summary": "liveness", "responses": {"200": {
                 "description": "alive"}}}},
             "/readyz": {"get": {"summary": "readiness (store and workers)", "responses": {

@@ -51,6 +51,7 @@ from service.workqueue import WorkQueue
 log = structlog.get_logger(__name__)
 
 Router = Callable[[Message], list[str]]
+INVESTIGATIONS_AT_ONCE = 8
 
 
 class NothingToApprove(Exception):
@@ -98,9 +99,28 @@ class Runbook:
     # -- loops -------------------------------------------------------------------------------
 
     async def run_investigations(self) -> None:
-        while True:
-            for incident_id in await self._work.take():
-                await self.investigate(incident_id)
+        """Each changed incident is investigated in a task of its own, so one incident's slow
+        step never delays the next one's evidence (a few at a time; one per incident)."""
+        running: set[asyncio.Task[None]] = set()
+        gate = asyncio.Semaphore(INVESTIGATIONS_AT_ONCE)
+
+        async def one(incident_id: str) -> None:
+            async with gate:
+                try:
+                    await self.investigate(incident_id)
+                except Exception:  # logged and left: the watch picks the incident up again
+                    log.exception("investigation_failed", incident_id=incident_id)
+
+        try:
+            while True:
+                for incident_id in await self._work.take():
+                    task = asyncio.create_task(one(incident_id), name=f"investigate-{incident_id}")
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def run_watch(self) -> None:
         while True:

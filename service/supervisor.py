@@ -26,10 +26,6 @@ class Supervisor:
         self._max_delay = max_restart_delay_s
         self._closing = False
 
-    @property
-    def names(self) -> list[str]:
-        return [name for name, task in self._tasks.items() if not task.done()]
-
     def healthy(self) -> bool:
         """True while every long-running task is alive."""
         return not self._closing and all(not t.done() for t in self._tasks.values())

@@ -31,6 +31,3 @@ class WorkQueue:
         self._ids.clear()
         self._ready.clear()
         return ids
-
-    def pending(self) -> int:
-        return len(self._ids)

@@ -25,10 +25,9 @@ import pytest
 from aiohttp import web
 
 from service.app import create_app
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings, load_settings
+from service.settings import load_settings
 from tests.adapters.fakes.webhook import FakeWebhook
-from tests.bench.bench_evidence import one_round
+from tests.bench.bench_evidence import run as collector_rounds
 from tests.conftest import alert, notification
 from tests.procs import free_port
 from tests.simkit import simulator_process
@@ -76,17 +75,6 @@ async def bundle_times(kubeconfig: Path, workdir: Path, rounds: int) -> list[flo
     return times
 
 
-async def collector_times(kubeconfig: Path, rounds: int) -> list[dict[str, Any]]:
-    settings = Settings(kube=KubeSettings(kubeconfig=kubeconfig),
-                        diagnostics={"collector_timeout_s": 60, "overall_deadline_s": 90})
-    kube = await KubeClient.from_settings(settings.kube)
-    try:
-        await one_round(kube, settings, datetime.now(UTC))
-        return [await one_round(kube, settings, datetime.now(UTC)) for _ in range(rounds)]
-    finally:
-        await kube.close()
-
-
 def report(posted: list[float], rounds: list[dict[str, Any]], latency_s: float) -> float:
     bundle = statistics.median(posted)
     slowest = statistics.median(r["slowest_s"] for r in rounds)
@@ -101,7 +89,7 @@ def report(posted: list[float], rounds: list[dict[str, Any]], latency_s: float) 
 async def measure(kubeconfig: Path, workdir: Path, rounds: int,
                   latency_s: float) -> float:
     posted = await bundle_times(kubeconfig, workdir, rounds)
-    return report(posted, await collector_times(kubeconfig, rounds), latency_s)
+    return report(posted, await collector_rounds(kubeconfig, rounds), latency_s)
 
 
 @pytest.mark.bench

@@ -32,6 +32,7 @@ from service.domain.lifecycle import State
 from service.domain.messages import Message
 from service.domain.policy import (
     ApplySwitch,
+    Decision,
     Escalate,
     PolicyConfig,
     PolicyRecord,
@@ -229,6 +230,28 @@ class Runbook:
             self._metrics.signature_occurrences.labels(
                 namespace=incident.namespace, signature=incident.signature,
                 source="jobs").inc(len(new_failures))
+        messages = self._record_actions(incident, decision, entries, now)
+        if decision.state is not incident.state:
+            entries.append(_entry(now, "state", f"{incident.state} -> {decision.state}"))
+        changed = decision.record != record or entries or decision.state is not incident.state
+        if changed:
+            await self._store.update(incident.id, IncidentUpdate(
+                policy=decision.record, state=decision.state, entries=entries,
+                messages=messages,
+                escalated=any(isinstance(a, Escalate) for a in decision.actions)), now)
+        if messages:
+            self._wake_outbox()
+        for action in decision.actions:
+            if isinstance(action, ApplySwitch):
+                await self._apply(incident, decision.record, now, resuming=resuming)
+            elif isinstance(action, RecordDryRun):
+                await self._dry_run(incident, decision.record, now)
+
+    def _record_actions(self, incident: Incident, decision: Decision,
+                        entries: list[TimelineEntry], now: datetime
+                        ) -> list[tuple[Message, list[str]]]:
+        """Timeline lines (appended to ``entries``), metrics and messages for the decision's
+        escalations, approval request and resolution: stored with the decision, atomically."""
         messages: list[tuple[Message, list[str]]] = []
         view = incident.model_copy(update={"state": decision.state})
         for action in decision.actions:
@@ -251,26 +274,11 @@ class Runbook:
                     self._metrics.mttr.labels(namespace=incident.namespace,
                                               signature=incident.signature).observe(
                         action.mttr_s)
-        if any(isinstance(a, Resolve) for a in decision.actions):
-            final = view.model_copy(update={"timeline": [*incident.timeline, *entries]})
-            reason = next(a.reason for a in decision.actions if isinstance(a, Resolve))
-            messages.append(self._queue(compose_resolved(
-                final, decision.record, reason=reason, public_url=self.public_url, now=now)))
-        if decision.state is not incident.state:
-            entries.append(_entry(now, "state", f"{incident.state} -> {decision.state}"))
-        changed = decision.record != record or entries or decision.state is not incident.state
-        if changed:
-            await self._store.update(incident.id, IncidentUpdate(
-                policy=decision.record, state=decision.state, entries=entries,
-                messages=messages,
-                escalated=any(isinstance(a, Escalate) for a in decision.actions)), now)
-        if messages:
-            self._wake_outbox()
-        for action in decision.actions:
-            if isinstance(action, ApplySwitch):
-                await self._apply(incident, decision.record, now, resuming=resuming)
-            elif isinstance(action, RecordDryRun):
-                await self._dry_run(incident, decision.record, now)
+                final = view.model_copy(update={"timeline": [*incident.timeline, *entries]})
+                messages.append(self._queue(compose_resolved(
+                    final, decision.record, reason=action.reason,
+                    public_url=self.public_url, now=now)))
+        return messages
 
     # -- cluster actions ---------------------------------------------------------------------
 

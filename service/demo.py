@@ -36,6 +36,7 @@ from service.simulator.server import Simulator
 SPEED = 120.0  # simulated seconds per real second: the 30-minute clean window takes 15 s
 REAL_DEADLINE_S = 55.0
 ALERTNAME = "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT"
+BUILD_REF_ALERTNAME = "AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"
 
 
 class AnchoredSimClock:
@@ -52,13 +53,17 @@ class AnchoredSimClock:
         return self.now()
 
 
-def firing_alert(starts: datetime) -> dict[str, Any]:
-    """The alert as Prometheus hands it to Alertmanager."""
+def firing_alert(starts: datetime, scenario: str = "cache-recovers") -> dict[str, Any]:
+    """The catalog alert the scenario raises, as Prometheus hands it to Alertmanager."""
+    build_ref = scenario == "build-ref"
     return {
-        "labels": {"alertname": ALERTNAME, "namespace": "codex-k8s-prod",
-                   "error_signature": "cache", "job_kind": "kaniko", "severity": "page",
+        "labels": {"alertname": BUILD_REF_ALERTNAME if build_ref else ALERTNAME,
+                   "namespace": "codex-k8s-prod",
+                   "error_signature": "build-ref" if build_ref else "cache",
+                   "job_kind": "codegen" if build_ref else "kaniko", "severity": "page",
                    "alert_id": "ALT-CK8S-AISLOT-BUILD-0001"},
-        "annotations": {"summary": "MANIFEST_UNKNOWN in control-plane logs (>= 2 in 15m)",
+        "annotations": {"summary": "codegen-check cannot check out the build ref" if build_ref
+                        else "MANIFEST_UNKNOWN in control-plane logs (>= 2 in 15m)",
                         "runbook_url": "docs/ops/runbook_ai_slot_build_failures.md"},
         "startsAt": starts.isoformat(), "generatorURL": "http://prometheus/graph",
     }
@@ -66,10 +71,11 @@ def firing_alert(starts: datetime) -> dict[str, Any]:
 
 def as_notification(alert: dict[str, Any]) -> dict[str, Any]:
     """The same alert as Alertmanager's webhook (payload version 4) would carry it."""
+    name = alert["labels"]["alertname"]
     return {
-        "version": "4", "groupKey": f'{{}}:{{alertname="{ALERTNAME}"}}', "truncatedAlerts": 0,
+        "version": "4", "groupKey": f'{{}}:{{alertname="{name}"}}', "truncatedAlerts": 0,
         "status": "firing", "receiver": "aislot-responder",
-        "groupLabels": {"alertname": ALERTNAME, "namespace": "codex-k8s-prod"},
+        "groupLabels": {"alertname": name, "namespace": "codex-k8s-prod"},
         "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
         "externalURL": "http://alertmanager.local",
         "alerts": [{**alert, "status": "firing", "endsAt": "0001-01-01T00:00:00Z",
@@ -181,7 +187,7 @@ async def _run(scenario: str, workdir: Path) -> int:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     real_deadline = time.monotonic() + REAL_DEADLINE_S
     try:
-        alert = firing_alert(start - timedelta(minutes=3))
+        alert = firing_alert(start - timedelta(minutes=3), scenario)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
                 alertmanager(workdir, f"{base}/webhook", webhook_token) as am:
             if am is not None:

@@ -68,6 +68,7 @@ def policy_config(settings: Settings) -> PolicyConfig:
         recovery_deadline=timedelta(seconds=esc.recovery_deadline_s),
         clean_window=timedelta(seconds=esc.clean_window_s),
         rollout_timeout=timedelta(seconds=mit.rollout_timeout_s),
+        watched_kinds={sig: frozenset(kinds) for sig, kinds in esc.recovery_jobs.items()},
     )
 
 

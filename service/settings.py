@@ -150,6 +150,13 @@ class MitigationSettings(Section):
     rollout_timeout_s: float = Field(default=180.0, gt=0)
 
 
+JobKindName = Literal["build", "mirror", "codegen", "other"]
+
+
+def _default_recovery_jobs() -> dict[str, list[JobKindName]]:
+    return {"cache": ["build", "mirror"], "build-ref": ["codegen"]}
+
+
 class EscalationSettings(Section):
     """The runbook's thresholds."""
 
@@ -158,6 +165,9 @@ class EscalationSettings(Section):
     recovery_deadline_s: float = Field(default=1800.0, gt=0)
     clean_window_s: float = Field(default=1800.0, gt=0)
     monitor_interval_s: float = Field(default=60.0, gt=0)
+    recovery_jobs: dict[str, list[JobKindName]] = Field(
+        default_factory=_default_recovery_jobs,
+        description="per signature, the job kinds whose outcomes count (streak, recovery)")
     rollback_plan: str = (
         "Config rollback first (cache off, valid build ref), then image rollback of "
         "control-plane/worker with the Owner (docs/ops/rollback_plan_ai_slot_build_pipeline.md)"

@@ -9,6 +9,7 @@ microseconds, without a cluster or a clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -88,6 +89,12 @@ class PolicyConfig:
     recovery_deadline: timedelta
     clean_window: timedelta
     rollout_timeout: timedelta
+    # Which finished jobs speak for a signature: a cache failure shows in builds and mirrors,
+    # a bad build ref in the codegen check. Signatures not listed use builds and mirrors.
+    watched_kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def kinds_for(self, signature: str) -> frozenset[str]:
+        return self.watched_kinds.get(signature, frozenset({"build", "mirror"}))
 
 
 @dataclass(frozen=True)
@@ -135,21 +142,24 @@ def _first_failure(first_failure_at: datetime, evidence: EvidenceBundle | None) 
     return first_failure_at
 
 
-def _merge_builds(watch: WatchRecord, facts: Facts, signature: str) -> list[str]:
-    """Fold newly finished builds into the watch; recompute the streak. Returns notes."""
+def _merge_builds(watch: WatchRecord, facts: Facts, signature: str,
+                  kinds: frozenset[str]) -> list[str]:
+    """Fold newly finished jobs of ``kinds`` into the watch; recompute the streak."""
     if watch.since is None:
         return []
     notes = []
     for build in facts.builds:
-        if build.job in watch.builds or build.kind not in {"build", "mirror"}:
+        if build.job in watch.builds or build.kind not in kinds:
             continue
         if build.created_at is not None and build.created_at < watch.since:
             continue
         watch.builds[build.job] = build
         if build.status == "Failed" and build.signature == signature:
-            notes.append(f"build {build.job} failed with {signature} after the switch")
+            notes.append(f"{build.kind} job {build.job} failed with {signature}"
+                         f" (watched since {watch.since:%H:%M:%S})")
         elif build.status == "Complete" and watch.first_success_at is None:
-            notes.append(f"build {build.job} completed after the switch: recovered")
+            notes.append(f"{build.kind} job {build.job} completed"
+                         f" (watched since {watch.since:%H:%M:%S}): recovered")
     streak = 0
     for build in sorted(watch.builds.values(),
                         key=lambda b: (b.finished_at or b.created_at or watch.since, b.job)):
@@ -206,8 +216,9 @@ def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBun
     elif not (evidence.confirmed and signature in config.switch_signatures):
         mit.status = "not_needed"
         wanted = "/".join(sorted(config.switch_signatures))
-        decision.notes.append(f"evidence does not confirm a {wanted} signature: no kill "
-                              "switch; watching for recovery")
+        why = (f"the kill switch does not fix {signature}" if evidence.confirmed
+               else f"evidence does not confirm a {wanted} signature")
+        decision.notes.append(f"{why}: no kill switch; watching for recovery")
         decision.state = State.MONITORING
         decision.record.watch.since = now
     elif config.mode == "auto":
@@ -262,7 +273,7 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
                       "the switch", now)
 
     if facts is not None:
-        decision.notes += _merge_builds(watch, facts, signature)
+        decision.notes += _merge_builds(watch, facts, signature, config.kinds_for(signature))
     registry = _degraded_registry(evidence, facts)
     if registry is not None:
         _escalate(decision, "registry", "oncall",

@@ -241,3 +241,18 @@ def test_dry_run_records_the_patch_and_never_applies() -> None:
 
 def test_resolved_incident_is_left_alone() -> None:
     assert step(PolicyRecord(), State.RESOLVED, T0 + timedelta(hours=5)).actions == []
+
+
+def test_build_ref_watches_the_codegen_check_not_kaniko_builds() -> None:
+    config = PolicyConfig(**{**CONFIG.__dict__, "switch_signatures": frozenset({"cache"}),
+                             "watched_kinds": {"build-ref": frozenset({"codegen"})}})
+    record = applied(T0)
+    codegen_ok = BuildOutcome(job="codegen-1", kind="codegen", status="Complete",
+                              created_at=T0 + timedelta(minutes=1),
+                              finished_at=T0 + timedelta(minutes=2))
+    decision = evaluate(state=State.MONITORING, first_failure_at=T0, signature="build-ref",
+                        record=record, evidence=None, now=T0 + timedelta(minutes=3),
+                        facts=facts(T0, build("kaniko-ok", "Complete", 2), codegen_ok),
+                        config=config)
+    assert list(decision.record.watch.builds) == ["codegen-1"]
+    assert decision.record.watch.first_success_at == T0 + timedelta(minutes=2)

@@ -46,7 +46,7 @@ from service.kube import KubeClient
 from service.metrics import Metrics
 from service.retry import AdapterError
 from service.settings import Settings
-from service.store.base import IncidentUpdate, Store
+from service.store.base import IncidentUpdate, StaleUpdate, Store
 from service.workqueue import WorkQueue
 
 log = structlog.get_logger(__name__)
@@ -211,7 +211,12 @@ class Runbook:
                     or incident.latest_evidence is None:
                 return
             with structlog.contextvars.bound_contextvars(incident_id=incident_id):
-                await self._step(incident)
+                try:
+                    await self._step(incident)
+                except StaleUpdate as exc:
+                    # Another writer (a replica, an approval) changed the record first: the
+                    # next pass decides again on what it wrote.
+                    log.info("policy_stale", error=str(exc))
 
     async def _step(self, incident: Incident) -> None:
         now = self._clock.now()
@@ -235,18 +240,20 @@ class Runbook:
         if decision.state is not incident.state:
             entries.append(_entry(now, "state", f"{incident.state} -> {decision.state}"))
         changed = decision.record != record or entries or decision.state is not incident.state
+        written = record
         if changed:
+            written = decision.record.model_copy(update={"version": record.version + 1})
             await self._store.update(incident.id, IncidentUpdate(
-                policy=decision.record, state=decision.state, entries=entries,
+                policy=written, state=decision.state, entries=entries,
                 messages=messages,
                 escalated=any(isinstance(a, Escalate) for a in decision.actions)), now)
         if messages:
             self._wake_outbox()
         for action in decision.actions:
             if isinstance(action, ApplySwitch):
-                await self._apply(incident, decision.record, now, resuming=resuming)
+                await self._apply(incident, written, now, resuming=resuming)
             elif isinstance(action, RecordDryRun):
-                await self._dry_run(incident, decision.record, now)
+                await self._dry_run(incident, written, now)
 
     def _record_actions(self, incident: Incident, decision: Decision,
                         entries: list[TimelineEntry], now: datetime
@@ -297,7 +304,7 @@ class Runbook:
             await self._store.update(incident.id, IncidentUpdate(entries=[_entry(
                 now, "mitigation_failed", f"kill switch failed, will retry: {exc}")]), now)
             return
-        after = record.model_copy(deep=True)
+        after = record.successor()
         mit = after.mitigation
         mit.status = "applied" if outcome.status == "applied" else "already_off"
         mit.applied_at = now
@@ -323,7 +330,7 @@ class Runbook:
         self._wake_outbox()
 
     async def _dry_run(self, incident: Incident, record: PolicyRecord, now: datetime) -> None:
-        after = record.model_copy(deep=True)
+        after = record.successor()
         patches = plan_patches(self._settings, after.mitigation.decided_at or now)
         after.mitigation.patch = {"patches": [p.describe() for p in patches]}
         self._metrics.mitigations.labels(namespace=incident.namespace,
@@ -350,7 +357,7 @@ class Runbook:
             if mit.status != "awaiting_approval":
                 raise NothingToApprove(f"nothing to approve: the kill switch is {mit.status}")
             now = self._clock.now()
-            after = incident.policy.model_copy(deep=True)
+            after = incident.policy.successor()
             after.mitigation.status = "approved"
             after.mitigation.approved_by, after.mitigation.approved_at = who, now
             await self._store.update(incident_id, IncidentUpdate(

@@ -9,6 +9,7 @@ from service.api.auth import require_bearer
 from service.api.errors import ApiError
 from service.api.keys import RUNBOOK, SETTINGS
 from service.runbook import NothingToApprove
+from service.store.base import StaleUpdate
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,9 @@ async def post_approve(request: web.Request) -> web.Response:
                        field="incident_id") from None
     except NothingToApprove as exc:
         raise ApiError(409, str(exc)) from None
+    except StaleUpdate:
+        raise ApiError(409, "the incident changed while approving; read it and retry") \
+            from None
     log.info("mitigation_approved", incident_id=incident_id, approved_by=settings.auth.owner_name)
     return web.json_response({"status": "approved", "incident_id": incident_id,
                               "approved_by": settings.auth.owner_name,

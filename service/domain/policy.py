@@ -72,12 +72,21 @@ class Escalation(BaseModel):
 
 
 class PolicyRecord(BaseModel):
-    """What the policy has decided and seen so far; persisted on the incident."""
+    """What the policy has decided and seen so far; persisted on the incident.
 
+    ``version`` counts the writes: a write must carry the stored version plus one, so two
+    writers (two replicas, an approval and the watch) cannot silently overwrite each other.
+    """
+
+    version: int = 0
     mitigation: MitigationRecord = Field(default_factory=MitigationRecord)
     watch: WatchRecord = Field(default_factory=WatchRecord)
     escalations: dict[str, Escalation] = Field(default_factory=dict)
     mttr_s: float | None = None
+
+    def successor(self) -> PolicyRecord:
+        """A copy to change and write back (the next version)."""
+        return self.model_copy(deep=True, update={"version": self.version + 1})
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ class StoreError(Exception):
     """Base class of store failures."""
 
 
+class StaleUpdate(StoreError):
+    """The incident's policy record changed since it was read (another writer won); read it
+    again and decide anew. Not retried by the store."""
+
+
 class StoreUnavailable(StoreError):
     """The store could not commit or answer now; the caller may retry (webhook: 503)."""
 

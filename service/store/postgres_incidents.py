@@ -36,7 +36,7 @@ from service.domain.incidents import (
 from service.domain.lifecycle import State, transition
 from service.domain.policy import PolicyRecord
 from service.store import postgres_outbox
-from service.store.base import IncidentUpdate, IngestResult
+from service.store.base import IncidentUpdate, IngestResult, StaleUpdate
 
 Conn = Any  # asyncpg.Connection (the driver ships no type hints)
 
@@ -148,6 +148,13 @@ async def move(conn: Conn, incident_id: str, target: State, entry: TimelineEntry
 async def update(conn: Conn, incident_id: str, change: IncidentUpdate, now: datetime) -> None:
     """Apply one ``IncidentUpdate`` (inside the caller's transaction)."""
     current = await _locked_state(conn, incident_id)
+    if change.policy is not None:
+        stored = await conn.fetchval(
+            "SELECT COALESCE((policy::json ->> 'version')::int, 0) FROM incidents WHERE id = $1",
+            incident_id)
+        if change.policy.version != stored + 1:
+            raise StaleUpdate(f"incident {incident_id}: policy version {stored} stored, "
+                              f"{change.policy.version} written")
     state = current if change.state in (None, current) else transition(current, change.state)
     args: list[Any] = [state.value, now]
     sets = ["state = $1", "updated_at = $2"]

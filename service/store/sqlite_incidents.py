@@ -29,7 +29,7 @@ from service.domain.incidents import (
 from service.domain.lifecycle import State, transition
 from service.domain.policy import PolicyRecord
 from service.store import sqlite_outbox
-from service.store.base import IncidentUpdate, IngestResult
+from service.store.base import IncidentUpdate, IngestResult, StaleUpdate
 
 
 def iso(value: datetime) -> str:
@@ -141,9 +141,13 @@ def move(conn: sqlite3.Connection, incident_id: str, target: State,
 def update(conn: sqlite3.Connection, incident_id: str, change: IncidentUpdate,
            now: datetime) -> None:
     """Apply one ``IncidentUpdate`` (inside the caller's transaction)."""
-    row = one(conn, "SELECT state FROM incidents WHERE id = ?", (incident_id,))
+    row = one(conn, "SELECT state, json_extract(policy, '$.version') FROM incidents"
+                    " WHERE id = ?", (incident_id,))
     if row is None:
         raise KeyError(incident_id)
+    if change.policy is not None and change.policy.version != (row[1] or 0) + 1:
+        raise StaleUpdate(f"incident {incident_id}: policy version {row[1] or 0} stored, "
+                          f"{change.policy.version} written")
     current = State(row[0])
     state = current if change.state in (None, current) else transition(current, change.state)
     sets = ["state = ?", "updated_at = ?"]

@@ -29,7 +29,7 @@ from service.domain.incidents import IdentityRules, TimelineEntry
 from service.domain.lifecycle import IllegalTransition, State
 from service.domain.messages import Message
 from service.domain.policy import MitigationRecord, PolicyRecord
-from service.store.base import IncidentUpdate, Store
+from service.store.base import IncidentUpdate, StaleUpdate, Store
 from service.store.postgres import PostgresStore
 from service.store.sqlite import SqliteStore
 from tests.adapters.pg_server import PgServer, shared
@@ -204,7 +204,8 @@ async def test_update_stores_policy_evidence_messages_and_state_atomically(store
     incident_id = await open_incident(store)
     await store.move(incident_id, State.INVESTIGATING, entry("investigating"))
     now = T0 + timedelta(minutes=2)
-    policy = PolicyRecord(mitigation=MitigationRecord(status="applied", previous_value="true"),
+    policy = PolicyRecord(version=1,
+                          mitigation=MitigationRecord(status="applied", previous_value="true"),
                           mttr_s=42.5)
     evidence = bundle(incident_id)
     change = IncidentUpdate(policy=policy, evidence=evidence, state=State.MITIGATING,
@@ -227,12 +228,18 @@ async def test_update_stores_policy_evidence_messages_and_state_atomically(store
     await store.update(incident_id, IncidentUpdate(messages=change.messages), now)
     with pytest.raises(IllegalTransition):
         await store.update(incident_id, IncidentUpdate(
-            state=State.OPEN, policy=PolicyRecord(), evidence=evidence,
+            state=State.OPEN, policy=PolicyRecord(version=2), evidence=evidence,
             entries=[entry("lost")], messages=[(message(incident_id, "lost"), ["chat"])]), now)
     after = await store.get_incident(incident_id)
     assert after is not None
     assert after.timeline == incident.timeline and after.policy == policy
     assert len(after.deliveries) == 2 and len(after.evidence) == 1
+
+    # A writer that read an older record loses: nothing of its change is stored.
+    with pytest.raises(StaleUpdate):
+        await store.update(incident_id, IncidentUpdate(
+            policy=PolicyRecord(version=1), entries=[entry("stale")]), now)
+    assert (await store.get_incident(incident_id)).timeline == incident.timeline  # type: ignore[union-attr]
 
     resolved_at = now + timedelta(minutes=30)
     await store.update(incident_id, IncidentUpdate(state=State.RESOLVED), resolved_at)
@@ -321,7 +328,8 @@ async def test_restart_keeps_everything(backend: Backend, store: Store) -> None:
     incident_id = (await store.ingest(parsed, raw, T0)).opened[0]
     await store.update(incident_id, IncidentUpdate(
         state=State.INVESTIGATING, evidence=bundle(incident_id), entries=[entry("collected")],
-        messages=[(message(incident_id), ["chat"])], policy=PolicyRecord(mttr_s=1.0)), T0)
+        messages=[(message(incident_id), ["chat"])],
+        policy=PolicyRecord(version=1, mttr_s=1.0)), T0)
     (sent,) = await store.claim_due(T0, 10)
     await store.finish_delivery(sent.id, delivered=True, now=T0)
     await store.enqueue(message(incident_id, "evidence-1", "evidence"), ["chat"], T0)
@@ -361,7 +369,7 @@ async def _scenario(store: Store) -> str:
     await store.ingest(*body(alert("fp1", "resolved")), T0 + 2 * minute)
     await store.update(first, IncidentUpdate(
         state=State.INVESTIGATING, evidence=bundle(first), entries=[entry("collected")],
-        messages=[(message(first), ["chat", "pager"])], policy=PolicyRecord(mttr_s=3.0),
+        messages=[(message(first), ["chat", "pager"])], policy=PolicyRecord(version=1, mttr_s=3.0),
         escalated=True, next_check_at=T0 + 5 * minute), T0 + 3 * minute)
     chat, pager = await store.claim_due(T0 + 3 * minute, 10)
     await store.finish_delivery(chat.id, delivered=True, now=T0 + 4 * minute)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from service.domain.lifecycle import State
+from service.store.base import IncidentUpdate
 from tests.conftest import OWNER_TOKEN, READ_TOKEN, AppStarter
 from tests.runbook_harness import harness
 from tests.simkit import kubectl
@@ -89,4 +92,34 @@ async def test_approval_waits_then_applies_once(tmp_path: Path, start_app: AppSt
         assert any(e.kind == "approved" for e in applied.timeline)
         for _ in range(4):
             await h.tick(30)
+        assert len(h.patches()) == 1
+
+
+async def test_an_approval_written_during_a_watch_step_is_not_lost(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    """Another replica approves while this one's step is between its read and its write:
+    the step's write is stale and refused, and the next pass applies the approval."""
+    async with harness(tmp_path, "cache-recovers", start_app, mode="approval") as h:
+        incident_id = await h.fire()
+        first = await h.investigated(incident_id)
+        assert first.policy.mitigation.status == "awaiting_approval"
+        assert first.latest_evidence is not None and first.latest_evidence.first_error_at
+        # Up to just before the 30-minute deadline: the step below escalates, so it writes.
+        deadline = first.latest_evidence.first_error_at + timedelta(minutes=30)
+        while h.clock.now() + timedelta(seconds=60) < deadline:
+            await h.tick(30)
+        h.sim.add_fault(kind="latency", verb="list", resource="jobs", seconds=1.0)
+        step = asyncio.create_task(h.tick(60))  # the watch reads, then waits on the cluster
+        await asyncio.sleep(0.3)
+        current = (await h.incident(incident_id)).policy
+        approved = current.successor()
+        approved.mitigation.status = "approved"
+        approved.mitigation.approved_by = "replica-b"
+        await h.store.update(incident_id, IncidentUpdate(policy=approved), h.clock.now())
+        await step
+        h.sim.faults.clear()
+        applied = await h.run_until(
+            incident_id, lambda i: i.policy.mitigation.status == "applied")
+        assert applied.policy.mitigation.approved_by == "replica-b"
+        assert "recovery_deadline" in applied.policy.escalations  # decided again, not lost
         assert len(h.patches()) == 1

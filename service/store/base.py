@@ -66,7 +66,6 @@ class IncidentUpdate:
     escalated: bool = False
     entries: list[TimelineEntry] = field(default_factory=list)
     messages: list[tuple[Message, list[str]]] = field(default_factory=list)
-    next_check_at: datetime | None = None
 
 
 class Store(Protocol):

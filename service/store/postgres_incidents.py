@@ -170,8 +170,6 @@ async def update(conn: Conn, incident_id: str, change: IncidentUpdate, now: date
         put("mttr_s", change.policy.mttr_s)
     if change.escalated:
         sets.append("escalated = TRUE")
-    if change.next_check_at is not None:
-        put("next_check_at", change.next_check_at)
     args.append(incident_id)
     await conn.execute(
         f"UPDATE incidents SET {', '.join(sets)} WHERE id = ${len(args)}",  # noqa: S608 - fixed

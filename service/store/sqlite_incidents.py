@@ -160,9 +160,6 @@ def update(conn: sqlite3.Connection, incident_id: str, change: IncidentUpdate,
         args += [change.policy.model_dump_json(), change.policy.mttr_s]
     if change.escalated:
         sets.append("escalated = 1")
-    if change.next_check_at is not None:
-        sets.append("next_check_at = ?")
-        args.append(iso(change.next_check_at))
     conn.execute(f"UPDATE incidents SET {', '.join(sets)} WHERE id = ?",  # noqa: S608 - fixed
                  (*args, incident_id))
     if change.evidence is not None:

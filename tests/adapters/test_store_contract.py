@@ -211,8 +211,7 @@ async def test_update_stores_policy_evidence_messages_and_state_atomically(store
     change = IncidentUpdate(policy=policy, evidence=evidence, state=State.MITIGATING,
                             escalated=True, entries=[entry("switch_applied", now)],
                             messages=[(message(incident_id, "mitigated-1", "mitigated"),
-                                       ["chat", "pager"]), (message(incident_id, "x"), [])],
-                            next_check_at=now + timedelta(minutes=1))
+                                       ["chat", "pager"]), (message(incident_id, "x"), [])])
     await store.update(incident_id, change, now)
     incident = await store.get_incident(incident_id)
     assert incident is not None
@@ -370,7 +369,7 @@ async def _scenario(store: Store) -> str:
     await store.update(first, IncidentUpdate(
         state=State.INVESTIGATING, evidence=bundle(first), entries=[entry("collected")],
         messages=[(message(first), ["chat", "pager"])], policy=PolicyRecord(version=1, mttr_s=3.0),
-        escalated=True, next_check_at=T0 + 5 * minute), T0 + 3 * minute)
+        escalated=True), T0 + 3 * minute)
     chat, pager = await store.claim_due(T0 + 3 * minute, 10)
     await store.finish_delivery(chat.id, delivered=True, now=T0 + 4 * minute)
     await store.finish_delivery(pager.id, delivered=False, now=T0 + 4 * minute, error="503",

@@ -12,25 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from service.simulator.catalog import GROUP_VERSIONS, RESOURCES, ResourceType
+from service.simulator.negotiation import accepts
 
 MEDIA_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 
 def wants_aggregated(accept: str) -> bool:
     """Whether the Accept header asks for the v2 aggregated discovery document."""
-    for media in accept.split(","):
-        params = {
-            p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
-            for p in media.split(";")[1:]
-            if "=" in p
-        }
-        if (
-            params.get("as") == "APIGroupDiscoveryList"
-            and params.get("v") == "v2"
-            and params.get("g") == "apidiscovery.k8s.io"
-        ):
-            return True
-    return False
+    return accepts(accept, group="apidiscovery.k8s.io", version="v2",
+                   kind="APIGroupDiscoveryList")
 
 
 def _kind(res: ResourceType) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from service.simulator.negotiation import accepts
 from service.simulator.status import ApiError
 
 
@@ -38,19 +39,9 @@ def error_response(error: ApiError) -> web.Response:
 
 def table_include(request: web.Request) -> str | None:
     """`includeObject` value when the client asks for a meta.k8s.io/v1 Table, else None."""
-    accept = request.headers.get("Accept", "")
-    for media in accept.split(","):
-        params = {
-            p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
-            for p in media.split(";")[1:]
-            if "=" in p
-        }
-        if (
-            params.get("as") == "Table"
-            and params.get("g") == "meta.k8s.io"
-            and params.get("v") == "v1"
-        ):
-            return request.query.get("includeObject", "Metadata")
+    if accepts(request.headers.get("Accept", ""), group="meta.k8s.io", version="v1",
+               kind="Table"):
+        return request.query.get("includeObject", "Metadata")
     return None
 
 

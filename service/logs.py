@@ -46,7 +46,8 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        # Called once per process, before any event: a logger may keep its configuration.
+        cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr,
                         format="%(levelname)s %(name)s %(message)s")

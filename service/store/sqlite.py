@@ -207,8 +207,13 @@ class SqliteStore:
         pending = _Pending(job)
         try:
             async with asyncio.timeout(self._timeout):
-                await self._queue.put(pending)
-                result: T = await asyncio.shield(pending.future)
+                if self._queue.full():
+                    await self._queue.put(pending)
+                else:
+                    self._queue.put_nowait(pending)
+                # A caller that gives up cancels only its future: the writer skips done
+                # futures, and the job itself commits or not with its batch.
+                result: T = await pending.future
                 return result
         except TimeoutError as exc:
             raise StoreUnavailable(f"store did not commit within {self._timeout}s") from exc

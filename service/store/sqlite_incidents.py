@@ -40,10 +40,12 @@ def one(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> Any:
     return conn.execute(sql, args).fetchone()
 
 
-def append(conn: sqlite3.Connection, incident_id: str, entry: TimelineEntry) -> None:
+def append(conn: sqlite3.Connection, incident_id: str, entry: TimelineEntry,
+           stamp: str | None = None) -> None:
+    """Add a timeline line; ``stamp`` is ``iso(entry.at)`` when the caller has it already."""
     conn.execute(
         "INSERT INTO timeline (incident_id, at, kind, entry) VALUES (?, ?, ?, ?)",
-        (incident_id, iso(entry.at), entry.kind, entry.model_dump_json()),
+        (incident_id, stamp or iso(entry.at), entry.kind, entry.model_dump_json()),
     )
 
 
@@ -51,25 +53,26 @@ def ingest(conn: sqlite3.Connection, notification: Notification, raw: bytes, now
            rules: IdentityRules, related_issue: str | None) -> IngestResult:
     """Store a notification and apply ``plan_alert`` to each of its alerts."""
     digest = hashlib.sha256(raw).hexdigest()
+    stamp = iso(now)  # once: an aware datetime's isoformat costs microseconds each call
     row = one(
         conn,
         "INSERT INTO notifications (digest, received_at, group_key, status, receiver,"
         " truncated_alerts, body) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (digest) DO UPDATE SET deliveries = deliveries + 1"
         " RETURNING id, deliveries",
-        (digest, iso(now), notification.groupKey, notification.status, notification.receiver,
+        (digest, stamp, notification.groupKey, notification.status, notification.receiver,
          notification.truncatedAlerts, raw.decode("utf-8")),
     )
     notification_id, deliveries = int(row[0]), int(row[1])
     if deliveries > 1:
         return IngestResult(notification_id, redelivery=True)
-    plans = [_ingest_alert(conn, notification, i, notification_id, now, rules, related_issue)
-             for i in range(len(notification.alerts))]
+    plans = [_ingest_alert(conn, notification, i, notification_id, now, stamp, rules,
+                           related_issue) for i in range(len(notification.alerts))]
     return IngestResult(notification_id, redelivery=False, plans=plans)
 
 
 def _ingest_alert(conn: sqlite3.Connection, notification: Notification, index: int,
-                  notification_id: int, now: datetime, rules: IdentityRules,
+                  notification_id: int, now: datetime, stamp: str, rules: IdentityRules,
                   related_issue: str | None) -> AlertPlan:
     alert = notification.alerts[index]
     delivery = alert.delivery_key(notification.groupKey)
@@ -96,7 +99,7 @@ def _ingest_alert(conn: sqlite3.Connection, notification: Notification, index: i
             "INSERT INTO incidents (id, namespace, signature, state, opened_at, updated_at,"
             " first_failure_at, related_issue, job_kinds, alerts_firing)"
             " VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, 1)",
-            (plan.incident_id, key.namespace, key.signature, iso(now), iso(now),
+            (plan.incident_id, key.namespace, key.signature, stamp, stamp,
              iso(plan.first_failure_at), related_issue,
              json.dumps([plan.job_kind] if plan.job_kind else [])),
         )
@@ -108,19 +111,19 @@ def _ingest_alert(conn: sqlite3.Connection, notification: Notification, index: i
         conn.execute(
             "UPDATE incidents SET alerts_firing = alerts_firing + 1, updated_at = ?,"
             " first_failure_at = ?, job_kinds = ? WHERE id = ?",
-            (iso(now), iso(plan.first_failure_at), json.dumps(kinds), plan.incident_id),
+            (stamp, iso(plan.first_failure_at), json.dumps(kinds), plan.incident_id),
         )
     elif plan.action == "resolve":
         conn.execute("UPDATE incidents SET alerts_resolved = alerts_resolved + 1,"
-                     " updated_at = ? WHERE id = ?", (iso(now), plan.incident_id))
+                     " updated_at = ? WHERE id = ?", (stamp, plan.incident_id))
     conn.execute(
         "INSERT INTO alerts (delivery_key, incident_id, notification_id, fingerprint, status,"
         " received_at, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (delivery, plan.incident_id, notification_id, alert.fingerprint, alert.status,
-         iso(now), record_of(alert, notification.groupKey, now).model_dump_json()),
+         stamp, record_of(alert, notification.groupKey, now).model_dump_json()),
     )
     if plan.entry is not None and plan.incident_id is not None:
-        append(conn, plan.incident_id, plan.entry)
+        append(conn, plan.incident_id, plan.entry, stamp)
     return plan
 
 

@@ -88,7 +88,7 @@ class LogScanner:
         for line in lines:
             state.lines += 1
             state.bytes += len(line)
-            if self.plan.is_candidate(line):
+            if self.plan.prefilter.is_candidate(line):
                 raw = line.rstrip("\r\n").encode("utf-8", "replace")
                 state.line(raw[:cap], state.lines, len(raw) > cap)
         return state.result()

@@ -8,125 +8,24 @@ Boundary: pure; the caller feeds bytes. Excerpts are redacted here, when a `LogM
 from __future__ import annotations
 
 import re
-from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from service.domain.logscan.aggregates import Keep, Kept, SigState
 from service.domain.logscan.lines import LineFields, parse_line
 from service.domain.logscan.models import (
     LogMatch,
     Occurrence,
-    ScanLimits,
     ScanResult,
     SignatureStats,
 )
-from service.domain.logscan.rules import CompiledRule, ScanPlan, Verdicts
+from service.domain.logscan.rules import ScanPlan, Verdicts
+from service.domain.logscan.tally import Span, count_lines, first_lines, last_lines, long_lines
 
 _MIN = datetime.min.replace(tzinfo=UTC)
 
 
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").rstrip("\r")
-
-
-@dataclass(slots=True)
-class _Kept:
-    """A kept line; redacted and turned into a LogMatch only when the result is built."""
-
-    rule: CompiledRule
-    group: int
-    defining: bool
-    line_no: int
-    raw: bytes
-    truncated: bool
-    fields: LineFields | None  # parsed for defining lines (needed for occurrences), else lazily
-
-
-class _Keep:
-    """The first and last few items of a stream, and how many fell in between."""
-
-    def __init__(self, first: int, last: int) -> None:
-        self.first_n, self.seen = first, 0
-        self.first: list[_Kept] = []
-        self.last: deque[_Kept] = deque(maxlen=last)
-
-    def add(self, item: _Kept) -> None:
-        self.seen += 1
-        if len(self.first) < self.first_n:
-            self.first.append(item)
-        elif self.last.maxlen:
-            self.last.append(item)
-
-    def items(self) -> list[_Kept]:
-        return [*self.first, *self.last]
-
-
-@dataclass(slots=True)
-class _Occ:
-    job: str | None
-    run_id: str | None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    lines: int = 0
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None or (b is not None and b < a) else a
-
-
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None or (b is not None and b > a) else a
-
-
-class _SigState:
-    """Running aggregate of one signature: counts, occurrences, kept lines."""
-
-    def __init__(self, limits: ScanLimits) -> None:
-        self.limit = limits.max_occurrences
-        self.lines = self.context_lines = self.unattributed = 0
-        self.first_seen: datetime | None = None
-        self.last_seen: datetime | None = None
-        self.occ: dict[str, _Occ] = {}
-        self.alias: dict[str, str] = {}  # run id -> key of a job line that carried it
-        self.capped = False
-        self.excerpts = _Keep(limits.keep_first, limits.keep_last)
-        self.context = _Keep(limits.keep_context, limits.keep_context)
-
-    def record(self, f: LineFields) -> None:
-        self.lines += 1
-        self.first_seen = _earliest(self.first_seen, f.timestamp)
-        self.last_seen = _latest(self.last_seen, f.timestamp)
-        key = self._key(f)
-        if key is None:
-            self.unattributed += 1
-            return
-        occ = self.occ.get(key)
-        if occ is None:
-            if len(self.occ) >= self.limit:
-                self.capped = True
-                return
-            occ = self.occ[key] = _Occ(f.job, f.run_id)
-        occ.lines += 1
-        occ.run_id = occ.run_id or f.run_id
-        occ.first_seen = _earliest(occ.first_seen, f.timestamp)
-        occ.last_seen = _latest(occ.last_seen, f.timestamp)
-
-    def _key(self, f: LineFields) -> str | None:
-        # An occurrence is a build: its job name, else its run id. A run id first seen alone
-        # and later next to a job name is folded into that job, so one build counts once.
-        if f.job:
-            key = f"job:{f.job}"
-            if f.run_id:
-                run_key = f"run:{f.run_id}"
-                if run_key in self.occ and key not in self.occ:
-                    self.occ[key] = self.occ.pop(run_key)
-                    self.occ[key].job = f.job
-                if len(self.alias) < self.limit:
-                    self.alias.setdefault(f.run_id, key)
-            return key
-        if f.run_id:
-            return self.alias.get(f.run_id, f"run:{f.run_id}")
-        return None
 
 
 class ScanState:
@@ -138,9 +37,11 @@ class ScanState:
         self.stopped = False
         self._carry = b""
         self._skipping = False  # inside an over-long line whose head was already scanned
-        self._sigs = {rule.signature: _SigState(self.limits) for rule in plan.rules}
+        self._sigs = {rule.signature: SigState(self.limits) for rule in plan.rules}
         self._emit = emit
         self._out: list[LogMatch] = []
+        # Matches are emitted one by one in line order, so emitting scans never tally in bulk.
+        self._bulk = not emit and any(t is not None for t in plan.tallies)
 
     def feed(self, chunk: bytes) -> bool:
         """Consume one chunk; returns False once `max_bytes` is reached (stop reading)."""
@@ -170,9 +71,12 @@ class ScanState:
         return not self.stopped
 
     def _region(self, data: bytes, end: int) -> None:
+        if self._bulk:
+            self._bulk_region(data, end)
+            return
         cap, counted, base = self.limits.max_line_bytes, 0, self.lines
         decide = self.plan.decide
-        for start, stop, mask in self.plan.candidates(data, end):
+        for start, stop, mask in self.plan.prefilter.candidates(data, end):
             base += data.count(b"\n", counted, start)
             counted = start
             if stop - start > cap:  # hits beyond the cap do not count: classify the head
@@ -183,6 +87,65 @@ class ScanState:
         # one counting pass over the region in all: up to each candidate, then the rest
         self.lines = base + data.count(b"\n", counted, end)
 
+    def _bulk_region(self, data: bytes, end: int) -> None:
+        """`_region` with literal context lines tallied in bulk (`tally`).
+
+        Special lines (a hit of another pattern, or longer than the cap with any hit) are
+        classified one by one as in `_region`; their context matches are merged, in line
+        order, with the tallied lines.
+        """
+        plan, cap, counted, base = self.plan, self.limits.max_line_bytes, 0, self.lines
+        firsts: dict[bytes, int] = {}  # literal -> first position (-1: absent), shared
+        found = plan.line_prefilter.candidates(data, end, firsts)
+        special = {start: stop for start, stop, _ in found}
+        for start, stop in long_lines(data, end, cap):
+            if start not in special and plan.prefilter.hits(data, start, stop):
+                special[start] = stop
+        deferred: list[Kept] = []
+        for start in sorted(special):
+            stop = special[start]
+            base += data.count(b"\n", counted, start)
+            counted = start
+            truncated = stop - start > cap  # hits beyond the cap do not count: see `_region`
+            self.lines_truncated += truncated
+            self.line(data[start : min(stop, start + cap)], base + 1, truncated, context=deferred)
+        first_line = self.lines
+        self.lines = base + data.count(b"\n", counted, end)
+        for rule, tally in zip(plan.rules, plan.tallies, strict=True):
+            mine = [kept for kept in deferred if kept.rule is rule]
+            present: dict[bytes, int] = {}
+            for lit in tally.needles if tally is not None else ():
+                if lit not in firsts:
+                    firsts[lit] = data.find(lit, 0, end)
+                if firsts[lit] >= 0:
+                    present[lit] = firsts[lit]
+            state, spans, plain = self._sigs[rule.signature], [], 0
+            if tally is not None and present:
+                # the special lines were counted by the tally too; they are in `mine` or not
+                plain = count_lines(data, min(present.values()), end, tuple(present)) - sum(
+                    tally.hits(data, (start, stop)) for start, stop in special.items())
+                spans = self._tallied_spans(data, end, present, special, plain, state.context)
+            items = [Kept(rule, tally.group(data[a:b]) if tally else 0, False,
+                          self._line_no(data, end, a, first_line), data[a:b], False, None)
+                     for a, b in spans]
+            state.context_lines += plain + len(mine)
+            state.context.extend(sorted(items + mine, key=lambda k: k.line_no), plain + len(mine))
+
+    def _tallied_spans(self, data: bytes, end: int, present: dict[bytes, int],
+                       special: dict[int, int], plain: int, keep: Keep) -> list[Span]:
+        """The tallied lines `keep` may need: its missing first ones and its last ones."""
+        need, last = max(0, keep.first_n - len(keep.first)), keep.last.maxlen or 0
+        if plain <= need + last:
+            return first_lines(data, end, present, special, plain)
+        return [*first_lines(data, end, present, special, need),
+                *last_lines(data, end, tuple(present), special, last)]
+
+    def _line_no(self, data: bytes, end: int, start: int, first_line: int) -> int:
+        """Line number of the line at `start` in a region after which `self.lines` lines."""
+        if start < end // 2:  # count the shorter way
+            return first_line + data.count(b"\n", 0, start) + 1
+        return self.lines - data.count(b"\n", start, end) + 1
+
     def finish(self) -> None:
         """End of stream: scan a last line without newline."""
         if self._carry:
@@ -192,10 +155,12 @@ class ScanState:
             self.lines += 1
         self._carry, self._skipping = b"", False
 
-    def line(self, raw: bytes, line_no: int, truncated: bool, verdicts: Verdicts = None) -> None:
+    def line(self, raw: bytes, line_no: int, truncated: bool, verdicts: Verdicts = None,
+             context: list[Kept] | None = None) -> None:
         """Classify one (capped) line against every signature of the source.
 
         `verdicts` come from the literals the prefilter found; without them the text decides.
+        With `context`, context matches go there (uncounted) instead of into the aggregates.
         """
         text: str | None = None
         fields: LineFields | None = None
@@ -213,11 +178,14 @@ class ScanState:
                 text = text if text is not None else _decode(raw)
                 fields = fields or self._fields(text)
                 state.record(fields)
-                kept = _Kept(rule, group, True, line_no, raw, truncated, fields)
+                kept = Kept(rule, group, True, line_no, raw, truncated, fields)
                 state.excerpts.add(kept)
             else:
+                kept = Kept(rule, group, False, line_no, raw, truncated, None)
+                if context is not None:
+                    context.append(kept)
+                    continue
                 state.context_lines += 1
-                kept = _Kept(rule, group, False, line_no, raw, truncated, None)
                 state.context.add(kept)
             if self._emit:
                 self._out.append(self._build(kept))
@@ -233,7 +201,7 @@ class ScanState:
         fields.run_id = fields.run_id or self.plan.default_run_id
         return fields
 
-    def _build(self, kept: _Kept) -> LogMatch:
+    def _build(self, kept: Kept) -> LogMatch:
         f = kept.fields or self._fields(_decode(kept.raw))
         pattern = kept.rule.patterns[kept.group]
         body = f.body
@@ -279,7 +247,7 @@ class ScanState:
             truncated=bool(self.lines_truncated or self.stopped or capped),
         )
 
-    def _stats(self, name: str, s: _SigState) -> SignatureStats:
+    def _stats(self, name: str, s: SigState) -> SignatureStats:
         occs = [
             Occurrence(
                 key=k,

@@ -123,7 +123,7 @@ async def test_big_log_arrives_in_chunks(sim_factory: SimFactory) -> None:
         sim.add_fault(kind="huge_log", name=pod, bytes=4 * 1024 * 1024)
         sizes = [len(c) async for c in kc.stream_pod_log(pod)]
         assert sum(sizes) > 3 * 1024 * 1024
-        assert len(sizes) > 10 and max(sizes) <= 64 * 1024
+        assert len(sizes) > 10 and max(sizes) <= 256 * 1024
 
 
 async def test_watch_sees_the_rollout(sim_factory: SimFactory) -> None:

@@ -4,7 +4,7 @@ Two supervised loops share this object: ``run_investigations`` (woken by the web
 the ``WorkQueue``) and ``run_watch`` (a timer on the injected clock, so the 30-minute rule fires
 with no webhook, and after a restart). Decisions come from the pure ``evaluate()``; this module
 only executes them: each decision is stored (with the messages it queues) before its cluster
-action runs, and the action's outcome is stored after.
+action runs (``Mitigator``), and the action's outcome is stored after.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from service.diagnostics.observation import collect_facts
 from service.domain.briefing import (
     compose_approval_request,
     compose_escalation,
-    compose_mitigated,
     compose_resolved,
 )
 from service.domain.compose import compose_evidence
@@ -35,16 +34,14 @@ from service.domain.policy import (
     Decision,
     Escalate,
     PolicyConfig,
-    PolicyRecord,
     RecordDryRun,
     RequestApproval,
     Resolve,
     evaluate,
 )
-from service.kill_switch import apply_switch, plan_patches
 from service.kube import KubeClient
 from service.metrics import Metrics
-from service.retry import AdapterError
+from service.mitigator import Mitigator
 from service.settings import Settings
 from service.store.base import IncidentUpdate, StaleUpdate, Store
 from service.workqueue import WorkQueue
@@ -53,6 +50,7 @@ log = structlog.get_logger(__name__)
 
 Router = Callable[[Message], list[str]]
 INVESTIGATIONS_AT_ONCE = 8
+_entry = TimelineEntry.of
 
 
 class NothingToApprove(Exception):
@@ -72,10 +70,6 @@ def policy_config(settings: Settings) -> PolicyConfig:
     )
 
 
-def _entry(at: datetime, kind: str, message: str, **data: object) -> TimelineEntry:
-    return TimelineEntry(at=at, kind=kind, message=message, data=dict(data))
-
-
 class Runbook:
     """Carries out the runbook for the incidents in the store."""
 
@@ -85,6 +79,8 @@ class Runbook:
         self._settings, self._store, self._kube, self._clock = settings, store, kube, clock
         self._work, self._route, self._wake_outbox = work, route, wake_outbox
         self._metrics = metrics
+        self._mitigator = Mitigator(settings=settings, store=store, kube=kube, metrics=metrics,
+                                    queue=self._queue, wake_outbox=wake_outbox)
         self._config = policy_config(settings)
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
@@ -251,9 +247,9 @@ class Runbook:
             self._wake_outbox()
         for action in decision.actions:
             if isinstance(action, ApplySwitch):
-                await self._apply(incident, written, now, resuming=resuming)
+                await self._mitigator.apply(incident, written, now, resuming=resuming)
             elif isinstance(action, RecordDryRun):
-                await self._dry_run(incident, written, now)
+                await self._mitigator.dry_run(incident, written, now)
 
     def _record_actions(self, incident: Incident, decision: Decision,
                         entries: list[TimelineEntry], now: datetime
@@ -287,63 +283,6 @@ class Runbook:
                     final, decision.record, reason=action.reason,
                     public_url=self.public_url, now=now)))
         return messages
-
-    # -- cluster actions ---------------------------------------------------------------------
-
-    async def _apply(self, incident: Incident, record: PolicyRecord, now: datetime, *,
-                     resuming: bool) -> None:
-        decided_at = record.mitigation.decided_at or now
-        try:
-            outcome = await apply_switch(self._kube, self._settings, decided_at,
-                                         resuming=resuming)
-        except AdapterError as exc:
-            self._metrics.mitigations.labels(namespace=incident.namespace,
-                                             signature=incident.signature,
-                                             outcome="error").inc()
-            log.error("kill_switch_failed", error=str(exc))
-            await self._store.update(incident.id, IncidentUpdate(entries=[_entry(
-                now, "mitigation_failed", f"kill switch failed, will retry: {exc}")]), now)
-            return
-        after = record.successor()
-        mit = after.mitigation
-        mit.status = "applied" if outcome.status == "applied" else "already_off"
-        mit.applied_at = now
-        mit.previous_value = mit.previous_value or outcome.previous_value
-        mit.new_value = outcome.new_value
-        mit.patch = {"patches": [p.describe() for p in outcome.patches]}
-        mit.rollout = "waiting"
-        mit.rollout_deadline_at = now + timedelta(
-            seconds=self._settings.mitigation.rollout_timeout_s)
-        after.watch.since = now
-        self._metrics.mitigations.labels(namespace=incident.namespace,
-                                         signature=incident.signature,
-                                         outcome=mit.status).inc()
-        text = (f"kill switch {self._settings.mitigation.target.key}: "
-                f"{outcome.previous_value} -> {outcome.new_value} ({mit.status})")
-        await self._store.update(incident.id, IncidentUpdate(
-            policy=after, entries=[_entry(now, "mitigated", text,
-                                          previous=outcome.previous_value,
-                                          new=outcome.new_value, status=mit.status)],
-            messages=[self._queue(compose_mitigated(incident, after,
-                                                    public_url=self.public_url, now=now))]),
-            now)
-        self._wake_outbox()
-
-    async def _dry_run(self, incident: Incident, record: PolicyRecord, now: datetime) -> None:
-        after = record.successor()
-        patches = plan_patches(self._settings, after.mitigation.decided_at or now)
-        after.mitigation.patch = {"patches": [p.describe() for p in patches]}
-        self._metrics.mitigations.labels(namespace=incident.namespace,
-                                         signature=incident.signature,
-                                         outcome="dry_run").inc()
-        await self._store.update(incident.id, IncidentUpdate(
-            policy=after, entries=[_entry(now, "dry_run", "dry run: recorded the kill switch "
-                                          "patch without sending it",
-                                          patches=after.mitigation.patch["patches"])],
-            messages=[self._queue(compose_mitigated(incident, after,
-                                                    public_url=self.public_url, now=now))]),
-            now)
-        self._wake_outbox()
 
     # -- approval ----------------------------------------------------------------------------
 

@@ -33,6 +33,11 @@ class TimelineEntry(BaseModel):
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def of(cls, at: datetime, kind: str, message: str, **data: object) -> TimelineEntry:
+        """A line with its data as keyword arguments."""
+        return cls(at=at, kind=kind, message=message, data=dict(data))
+
 
 class AlertRecord(BaseModel):
     """An alert as received, attached to an incident (or to none, for a stray resolve)."""

@@ -36,7 +36,7 @@ from service.runbook import Runbook
 from service.settings import Settings
 from service.sinks.outbox import OutboxWorker
 from service.sinks.registry import SinkRegistry
-from service.store.base import Store
+from service.store.base import Store, StoreUnavailable
 from service.store.sqlite import SqliteStore
 from service.supervisor import Supervisor
 from service.workqueue import WorkQueue
@@ -120,10 +120,14 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
 
         async def lead_then_run() -> None:
             # Replicas sharing a database elect one to run the loops; the others take
-            # webhooks and serve the API (the leader picks their incidents up at its pass).
+            # webhooks and serve the API (the leader hears of their incidents as they commit).
             while not await app[STORE].lead():
                 await app[CLOCK].sleep(settings.escalation.monitor_interval_s)
             log.info("runbook_leader")
+            try:
+                await app[STORE].follow_changes(app[WORK].incidents_changed)
+            except StoreUnavailable as exc:  # the watch pass still finds them, later
+                log.warning("incident_changes_unfollowed", error=str(exc))
             supervisor.spawn("investigations", runbook.run_investigations)
             supervisor.spawn("watch", runbook.run_watch)
 

@@ -6,6 +6,7 @@ domain models and two error classes, never SQL or driver exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -80,6 +81,11 @@ class Store(Protocol):
     async def lead(self) -> bool:
         """True when this process is the one to run the runbook loops (replicas sharing a
         database elect one, so a decision is never carried out twice)."""
+        ...
+
+    async def follow_changes(self, on_change: Callable[[list[str]], None]) -> None:
+        """Once leading: call ``on_change`` with the ids of incidents that other processes'
+        webhooks opened or changed (this process's own webhook hands its ids over itself)."""
         ...
 
     async def ingest(

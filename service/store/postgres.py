@@ -145,6 +145,22 @@ class PostgresStore:
             log.warning("store_leadership_unavailable", error=type(exc).__name__)
         return False
 
+    async def follow_changes(self, on_change: Callable[[list[str]], None]) -> None:
+        """While leading, hear which incidents other replicas' webhooks changed (LISTEN on the
+        leader's own connection), so their investigation starts at once, not at the next
+        watch pass."""
+        if self._leader is None:
+            raise StoreUnavailable("follow_changes needs leadership")
+
+        def heard(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            on_change([incident_id for incident_id in payload.split(",") if incident_id])
+
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._leader.add_listener(incidents_sql.CHANGES_CHANNEL, heard)
+        except (TimeoutError, *_DRIVER_ERRORS) as exc:
+            raise StoreUnavailable(f"postgres: cannot listen: {type(exc).__name__}") from exc
+
     async def close(self) -> None:
         """Give this store's outbox claims back (due again at once elsewhere), then close."""
         if self._leader is not None:

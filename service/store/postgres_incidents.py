@@ -69,7 +69,26 @@ async def ingest(conn: Conn, notification: Notification, raw: bytes, now: dateti
     plans = [await _ingest_alert(conn, notification, i, notification_id, now, rules,
                                  related_issue)
              for i in range(len(notification.alerts))]
-    return IngestResult(notification_id, redelivery=False, plans=plans)
+    result = IngestResult(notification_id, redelivery=False, plans=plans)
+    await announce(conn, result.incidents)
+    return result
+
+
+# Incidents changed by a replica's webhook are announced on this channel; PostgreSQL delivers
+# the notice at commit, so the leader never hears of an incident it cannot read yet.
+CHANGES_CHANNEL = "aislot_incidents_changed"
+_NOTICE_BYTES = 7900  # a NOTIFY payload must stay under 8000 bytes
+
+
+async def announce(conn: Conn, incident_ids: list[str]) -> None:
+    chunk: list[str] = []
+    for incident_id in incident_ids:
+        if chunk and len(",".join([*chunk, incident_id])) > _NOTICE_BYTES:
+            await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, ",".join(chunk))
+            chunk = []
+        chunk.append(incident_id)
+    if chunk:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, ",".join(chunk))
 
 
 async def _ingest_alert(conn: Conn, notification: Notification, index: int,

@@ -274,6 +274,9 @@ class SqliteStore:
         """One process owns an SQLite file: it always runs the runbook loops."""
         return True
 
+    async def follow_changes(self, on_change: Callable[[list[str]], None]) -> None:
+        """Nothing to follow: no other process writes this file."""
+
     async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
         await self._submit(lambda conn: incidents_sql.update(conn, incident_id, update, now))
 

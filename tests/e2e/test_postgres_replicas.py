@@ -28,7 +28,7 @@ from service.store.postgres import PostgresStore
 from tests.adapters.pg_server import PgServer, shared
 from tests.adapters.test_store_contract import RULES, T0, body, entry, message, open_incident
 from tests.conftest import alert, notification
-from tests.procs import Responder, http, start_responder, stop
+from tests.procs import Responder, http, start_responder, stop, wait_until
 
 TOKEN, READ = "replica-webhook-token-0123", "replica-read-token-0123"
 KEYS = 12
@@ -220,3 +220,72 @@ async def test_unreachable_or_locked_database_is_store_unavailable(pg: PgServer,
     finally:
         await blocker.close()
         await store.close()
+
+
+@pytest.mark.e2e
+async def test_an_alert_at_a_non_leader_is_investigated_at_once(tmp_path: Path,
+                                                                pg: PgServer) -> None:
+    """The leader hears of the other replica's incident at its commit (LISTEN/NOTIFY): the
+    evidence comes long before the next watch pass, which is an hour away here."""
+    from service.simulator.server import Simulator
+
+    sim = Simulator("cache-persists")
+    await sim.start("127.0.0.1", 0)
+    kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+    env = {"AISLOT_AUTH__WEBHOOK_TOKEN": TOKEN, "AISLOT_AUTH__READ_TOKEN": READ,
+           "AISLOT_STORE__BACKEND": "postgres",
+           "AISLOT_STORE__POSTGRES_DSN": await pg.acreate_database(),
+           "AISLOT_KUBE__KUBECONFIG": str(kubeconfig),
+           "AISLOT_ESCALATION__MONITOR_INTERVAL_S": "3600"}
+    replicas: list[Responder] = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            replicas.append(await asyncio.to_thread(start_responder, tmp_path / name, env))
+
+        def leaders() -> list[Responder]:
+            return [r for r in replicas if "runbook_leader" in r.log()]
+
+        await asyncio.to_thread(wait_until, lambda: len(leaders()) == 1, 30.0)
+        follower = next(r for r in replicas if r not in leaders())
+        await asyncio.sleep(1.0)  # the leader's first watch pass (nothing open) is over
+        status, ack = await asyncio.to_thread(
+            http, "POST", f"{follower.base}/webhook",
+            notification(alert("fp-follower", error_signature="cache")), TOKEN)
+        assert status == 200 and len(ack["incidents"]) == 1
+        incident_url = f"{follower.base}/incidents/{ack['incidents'][0]}"
+
+        def investigated() -> bool:
+            incident = http("GET", incident_url, token=READ)[1]
+            return any(e["kind"] == "evidence_collected" for e in incident["timeline"])
+
+        await asyncio.to_thread(wait_until, investigated, 30.0)
+        assert "evidence_collected" in leaders()[0].log()
+        assert "evidence_collected" not in follower.log()  # it never leads the runbook
+    finally:
+        for replica in replicas:
+            stop(replica.proc)
+        await sim.stop()
+
+
+async def test_the_leader_hears_every_incident_another_replica_commits(pg_dsn: str) -> None:
+    leader, other = await _replicas(pg_dsn, 2)
+    heard: list[str] = []
+    try:
+        assert await leader.lead() and not await other.lead()
+        await leader.follow_changes(heard.extend)
+        many = [alert(f"fp-many-{i}", error_signature=f"sig-many-{i}") for i in range(400)]
+        result = await other.ingest(*body(*many, group_key="{}:{many}"), T0)
+        assert len(result.incidents) == 400  # over 8000 bytes of ids: several notices
+        redelivered = await other.ingest(*body(*many, group_key="{}:{many}"), T0)
+        assert redelivered.redelivery
+
+        async def all_heard() -> None:
+            while len(heard) < 400:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(all_heard(), 10.0)
+        await asyncio.sleep(0.2)  # a redelivery announces nothing
+        assert heard == result.incidents
+    finally:
+        await asyncio.gather(leader.close(), other.close())

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.domain.logscan import LogScanner, ScanLimits, ScanResult
-from service.domain.logscan.tally import count_lines, long_lines
+from service.domain.logscan.tally import count_lines, dense, long_lines
 from service.domain.signatures import (
     SOURCE_CONTROL_PLANE,
     SignatureConfig,
@@ -38,10 +38,14 @@ def scan(data: bytes, cuts: list[int], limits: ScanLimits, *, one_by_one: bool) 
     cuts=st.lists(st.integers(min_value=0, max_value=20_000), max_size=8),
     keep=st.tuples(*[st.integers(min_value=0, max_value=3)] * 3),
     cap=st.integers(min_value=64, max_value=240),
+    chatter=st.integers(min_value=0, max_value=800),
+    filler=st.sampled_from([b"kaniko\n", b"a plain line that no pattern matches\n"]),
 )
 def test_bulk_tally_equals_line_by_line(lines: list[list[str]], cuts: list[int],
-                                        keep: tuple[int, int, int], cap: int) -> None:
-    data = "".join(" ".join(words) + "\n" for words in lines).encode()
+                                        keep: tuple[int, int, int], cap: int,
+                                        chatter: int, filler: bytes) -> None:
+    # filler lines make literals sparse (looked at line by line) or kaniko dense (tallied)
+    data = "".join(" ".join(words) + "\n" for words in lines).encode() + filler * chatter
     limits = ScanLimits(keep_first=keep[0], keep_last=keep[1], keep_context=keep[2],
                         max_line_bytes=cap)
     bulk = scan(data, cuts, limits, one_by_one=False)
@@ -50,8 +54,14 @@ def test_bulk_tally_equals_line_by_line(lines: list[list[str]], cuts: list[int],
 
 def test_a_line_with_two_literals_counts_once() -> None:
     data = b"kaniko mirror kaniko\nnothing\nmirror\n"
-    assert count_lines(data, 0, len(data), (b"kaniko", b"mirror")) == 2
-    assert count_lines(data, 0, len(data), (b"kaniko",)) == 1
+    assert count_lines(data, len(data), {b"kaniko": 0, b"mirror": 7}) == 2
+    assert count_lines(data, len(data), {b"kaniko": 0}) == 1
+
+
+def test_only_dense_literals_are_tallied() -> None:
+    data = b"kaniko\n" * 200 + b"x" * 3000 + b" mirror\n"
+    firsts = {b"kaniko": 0, b"mirror": data.find(b"mirror")}
+    assert dense(data, len(data), firsts) == {b"kaniko": 0}
 
 
 def test_long_lines_are_found_whatever_their_place() -> None:

@@ -12,9 +12,9 @@ HTTP stream; signatures come from config (`service.domain.signatures`); excerpts
 
 Hot path: candidate lines are found on the raw bytes of a whole chunk (`bytes.find` for literal
 patterns, one combined regex for the others), so a line that matches nothing costs no Python
-code. Literal context patterns (`kaniko` can be on every line) are tallied per chunk in bulk
-(`tally`: one `findall` counts their lines, the few kept ones are found by `bytes.find`); only
-the other candidate lines are decoded and classified one by one, only defining lines are parsed
+code. Literal context patterns dense in a chunk (`kaniko` can be on every line) are tallied in
+bulk (`tally`: one `findall` counts their lines, the few kept ones are found by `bytes.find`);
+only the other candidate lines are decoded and classified one by one, only defining lines are parsed
 (JSON, fields), and excerpts are redacted once, when the result is built, for the few that are
 kept. Emitting scans (`LogScanner.matches`) classify every candidate line one by one.
 """

@@ -9,7 +9,7 @@ Boundary: pure; no I/O. Built by `rules.compile_plan`, used by `state.ScanState`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 _META = frozenset(".^$*+?{}[]|()\\")
@@ -75,20 +75,21 @@ class Prefilter:
             self.byte_regex and self.byte_regex.search(data, start, stop)
         )
 
-    def candidates(self, data: bytes, end: int,
-                   firsts: dict[bytes, int] | None = None) -> list[tuple[int, int, int]]:
+    def candidates(self, data: bytes, end: int, skip: Collection[bytes] = (),
+                   firsts: Mapping[bytes, int] | None = None) -> list[tuple[int, int, int]]:
         """Sorted (start, stop, mask) of lines in data[:end] that may match.
 
         `mask` has bit i set when literal i occurs on the line, and bit len(literals) when the
-        combined regex does. data[end - 1] must be `\n`. `firsts` gets each literal's first
-        position (-1: absent), so no other pass over the chunk has to look for it again.
+        combined regex does. data[end - 1] must be `\n`. Lines that hold only literals of
+        `skip` are left out (the caller counts those in bulk); `firsts` are literals' first
+        positions when the caller knows them already.
         """
         found: dict[int, list[int]] = {}
         # bytes.find runs at memchr speed; Python runs once per hit line, never per line.
         for bit, lit in enumerate(self.byte_literals):
-            i = data.find(lit, 0, end)
-            if firsts is not None:
-                firsts[lit] = i
+            if lit in skip:
+                continue
+            i = firsts[lit] if firsts is not None and lit in firsts else data.find(lit, 0, end)
             while i >= 0:
                 start = data.rfind(b"\n", 0, i) + 1
                 stop = data.find(b"\n", i, end)
@@ -107,6 +108,11 @@ class Prefilter:
                 else:
                     entry[1] |= bit
                 pos = stop + 1
+        for bit, lit in enumerate(self.byte_literals):
+            if lit in skip:  # the mask must still tell everything on the line
+                for start, entry in found.items():
+                    if data.find(lit, start, entry[0]) >= 0:
+                        entry[1] |= 1 << bit
         return sorted((start, stop, mask) for start, (stop, mask) in found.items())
 
 

@@ -2,9 +2,8 @@
 
 Purpose: turn signature config into (a) per-signature matchers that say which pattern matched and
 whether it is defining, using substring tests where a pattern is (or starts with) a literal, and
-(b) prefilters that find candidate lines in a whole chunk of raw bytes without running Python
-code per line: one for every pattern (lines looked at one by one), one for the patterns that are
-not tallied in bulk (literal context patterns are: `tally`).
+(b) a prefilter that finds candidate lines in a whole chunk of raw bytes without running Python
+code per line, and (c) which literal context patterns may be tallied in bulk (`tally`).
 Boundary: pure; no I/O. Used by `state.ScanState`.
 """
 
@@ -97,8 +96,10 @@ class ScanPlan:
     default_job: str | None
     default_run_id: str | None
     prefilter: Prefilter  # every pattern: a line it passes is classified on its own
-    line_prefilter: Prefilter  # every pattern but the tallied ones (bulk scans)
     tallies: tuple[Tally | None, ...]  # per rule, its literal context patterns
+    # Literals that may be tallied in bulk: a literal another pattern needs (a regex starting
+    # with it) is not, since those lines must be looked at one by one.
+    tallied: tuple[bytes, ...]
     # mask of literal bits (bit len(literals): the regex prefilter) -> verdicts; filled lazily.
     _decisions: dict[int, Verdicts] = field(default_factory=dict)
 
@@ -152,6 +153,8 @@ def compile_plan(
         every.extend(both)
         one_by_one.extend(pats.defining)
         one_by_one.extend(p for p, b in zip(context, bulk, strict=True) if not b)
+    needed = build_prefilter(one_by_one).byte_literals
+    needles = (lit for t in tallies if t is not None for lit in t.needles)
     return ScanPlan(
         source=source,
         rules=tuple(rules),
@@ -160,6 +163,6 @@ def compile_plan(
         default_job=default_job,
         default_run_id=default_run_id,
         prefilter=build_prefilter(every),
-        line_prefilter=build_prefilter(one_by_one),
         tallies=tuple(tallies),
+        tallied=tuple(lit for lit in dict.fromkeys(needles) if lit not in needed),
     )

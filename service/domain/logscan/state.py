@@ -8,6 +8,7 @@ Boundary: pure; the caller feeds bytes. Excerpts are redacted here, when a `LogM
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from service.domain.logscan.aggregates import Keep, Kept, SigState
@@ -19,7 +20,14 @@ from service.domain.logscan.models import (
     SignatureStats,
 )
 from service.domain.logscan.rules import ScanPlan, Verdicts
-from service.domain.logscan.tally import Span, count_lines, first_lines, last_lines, long_lines
+from service.domain.logscan.tally import (
+    Span,
+    count_lines,
+    dense,
+    first_lines,
+    last_lines,
+    long_lines,
+)
 
 _MIN = datetime.min.replace(tzinfo=UTC)
 
@@ -88,43 +96,45 @@ class ScanState:
         self.lines = base + data.count(b"\n", counted, end)
 
     def _bulk_region(self, data: bytes, end: int) -> None:
-        """`_region` with literal context lines tallied in bulk (`tally`).
+        """`_region` with dense literal context lines tallied in bulk (`tally`).
 
-        Special lines (a hit of another pattern, or longer than the cap with any hit) are
-        classified one by one as in `_region`; their context matches are merged, in line
-        order, with the tallied lines.
+        Special lines (a hit of another pattern or of a sparse literal, or longer than the cap
+        with any hit) are classified one by one as in `_region`; their context matches are
+        merged, in line order, with the tallied lines, which are not looked at one by one.
         """
         plan, cap, counted, base = self.plan, self.limits.max_line_bytes, 0, self.lines
-        firsts: dict[bytes, int] = {}  # literal -> first position (-1: absent), shared
-        found = plan.line_prefilter.candidates(data, end, firsts)
-        special = {start: stop for start, stop, _ in found}
+        firsts = {lit: data.find(lit, 0, end) for lit in plan.tallied}
+        bulk = dense(data, end, {lit: at for lit, at in firsts.items() if at >= 0})
+        special: dict[int, tuple[int, int | None]] = {
+            start: (stop, mask)
+            for start, stop, mask in plan.prefilter.candidates(data, end, bulk, firsts)}
         for start, stop in long_lines(data, end, cap):
             if start not in special and plan.prefilter.hits(data, start, stop):
-                special[start] = stop
+                special[start] = (stop, None)
         deferred: list[Kept] = []
         for start in sorted(special):
-            stop = special[start]
+            stop, mask = special[start]
             base += data.count(b"\n", counted, start)
             counted = start
-            truncated = stop - start > cap  # hits beyond the cap do not count: see `_region`
-            self.lines_truncated += truncated
-            self.line(data[start : min(stop, start + cap)], base + 1, truncated, context=deferred)
+            raw = data[start:stop]
+            if stop - start > cap:  # hits beyond the cap do not count: classify the head
+                self.lines_truncated += 1
+                self.line(raw[:cap], base + 1, True, context=deferred)
+            else:
+                verdicts = plan.decide(mask) if mask is not None else None
+                self.line(raw, base + 1, False, verdicts, context=deferred)
         first_line = self.lines
         self.lines = base + data.count(b"\n", counted, end)
         for rule, tally in zip(plan.rules, plan.tallies, strict=True):
             mine = [kept for kept in deferred if kept.rule is rule]
-            present: dict[bytes, int] = {}
-            for lit in tally.needles if tally is not None else ():
-                if lit not in firsts:
-                    firsts[lit] = data.find(lit, 0, end)
-                if firsts[lit] >= 0:
-                    present[lit] = firsts[lit]
+            mass = {lit: bulk[lit] for lit in tally.needles if lit in bulk} if tally else {}
             state, spans, plain = self._sigs[rule.signature], [], 0
-            if tally is not None and present:
-                # the special lines were counted by the tally too; they are in `mine` or not
-                plain = count_lines(data, min(present.values()), end, tuple(present)) - sum(
-                    tally.hits(data, (start, stop)) for start, stop in special.items())
-                spans = self._tallied_spans(data, end, present, special, plain, state.context)
+            if tally is not None and mass:
+                # the tally counts special lines too; they are in `mine` or not context at all
+                plain = count_lines(data, end, mass) - sum(
+                    any(data.find(lit, start, stop) >= 0 for lit in mass)
+                    for start, (stop, _) in special.items())
+                spans = self._tallied_spans(data, end, mass, special, plain, state.context)
             items = [Kept(rule, tally.group(data[a:b]) if tally else 0, False,
                           self._line_no(data, end, a, first_line), data[a:b], False, None)
                      for a, b in spans]
@@ -132,7 +142,7 @@ class ScanState:
             state.context.extend(sorted(items + mine, key=lambda k: k.line_no), plain + len(mine))
 
     def _tallied_spans(self, data: bytes, end: int, present: dict[bytes, int],
-                       special: dict[int, int], plain: int, keep: Keep) -> list[Span]:
+                       special: Collection[int], plain: int, keep: Keep) -> list[Span]:
         """The tallied lines `keep` may need: its missing first ones and its last ones."""
         need, last = max(0, keep.first_n - len(keep.first)), keep.last.maxlen or 0
         if plain <= need + last:

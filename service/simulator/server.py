@@ -37,6 +37,7 @@ from service.simulator.responses import (
 from service.simulator.scenario import Scenario, load_scenario
 from service.simulator.status import ApiError
 from service.simulator.summary import world_summary
+from service.simulator.traffic import Traffic
 from service.simulator.world import World
 
 DEFAULT_START = "2026-02-26T10:00:00Z"
@@ -74,6 +75,7 @@ class Simulator:
         self.user = user
         self.audit = AuditLog()
         self.faults = FaultEngine(self.scenario.faults, seed=self.scenario.seed)
+        self.traffic = Traffic()
         self.world = World(self.scenario, clock)
         self.url = ""
         self.kubeconfig_path: Path | None = None
@@ -117,6 +119,7 @@ class Simulator:
         summary["scenario"] = self.scenario.name
         summary["faults"] = [r.model_dump() for r in self.faults.rules()]
         summary["audit_entries"] = len(self.audit.entries())
+        summary["peak_in_flight"] = self.traffic.peak
         return summary
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -210,15 +213,23 @@ class Simulator:
             self.world.sync()
             watching = truthy(request.query.get("watch"))
             info = parse_request(request.method, request.path, watching)
-            if info is not None:
-                await self._apply_faults(request, info)
-            response = await handler(request)
+            if info is None:
+                response = await handler(request)
+            else:
+                response = await self.traffic.count(info.verb, info.resource,
+                                                    self._answer(request, info, handler))
         except ApiError as error:
             response = error_response(error)
         except _Dropped:
             return web.Response(status=500)
         if info is not None and request.method not in ("GET", "HEAD"):
             await self._audit(request, response.status)
+        return response
+
+    async def _answer(self, request: web.Request, info: RequestInfo,
+                      handler: Any) -> web.StreamResponse:
+        await self._apply_faults(request, info)
+        response: web.StreamResponse = await handler(request)
         return response
 
     async def _apply_faults(self, request: web.Request, info: RequestInfo) -> None:

@@ -82,6 +82,12 @@ class World:
         sent = [(d["key"], d["status"]) for d in last.get("deliveries", [])]
         raise AssertionError(f"timed out; policy={last.get('policy')} deliveries={sent}")
 
+    async def settled(self, condition: Callable[[], bool], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.01)
+
     def patches(self) -> list[Any]:
         return [e for e in self.sim.audit.entries()
                 if e.method == "PATCH" and e.path == CONTROL_PLANE_PATH and e.status < 300]
@@ -134,10 +140,11 @@ async def test_killed_while_the_patch_is_in_flight(tmp_path: Path) -> None:
         await w.start()
         incident_id = await w.fire()
         await w.until(incident_id, _mitigation("applying"))
-        await asyncio.sleep(0.3)  # the PATCH is on the wire, delayed by the fault
+        await w.settled(lambda: w.sim.traffic.in_flight["patch"] == 1)  # held by the fault
         w.kill()
         w.sim.faults.clear()
-        await asyncio.sleep(1.5)  # let the cut request finish or die on the cluster side
+        # The cut request still lands on the cluster side, as on a real apiserver.
+        await w.settled(lambda: w.sim.traffic.in_flight["patch"] == 0)
         await w.start()
         done = await w.until(incident_id, lambda i: i["policy"]["mitigation"]["rollout"]
                              == "complete")
@@ -163,7 +170,8 @@ async def test_killed_right_after_the_patch_lands(tmp_path: Path) -> None:
         done = await w.until(incident_id, lambda i: i["policy"]["mitigation"]["rollout"]
                              == "complete")
         assert done["policy"]["mitigation"]["status"] == "applied"
-        await asyncio.sleep(2)  # a few more watch passes after the restart
+        passes = w.sim.traffic.served["list jobs"]  # each watch pass lists the jobs
+        await w.settled(lambda: w.sim.traffic.served["list jobs"] >= passes + 3)
         assert len(w.patches()) == 1
 
 

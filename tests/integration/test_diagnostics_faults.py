@@ -58,12 +58,12 @@ async def test_latency_on_every_request_still_gives_the_bundle(sim_factory: SimF
     async with sim_factory("cache-recovers") as sim:
         sim.add_fault(kind="latency", seconds=0.2)
         bundle = await _bundle(sim, collector_timeout_s=10, overall_deadline_s=15)
+        peak = sim.traffic.peak
     assert set(_statuses(bundle).values()) == {OK}
     assert bundle.confirmed
-    # concurrent: the whole takes about as long as its slowest collector, not their sum
-    slowest = max(got.duration_s for got in bundle.collectors().values())
-    total = sum(got.duration_s for got in bundle.collectors().values())
-    assert bundle.duration_s < total and bundle.duration_s >= slowest
+    # concurrent, not one after another: with every answer held 0.2 s, the simulator saw the
+    # collectors' requests at the same time (one at a time would peak at 1)
+    assert peak >= len(bundle.collectors()) - 1
 
 
 async def test_a_hung_collector_is_cut_at_its_timeout(sim_factory: SimFactory) -> None:
@@ -74,8 +74,7 @@ async def test_a_hung_collector_is_cut_at_its_timeout(sim_factory: SimFactory) -
     statuses = _statuses(bundle)
     assert statuses.pop("registry") is CollectorStatus.TIMEOUT
     assert set(statuses.values()) == {OK}
-    assert bundle.registry.error == "no answer within 1s"
-    assert bundle.registry.duration_s < 30 and bundle.duration_s < 30
+    assert bundle.registry.error == "no answer within 1s"  # not the 30 s answer, cut at 1 s
     assert bundle.confirmed
 
 
@@ -85,10 +84,11 @@ async def test_the_overall_deadline_caps_every_collector(sim_factory: SimFactory
                       name="codex-k8s-control-plane-*")
         bundle = await _bundle(sim, collector_timeout_s=20, overall_deadline_s=1.0)
     assert bundle.control_plane_logs.status is CollectorStatus.TIMEOUT
+    assert bundle.control_plane_logs.error == "no answer within 1s"  # the deadline, not 20 s
     # what it had so far (nothing streamed yet) is kept as data
     assert bundle.control_plane_logs.data is not None
     assert bundle.control_plane_logs.data.lines_scanned == 0
-    assert bundle.worker_logs.status is OK and bundle.duration_s < 20
+    assert bundle.worker_logs.status is OK
     # the failed jobs still confirm the signature
     assert bundle.confirmed
 

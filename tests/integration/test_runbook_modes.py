@@ -110,7 +110,8 @@ async def test_an_approval_written_during_a_watch_step_is_not_lost(
             await h.tick(30)
         h.sim.add_fault(kind="latency", verb="list", resource="jobs", seconds=1.0)
         step = asyncio.create_task(h.tick(60))  # the watch reads, then waits on the cluster
-        await asyncio.sleep(0.3)
+        while h.sim.traffic.in_flight["list"] == 0:  # its job list is held by the fault
+            await asyncio.sleep(0.005)
         current = (await h.incident(incident_id)).policy
         approved = current.successor()
         approved.mitigation.status = "approved"

@@ -106,9 +106,9 @@ async def alertmanager(workdir: Path, webhook: str, token: str) -> AsyncIterator
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             for _ in range(100):
-                with contextlib.suppress(aiohttp.ClientError):
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with http.get(f"{base}/-/ready") as resp:
                         if resp.status == 200:
                             break
@@ -117,7 +117,7 @@ async def alertmanager(workdir: Path, webhook: str, token: str) -> AsyncIterator
     finally:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
+            await asyncio.to_thread(proc.wait, 5)
 
 
 def free_port() -> int:

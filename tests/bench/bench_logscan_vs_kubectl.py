@@ -4,7 +4,8 @@ Run: `.venv/bin/python -m tests.bench.bench_logscan_vs_kubectl [--mb 500]`.
 A simulator runs in its own process with its `huge_log` fault on the control-plane pod (a log
 of `--mb` megabytes, generated lazily: every line is a relayed kaniko job line, every 997th a
 MANIFEST_UNKNOWN failure). In the same run, each contender reads the whole log from it in its
-own child process, so its peak RSS (`wait4` ru_maxrss) is its own:
+own child process, so its peak RSS (sampled VmHWM) and its CPU time (user + system, kubectl's
+and grep's summed; the simulator's not counted) are its own:
 
 - ours: the control-plane log collector (Deployment -> pods, streamed pods/log, scanner for the
   configured signatures, context patterns included), the evidence bundle's path;
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -109,16 +111,22 @@ def _watch_peaks(procs: list[subprocess.Popen[Any]]) -> list[int]:
     return peaks
 
 
+def _children_cpu() -> float:
+    """User + system seconds of the reaped children (the simulator, still running, is not)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_ours(kubeconfig: Path, name: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "tests.bench.bench_logscan_vs_kubectl", "--child", name,
            str(kubeconfig)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     out = proc.stdout.read()
     proc.wait()
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    result.update(wall=time.perf_counter() - started)
+    result.update(wall=time.perf_counter() - started, cpu=_children_cpu() - cpu)
     return result
 
 
@@ -127,7 +135,7 @@ def run_pipeline(kubectl_args: list[str], kubeconfig: Path) -> dict[str, Any]:
     env = {**os.environ, "HOME": str(kubeconfig.parent)}
     base = [kubectl_path(), f"--kubeconfig={kubeconfig}",
             f"--cache-dir={kubeconfig.parent / 'kube-cache'}"]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     kc = subprocess.Popen(base + kubectl_args, stdout=subprocess.PIPE, env=env)
     grep = subprocess.Popen(["grep", "-cE", RUNBOOK_GREP], stdin=kc.stdout,
                             stdout=subprocess.PIPE)
@@ -136,8 +144,9 @@ def run_pipeline(kubectl_args: list[str], kubeconfig: Path) -> dict[str, Any]:
     kubectl_rss, grep_rss = _watch_peaks([kc, grep])
     wall = time.perf_counter() - started
     count = int(grep.stdout.read().decode().strip() or 0)
-    return {"matches": count, "wall": wall, "kubectl_rss": kubectl_rss, "grep_rss": grep_rss,
-            "rss": kubectl_rss + grep_rss}
+    grep.wait()
+    return {"matches": count, "wall": wall, "cpu": _children_cpu() - cpu,
+            "kubectl_rss": kubectl_rss, "grep_rss": grep_rss, "rss": kubectl_rss + grep_rss}
 
 
 def cp_pod(kubeconfig: Path) -> str:
@@ -168,7 +177,8 @@ def report(results: dict[str, dict[str, Any]]) -> None:
     size = results["ours"]["bytes"]
     print(f"control-plane log: {size / MIB:.0f} MiB, {results['ours']['lines']} lines, "
           f"grep pattern: {RUNBOOK_GREP}")
-    print(f"  {'contender':<20} {'wall s':>8} {'MiB/s':>8} {'peak RSS MiB':>14}  matches")
+    print(f"  {'contender':<20} {'wall s':>8} {'MiB/s':>8} {'CPU s':>7} {'peak RSS MiB':>14}"
+          "  matches")
     for name, got in results.items():
         matches = got.get("matches", got.get("defining", 0) + got.get("context", 0))
         shown = "-" if name == "drain" else str(matches)
@@ -177,7 +187,7 @@ def report(results: dict[str, dict[str, Any]]) -> None:
             extra = (f"  (kubectl {got['kubectl_rss'] / MIB:.0f} + "
                      f"grep {got['grep_rss'] / MIB:.0f})")
         print(f"  {name:<20} {got['wall']:8.2f} {size / MIB / got['wall']:8.1f} "
-              f"{got['rss'] / MIB:14.1f}  {shown}{extra}")
+              f"{got['cpu']:7.2f} {got['rss'] / MIB:14.1f}  {shown}{extra}")
     for name in ("ours", "ours, defining only", "drain"):
         seconds = results[name]["seconds"]
         print(f"  {name} in-process (no interpreter start): {seconds:.2f} s = "

@@ -2,11 +2,14 @@
 
 Adapters translate their failures into ``Retryable`` (5xx, 429, connection errors, timeouts)
 or ``Permanent`` (other 4xx, bad data); ``retrying()`` retries only the former, with jittered
-exponential backoff, honouring a server's ``Retry-After``, and gives up at the deadline.
+exponential backoff, honouring a server's ``Retry-After`` (never sooner than it asked), and
+gives up rather than sleep past the deadline: a wait the deadline cannot hold ends the retries
+with the last error, for the caller to schedule later (the outbox does).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -17,11 +20,12 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential_jitter,
 )
 
 T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class AdapterError(Exception):
@@ -69,38 +73,40 @@ def classify_status(status: int, message: str, retry_after: str | None = None) -
 
 
 class _Wait:
-    """Jittered exponential backoff, or the server's Retry-After when it gave one."""
+    """Jittered exponential backoff (up to ``max_s``), or the server's Retry-After when it
+    gave one, however long: retrying sooner than asked only earns another 429."""
 
     def __init__(self, initial_s: float, max_s: float) -> None:
         self._backoff = wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s)
-        self._max = max_s
 
     def __call__(self, state: RetryCallState) -> float:
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, Retryable) and exc.retry_after_s is not None:
-            return min(exc.retry_after_s, self._max)
+            return max(exc.retry_after_s, 0.0)
         return float(self._backoff(state))
 
 
 def retrying(*, deadline_s: float, max_attempts: int = 8, initial_s: float = 0.2,
-             max_wait_s: float = 10.0) -> AsyncRetrying:
+             max_wait_s: float = 10.0, sleep: Sleep = asyncio.sleep) -> AsyncRetrying:
     """A tenacity controller for ``async for attempt in retrying(...): with attempt: ...``."""
     return AsyncRetrying(
         retry=retry_if_exception_type(Retryable),
         wait=_Wait(initial_s, max_wait_s),
-        stop=stop_after_delay(deadline_s) | stop_after_attempt(max_attempts),
+        stop=stop_before_delay(deadline_s) | stop_after_attempt(max_attempts),
+        sleep=sleep,
         reraise=True,
     )
 
 
 async def call_with_retry(fn: Callable[[], Awaitable[T]], *, deadline_s: float,
                           max_attempts: int = 8, initial_s: float = 0.2,
-                          max_wait_s: float = 10.0) -> tuple[T, int]:
+                          max_wait_s: float = 10.0,
+                          sleep: Sleep = asyncio.sleep) -> tuple[T, int]:
     """Run ``fn`` under the policy; returns its result and how many attempts it took."""
     attempts = 0
     async for attempt in retrying(deadline_s=deadline_s, max_attempts=max_attempts,
-                                  initial_s=initial_s, max_wait_s=max_wait_s):
+                                  initial_s=initial_s, max_wait_s=max_wait_s, sleep=sleep):
         with attempt:
             attempts += 1
             result = await fn()

@@ -191,10 +191,18 @@ async def test_throttle_honours_retry_after(sim_factory: SimFactory) -> None:
         sim.add_fault(kind="throttle", resource="jobs", verb="list", retry_after=1)
         with pytest.raises(KubeRetryable) as throttled:
             await kc.list_jobs()
-        # The wait before the second try is the server's 1s, past the 0.5s deadline: exactly
-        # two tries (jittered backoff alone would have squeezed in more).
+        # The server asks for 1 s, past the 0.5 s deadline: no earlier try (it would only be
+        # throttled again) and no sleep past the deadline; the error carries the server's wait.
         assert throttled.value.status == 429 and throttled.value.retry_after_s == 1.0
-        assert throttled.value.attempts == 2
+        assert throttled.value.attempts == 1
+
+
+async def test_throttle_within_the_deadline_waits_as_asked(sim_factory: SimFactory) -> None:
+    async with sim_factory("healthy") as sim, client(sim, retry_deadline_s=5) as kc:
+        sim.add_fault(kind="throttle", resource="jobs", verb="list", retry_after=1, count=1)
+        jobs = await kc.list_jobs()
+        assert jobs["kind"] == "JobList"
+        assert sim.traffic.served["list jobs"] == 1  # the throttled try was not an answer
 
 
 async def test_gives_up_at_the_retry_deadline(sim_factory: SimFactory) -> None:

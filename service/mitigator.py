@@ -22,6 +22,7 @@ from service.metrics import Metrics
 from service.retry import AdapterError
 from service.settings import Settings
 from service.store.base import IncidentUpdate, Store
+from service.wording import runbook_text
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +36,7 @@ class Mitigator:
                  queue: Queue, wake_outbox: Callable[[], None]) -> None:
         self._settings, self._store, self._kube = settings, store, kube
         self._metrics, self._queue, self._wake_outbox = metrics, queue, wake_outbox
+        self._text = runbook_text(settings)
 
     def _count(self, incident: Incident, outcome: str) -> None:
         self._metrics.mitigations.labels(namespace=incident.namespace,
@@ -81,7 +83,7 @@ class Mitigator:
 
     async def _record(self, incident: Incident, after: PolicyRecord, now: datetime,
                       entry: TimelineEntry) -> None:
-        message = compose_mitigated(incident, after,
+        message = compose_mitigated(incident, after, text=self._text,
                                     public_url=self._settings.server.public_url, now=now)
         await self._store.update(incident.id, IncidentUpdate(
             policy=after, entries=[entry], messages=[self._queue(message)]), now)

@@ -44,6 +44,7 @@ from service.metrics import Metrics
 from service.mitigator import Mitigator
 from service.settings import Settings
 from service.store.base import IncidentUpdate, StaleUpdate, Store
+from service.wording import runbook_text
 from service.workqueue import WorkQueue
 
 log = structlog.get_logger(__name__)
@@ -82,6 +83,7 @@ class Runbook:
         self._mitigator = Mitigator(settings=settings, store=store, kube=kube, metrics=metrics,
                                     queue=self._queue, wake_outbox=wake_outbox)
         self._config = policy_config(settings)
+        self._text = runbook_text(settings)
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
         self._tick = asyncio.Event()
@@ -174,8 +176,8 @@ class Runbook:
                                         signature=incident.signature, now=now)
         self._observe_bundle(incident, bundle)
         number = len(incident.evidence) + 1
-        message = compose_evidence(incident, bundle, public_url=self.public_url,
-                                   key=f"evidence-{number}")
+        message = compose_evidence(incident, bundle, text=self._text,
+                                   public_url=self.public_url, key=f"evidence-{number}")
         missing = bundle.missing()
         summary = (f"evidence #{number}: {bundle.signature} "
                    f"{'confirmed' if bundle.confirmed else 'not confirmed'}, "
@@ -264,13 +266,13 @@ class Runbook:
                 entries.append(_entry(now, "escalated", f"escalation ({action.rule}) to "
                                       f"{action.audience}: {action.reason}", rule=action.rule))
                 messages.append(self._queue(compose_escalation(
-                    view, decision.record, action, public_url=self.public_url,
+                    view, decision.record, action, text=self._text, public_url=self.public_url,
                     rollback_plan=self._settings.escalation.rollback_plan, now=now)))
             elif isinstance(action, RequestApproval):
                 entries.append(_entry(now, "approval_requested",
                                       "kill switch awaits the Owner's approval"))
                 messages.append(self._queue(compose_approval_request(
-                    view, decision.record, public_url=self.public_url, now=now)))
+                    view, decision.record, text=self._text, public_url=self.public_url, now=now)))
             elif isinstance(action, Resolve):
                 entries.append(_entry(now, "resolved", f"resolved: {action.reason}",
                                       mttr_s=action.mttr_s))
@@ -280,7 +282,7 @@ class Runbook:
                         action.mttr_s)
                 final = view.model_copy(update={"timeline": [*incident.timeline, *entries]})
                 messages.append(self._queue(compose_resolved(
-                    final, decision.record, reason=action.reason,
+                    final, decision.record, reason=action.reason, text=self._text,
                     public_url=self.public_url, now=now)))
         return messages
 

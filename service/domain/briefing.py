@@ -3,6 +3,7 @@
 Each carries what the runbook asks for (incident link, related issue, run ids, first and last
 error, log excerpts and failed jobs from the latest evidence, what was done and when, the
 rule and its numbers, the next step); pure functions over the incident, no clock, no I/O.
+Configured names and values they quote (the switch's key, the namespace...) come in ``text``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from service.domain.compose import compose_event, compose_evidence
 from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
 from service.domain.policy import Escalate, PolicyRecord
+from service.domain.runbook_text import RunbookText, escalation_step
 
 _RULE_TITLES = {
     "repeat": "the error keeps repeating after the cache kill switch",
@@ -20,31 +22,18 @@ _RULE_TITLES = {
     "registry": "registry unavailable while mirror jobs fail",
     "rollout_stuck": "control-plane rollout did not finish",
 }
-_NEXT = {
-    "repeat": "The cache is off and builds still fail: the cache is not the (only) cause. "
-              "Owner: decide on the platform release rollback (image rollback of "
-              "control-plane/worker).",
-    "recovery_deadline": "Check the latest evidence below; if the switch is off, follow the "
-                         "rollback plan.",
-    "registry": "The kill switch will not help: restore the registry (codex-k8s-registry "
-                "Deployment; check the registry-gc CronJob that scales it to 0), then retry.",
-    "rollout_stuck": "Inspect the new control-plane ReplicaSet (kubectl -n codex-k8s-prod "
-                     "rollout status deploy/codex-k8s-control-plane; describe its pods).",
-}
-
-
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
 
-def actions_taken(policy: PolicyRecord) -> list[str]:
+def actions_taken(policy: PolicyRecord, text: RunbookText) -> list[str]:
     """What the responder did and when, for a message."""
     mit = policy.mitigation
     lines = []
     if mit.status in {"applied", "already_off", "observed_off"}:
         who = {"applied": "set by the responder", "already_off": "already off when checked",
                "observed_off": "set by a person (observe mode)"}[mit.status]
-        lines.append(f"Kill switch CODEXK8S_KANIKO_CACHE_ENABLED={mit.new_value} ({who}) at "
+        lines.append(f"Kill switch {text.switch_key}={mit.new_value} ({who}) at "
                      f"{_when(mit.applied_at)}; previous value {mit.previous_value or '-'}")
         lines.append(f"Control-plane rollout: {mit.rollout}"
                      + (f" at {_when(mit.rollout_finished_at)}" if mit.rollout_finished_at
@@ -70,23 +59,26 @@ def actions_taken(policy: PolicyRecord) -> list[str]:
     return lines or ["Nothing done yet"]
 
 
-def _base_sections(incident: Incident, public_url: str) -> tuple[list[Fact], list[MessageSection]]:
+def _base_sections(incident: Incident, text: RunbookText,
+                   public_url: str) -> tuple[list[Fact], list[MessageSection]]:
     bundle = incident.latest_evidence
     if bundle is None:
         return [Fact(name="Signature", value=incident.signature)], []
-    evidence = compose_evidence(incident, bundle, public_url=public_url, key="-")
+    evidence = compose_evidence(incident, bundle, text=text, public_url=public_url, key="-")
     sections = [s for s in evidence.sections if s.title != "Next step (runbook)"]
     return evidence.facts, sections
 
 
 def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalate, *,
-                       public_url: str, rollback_plan: str, now: datetime) -> Message:
-    facts, sections = _base_sections(incident, public_url)
+                       text: RunbookText, public_url: str, rollback_plan: str,
+                       now: datetime) -> Message:
+    facts, sections = _base_sections(incident, text, public_url)
     head = [MessageSection(title="Why", lines=[action.reason], priority=0),
-            MessageSection(title="Next step", lines=[_NEXT[action.rule],
+            MessageSection(title="Next step", lines=[escalation_step(action.rule, text),
                                                      f"Rollback plan: {rollback_plan}"],
                            priority=0),
-            MessageSection(title="What was done", lines=actions_taken(policy), priority=1)]
+            MessageSection(title="What was done", lines=actions_taken(policy, text),
+                           priority=1)]
     who = {"all": "SRE on-call and the Owner", "oncall": "SRE on-call",
            "owner": "the Owner"}[action.audience]
     return compose_event(
@@ -99,30 +91,31 @@ def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalat
     )
 
 
-def compose_approval_request(incident: Incident, policy: PolicyRecord, *, public_url: str,
-                             now: datetime) -> Message:
-    facts, sections = _base_sections(incident, public_url)
+def compose_approval_request(incident: Incident, policy: PolicyRecord, *, text: RunbookText,
+                             public_url: str, now: datetime) -> Message:
+    facts, sections = _base_sections(incident, text, public_url)
     approve = f"{public_url.rstrip('/')}/incidents/{incident.id}/approve"
     return compose_event(
         incident, event="escalated", key="approval-request", severity="warning",
         audience="owner",
-        title=f"[{incident.id}] Approval needed: set CODEXK8S_KANIKO_CACHE_ENABLED=false",
+        title=f"[{incident.id}] Approval needed: set {text.switch_off}",
         summary="The evidence confirms the cache signature. Approve the runbook's kill switch "
                 f"with POST {approve} (Owner token).",
         facts=facts, sections=[MessageSection(title="What was done",
-                                              lines=actions_taken(policy), priority=1),
+                                              lines=actions_taken(policy, text),
+                                              priority=1),
                                *sections],
         public_url=public_url, created_at=now,
     )
 
 
-def compose_mitigated(incident: Incident, policy: PolicyRecord, *, public_url: str,
-                      now: datetime) -> Message:
+def compose_mitigated(incident: Incident, policy: PolicyRecord, *, text: RunbookText,
+                      public_url: str, now: datetime) -> Message:
     mit = policy.mitigation
     verb = {"applied": "Kill switch applied", "already_off": "Kill switch was already off",
             "dry_run": "Dry run: kill switch patch recorded, not sent",
             "observed_off": "Kill switch set off by a person"}.get(mit.status, "Kill switch")
-    lines = actions_taken(policy)
+    lines = actions_taken(policy, text)
     if mit.patch is not None:
         lines.append(f"Patch: {mit.patch}")
     return compose_event(
@@ -136,7 +129,7 @@ def compose_mitigated(incident: Incident, policy: PolicyRecord, *, public_url: s
 
 
 def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
-                     public_url: str, now: datetime) -> Message:
+                     text: RunbookText, public_url: str, now: datetime) -> Message:
     """The final update (also the GitHub issue comment): root cause, timeline, MTTR."""
     mttr = policy.mttr_s
     mttr_text = f"{mttr / 60:.1f} min" if mttr is not None else "unknown"
@@ -153,7 +146,7 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
                Fact(name="First failure", value=_when(incident.first_failure_at)),
                Fact(name="MTTR", value=mttr_text)],
         sections=[MessageSection(title="Root cause", lines=[root], priority=0),
-                  MessageSection(title="What was done", lines=actions_taken(policy),
+                  MessageSection(title="What was done", lines=actions_taken(policy, text),
                                  priority=1),
                   MessageSection(title="Timeline", lines=timeline, priority=2)],
         public_url=public_url, created_at=now,

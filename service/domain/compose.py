@@ -18,6 +18,7 @@ from service.domain.incidents import Incident
 from service.domain.logscan.models import ScanResult
 from service.domain.messages import Audience, EventName, Fact, Message, MessageSection, Severity
 from service.domain.redaction import redact
+from service.domain.runbook_text import RunbookText, next_steps
 
 T = TypeVar("T")
 
@@ -42,32 +43,15 @@ MAX_LINE_CHARS = 1000
 MAX_SUMMARY_CHARS = 2000
 MAX_FACTS = 30
 
-# The runbook's next step per signature; a signature without one gets the generic step.
-_NEXT_STEPS: dict[str, list[str]] = {
-    "cache": [
-        "Set CODEXK8S_KANIKO_CACHE_ENABLED=false on deploy/codex-k8s-control-plane "
-        "(container control-plane).",
-        "Wait for `kubectl rollout status deploy/codex-k8s-control-plane --timeout=180s`.",
-        "Retry the failed run; new build/mirror jobs must end Complete.",
-        "Escalate to SRE on-call if MANIFEST_UNKNOWN repeats more than 2 times after the switch.",
-    ],
-    "build-ref": [
-        "Check CODEXK8S_BUILD_REF: it must name an existing commit (codegen-check log, tail 200).",
-        "Fix the build ref, then retry the failed run.",
-        "Escalate to SRE on-call if the checkout error repeats more than 2 times after the fix.",
-    ],
-}
-_GENERIC_STEP = ["Follow RB-CK8S-AISLOT-BUILD-0001: diagnose, mitigate, escalate if it repeats."]
-
-
 def incident_link(public_url: str, incident_id: str) -> str:
     """The incident's page on the responder."""
     return f"{public_url.rstrip('/')}/incidents/{incident_id}"
 
 
-def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, public_url: str,
-                     key: str) -> Message:
-    """The on-call's first message: what happened and the evidence, by priority."""
+def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: RunbookText,
+                     public_url: str, key: str) -> Message:
+    """The on-call's first message: what happened and the evidence, by priority; the
+    runbook's step quotes the configured values in ``text``."""
     occurrences = _occurrences(bundle)
     where = f"{incident.namespace}"
     confirmed = "confirmed in logs/jobs" if bundle.confirmed else "NOT confirmed by evidence yet"
@@ -79,7 +63,7 @@ def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, public_url: 
     if missing:
         summary += f" {len(missing)} diagnostic(s) missing (see below)."
     sections = [
-        MessageSection(title="Next step (runbook)", lines=_next_step(bundle),
+        MessageSection(title="Next step (runbook)", lines=_next_step(bundle, text),
                        priority=PRIORITY_NEXT_STEP),
         *_failed_jobs(bundle),
         *_missing(bundle),
@@ -207,14 +191,9 @@ def _kill_switch(bundle: EvidenceBundle) -> str:
     return f"{state.location} = {value}{rollout[state.rollout_complete]}"
 
 
-def _next_step(bundle: EvidenceBundle) -> list[str]:
-    steps = _NEXT_STEPS.get(bundle.signature, _GENERIC_STEP)
-    got = bundle.kill_switch
-    if (bundle.signature == "cache" and got.data is not None
-            and (got.data.value or "").lower() == "false"):
-        steps = ["The cache is already off: a repeating MANIFEST_UNKNOWN means the cache is not "
-                 "the (only) cause; escalate to SRE on-call (and the Owner for a rollback)."]
-    return [f"{i}. {step}" for i, step in enumerate(steps, 1)]
+def _next_step(bundle: EvidenceBundle, text: RunbookText) -> list[str]:
+    switch = bundle.kill_switch.data
+    return next_steps(bundle.signature, switch.value if switch is not None else None, text)
 
 
 def _failed_jobs(bundle: EvidenceBundle) -> list[MessageSection]:

@@ -12,9 +12,12 @@ from service.domain.compose import (
 )
 from service.domain.evidence import Collected, CollectorStatus, KillSwitchState
 from service.domain.messages import Fact, MessageSection
+from service.settings import Settings
+from service.wording import runbook_text
 from tests.adapters.fakes import bundles
 
 URL = "https://responder.example/"
+TEXT = runbook_text(Settings())
 
 
 def _facts(message: object) -> dict[str, str]:
@@ -23,8 +26,8 @@ def _facts(message: object) -> dict[str, str]:
 
 def test_the_first_message_says_what_happened_and_links_the_incident() -> None:
     incident = bundles.incident()
-    message = compose_evidence(incident, bundles.bundle(incident.id), public_url=URL,
-                               key="evidence-1")
+    message = compose_evidence(incident, bundles.bundle(incident.id), text=TEXT,
+                               public_url=URL, key="evidence-1")
     assert (message.event, message.key, message.audience) == ("evidence", "evidence-1", "oncall")
     assert message.severity == "critical"  # confirmed by the evidence
     assert message.incident_url == f"https://responder.example/incidents/{incident.id}"
@@ -42,7 +45,8 @@ def test_the_first_message_says_what_happened_and_links_the_incident() -> None:
 
 def test_sections_come_in_priority_order_with_the_runbook_step_first() -> None:
     incident = bundles.incident()
-    message = compose_evidence(incident, bundles.bundle(incident.id), public_url=URL, key="k")
+    message = compose_evidence(incident, bundles.bundle(incident.id), text=TEXT,
+                               public_url=URL, key="k")
     titles = [s.title.split(":")[0].split(" (")[0] for s in message.sections]
     assert titles == ["Next step", "Failed jobs", "Control-plane log", "Worker log",
                       "Registry and mirrors", "Pods"]
@@ -57,7 +61,7 @@ def test_sections_come_in_priority_order_with_the_runbook_step_first() -> None:
 def test_a_forbidden_collector_is_named_with_what_to_grant() -> None:
     incident = bundles.incident()
     message = compose_evidence(incident, bundles.bundle(incident.id, worker_forbidden=True),
-                               public_url=URL, key="k")
+                               text=TEXT, public_url=URL, key="k")
     (missing,) = [s for s in message.sections if s.title == "Diagnostics missing"]
     assert missing.lines == ["worker_logs: forbidden; grant: get pods/log in codex-k8s-prod "
                              "(Role rule: pods/log get)"]
@@ -69,22 +73,22 @@ def test_with_the_cache_already_off_the_next_step_is_to_escalate() -> None:
     incident = bundles.incident()
     bundle = bundles.bundle(incident.id).model_copy(update={"kill_switch": Collected(
         status=CollectorStatus.OK, data=KillSwitchState(location="env", value="false"))})
-    message = compose_evidence(incident, bundle, public_url=URL, key="k")
+    message = compose_evidence(incident, bundle, text=TEXT, public_url=URL, key="k")
     assert "escalate" in message.sections[0].lines[0]
     assert _facts(message)["Kill switch"] == "env = false"
 
 
 def test_many_run_ids_are_capped() -> None:
     incident = bundles.incident()
-    message = compose_evidence(incident, bundles.bundle(incident.id, scale=10), public_url=URL,
-                               key="k")
+    message = compose_evidence(incident, bundles.bundle(incident.id, scale=10), text=TEXT,
+                               public_url=URL, key="k")
     assert _facts(message)["Run ids"].endswith("(+20 more)")
 
 
 def test_tokens_in_the_evidence_are_redacted_again() -> None:
     incident = bundles.incident()
     message = compose_evidence(incident, bundles.bundle(incident.id, secrets=True),
-                               public_url=URL, key="k")
+                               text=TEXT, public_url=URL, key="k")
     dumped = message.model_dump_json()
     for token in bundles.TOKENS:
         assert token not in dumped

@@ -19,10 +19,11 @@ from service.domain.alerts import Notification
 from service.domain.compose import compose_evidence
 from service.domain.incidents import IdentityRules, Incident
 from service.domain.messages import Delivery, Message, MessageSection
-from service.settings import SinkSettings
+from service.settings import Settings, SinkSettings
 from service.sinks.outbox import OutboxPolicy, OutboxWorker
 from service.sinks.registry import SinkRegistry
 from service.store.sqlite import SqliteStore
+from service.wording import runbook_text
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.server import FakeServer
 from tests.conftest import alert, notification
@@ -52,7 +53,7 @@ async def open_incident(store: SqliteStore, now: datetime, fingerprint: str = "f
 
 def evidence_message(incident: Incident, key: str = "evidence-1", **bundle_args: Any) -> Message:
     return compose_evidence(incident, bundles.bundle(incident.id, **bundle_args),
-                            public_url=PUBLIC_URL, key=key)
+                            text=runbook_text(Settings()), public_url=PUBLIC_URL, key=key)
 
 
 def delivery_of(message: Message, sink: str, *, attempts: int = 1) -> Delivery:

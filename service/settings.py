@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from service.domain.signatures import SignatureConfig, default_signatures
+from service.store.dsn import DsnSecret
 
 DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
 ENV_PREFIX = "AISLOT_"
@@ -27,9 +28,10 @@ class ConfigError(Exception):
 
 
 class Section(BaseModel):
-    """Base for every section: unknown keys are typos, so they are errors."""
+    """Base for every section: unknown keys are typos, so they are errors; an error never
+    quotes the value (it may be a secret)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class ServerSettings(Section):
@@ -62,7 +64,7 @@ class AuthSettings(Section):
 class StoreSettings(Section):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("var/aislot-responder.db")
-    postgres_dsn: SecretStr | None = None
+    postgres_dsn: DsnSecret | None = None
     batch_max: int = Field(default=256, ge=1, description="notifications per group commit")
     timeout_s: float = Field(default=5.0, gt=0, description="one store operation's deadline")
 
@@ -221,9 +223,8 @@ class RuntimeSettings(Section):
 class Settings(BaseSettings):
     """The whole configuration of one responder process."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      extra="forbid", frozen=True, hide_input_in_errors=True)
 
     server: ServerSettings = ServerSettings()
     auth: AuthSettings = AuthSettings()
@@ -256,13 +257,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except yaml.YAMLError as exc:  # its text quotes the offending line: maybe a secret
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong and where, without its excerpt of the file."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    where = (f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+             if exc.problem_mark else "")
+    return f"{exc.problem or 'unreadable'}{where}" + (f" ({exc.context})" if exc.context else "")
 
 
 def _describe(exc: ValidationError, origin: str) -> str:

@@ -12,8 +12,10 @@ webhook answers 503), ``KeyError`` and ``IllegalTransition``, never asyncpg.
   deadlock) or its connection (server restart, failover) is run again from the start on a
   fresh connection, a few times, within the same deadline. A broken connection is terminated,
   never returned to the pool.
-- Migrations (``migrations_pg/NNNN_*.sql``) are applied in one transaction under an advisory
-  lock and recorded in ``schema_version``: replicas starting together migrate once.
+- Migrations (``migrations_pg/NNNN_*.sql``, run by ``postgres_schema``) are applied in one
+  transaction under an advisory lock: replicas starting together migrate once.
+- Nothing this store says quotes its DSN's password: a DSN it cannot read is reported by what
+  is wrong with it (``dsn``), and driver messages are scrubbed of the DSN's secrets.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from importlib import resources
 from typing import Any, TypeVar
 
 import asyncpg
@@ -39,12 +40,13 @@ from service.domain.messages import Delivery, Message
 from service.store import postgres_incidents as incidents_sql
 from service.store import postgres_outbox as outbox_sql
 from service.store.base import IncidentUpdate, IngestResult, StoreUnavailable
+from service.store.dsn import dsn_problem, scrub
+from service.store.postgres_schema import migrate
 
 T = TypeVar("T")
 Conn = Any  # asyncpg.Connection (the driver ships no type hints)
 log = structlog.get_logger(__name__)
 
-MIGRATION_LOCK = 0x6169736C6F74  # "aislot": the advisory lock id of schema migrations
 _ATTEMPTS = 4
 _BROKEN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            asyncpg.exceptions.InternalClientError, OSError)
@@ -52,35 +54,6 @@ _RETRY = (asyncpg.UniqueViolationError, asyncpg.SerializationError,
           asyncpg.DeadlockDetectedError, asyncpg.AdminShutdownError,
           asyncpg.CannotConnectNowError, *_BROKEN)
 _DRIVER_ERRORS = (asyncpg.PostgresError, *_BROKEN)
-
-
-def migrations() -> list[tuple[int, str]]:
-    """The PostgreSQL migrations, ``(number, script)`` in order."""
-    folder = resources.files("service.store") / "migrations_pg"
-    found = [(int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8"))
-             for entry in folder.iterdir() if entry.name.endswith(".sql")]
-    return sorted(found)
-
-
-async def migrate(conn: Conn, lock_timeout_s: float | None = None) -> list[int]:
-    """Apply the missing migrations in one transaction; returns the numbers applied.
-
-    The advisory lock makes replicas that start together take turns: the first migrates,
-    the others wait (up to ``lock_timeout_s``) and then find nothing left to do.
-    """
-    applied = []
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK,
-                           timeout=lock_timeout_s)
-        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER"
-                           " PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        for number, script in migrations():
-            if number > current:
-                await conn.execute(script)
-                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
-                applied.append(number)
-    return applied
 
 
 # The advisory lock whose holder runs the runbook loops ("leader" in ASCII); not the
@@ -106,6 +79,10 @@ class PostgresStore:
         self._leader: Any = None
 
     async def open(self) -> None:
+        """Connect and migrate. A DSN the driver cannot read becomes ``StoreUnavailable``
+        saying what is wrong with it, never quoting it (it holds the password)."""
+        if (problem := dsn_problem(self._dsn)) is not None:
+            raise StoreUnavailable(f"postgres: invalid DSN ({problem})")
         try:
             async with asyncio.timeout(self._migrate_timeout):
                 pool = await asyncpg.create_pool(
@@ -121,8 +98,12 @@ class PostgresStore:
         except TimeoutError as exc:
             raise StoreUnavailable(f"postgres: not ready within {self._migrate_timeout}s"
                                    ) from exc
+        except (ValueError, LookupError) as exc:  # ClientConfigurationError is a ValueError
+            detail = (scrub(str(exc), self._dsn) if isinstance(
+                exc, asyncpg.ClientConfigurationError) else f"unreadable: {type(exc).__name__}")
+            raise StoreUnavailable(f"postgres: invalid DSN ({detail})") from None
         except _DRIVER_ERRORS as exc:
-            raise StoreUnavailable(f"postgres: {type(exc).__name__}: {exc}") from exc
+            raise self._unavailable(exc) from exc
         for number in applied:
             log.info("store_migrated", version=number, backend="postgres")
         self._pool = pool
@@ -215,7 +196,11 @@ class PostgresStore:
             what = "commit" if write else "answer"
             raise StoreUnavailable(f"store did not {what} within {self._timeout}s") from exc
         except _DRIVER_ERRORS as exc:
-            raise StoreUnavailable(f"postgres: {type(exc).__name__}: {exc}") from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """A driver failure, in words without the DSN's secrets."""
+        return StoreUnavailable(f"postgres: {type(exc).__name__}: {scrub(str(exc), self._dsn)}")
 
     @staticmethod
     async def _attempt(pool: Any, job: Callable[[Conn], Awaitable[T]], write: bool) -> T:

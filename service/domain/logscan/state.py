@@ -116,25 +116,24 @@ class ScanState:
             stop, mask = special[start]
             base += data.count(b"\n", counted, start)
             counted = start
-            raw = data[start:stop]
             if stop - start > cap:  # hits beyond the cap do not count: classify the head
                 self.lines_truncated += 1
-                self.line(raw[:cap], base + 1, True, context=deferred)
+                self.line(data[start : start + cap], base + 1, True, context=deferred)
             else:
                 verdicts = plan.decide(mask) if mask is not None else None
-                self.line(raw, base + 1, False, verdicts, context=deferred)
+                self.line(data[start:stop], base + 1, False, verdicts, context=deferred)
         first_line = self.lines
         self.lines = base + data.count(b"\n", counted, end)
         for rule, tally in zip(plan.rules, plan.tallies, strict=True):
             mine = [kept for kept in deferred if kept.rule is rule]
-            mass = {lit: bulk[lit] for lit in tally.needles if lit in bulk} if tally else {}
+            ours = {lit: bulk[lit] for lit in tally.needles if lit in bulk} if tally else {}
             state, spans, plain = self._sigs[rule.signature], [], 0
-            if tally is not None and mass:
+            if tally is not None and ours:
                 # the tally counts special lines too; they are in `mine` or not context at all
-                plain = count_lines(data, end, mass) - sum(
-                    any(data.find(lit, start, stop) >= 0 for lit in mass)
+                plain = count_lines(data, end, ours) - sum(
+                    any(data.find(lit, start, stop) >= 0 for lit in ours)
                     for start, (stop, _) in special.items())
-                spans = self._tallied_spans(data, end, mass, special, plain, state.context)
+                spans = self._tallied_spans(data, end, ours, special, plain, state.context)
             items = [Kept(rule, tally.group(data[a:b]) if tally else 0, False,
                           self._line_no(data, end, a, first_line), data[a:b], False, None)
                      for a, b in spans]

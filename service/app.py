@@ -29,6 +29,7 @@ from service.api.keys import (
 from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
 from service.domain.messages import Message
+from service.domain.redaction import redact
 from service.kube import KubeClient
 from service.kube_errors import KubeConfigError
 from service.metrics import Metrics
@@ -105,8 +106,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         kube = await KubeClient.from_settings(settings.kube)
     except KubeConfigError as exc:  # a missing kubeconfig must not stop the intake
-        app[KUBE_STATUS] = f"unavailable: {exc}"
-        log.error("kube_unavailable", error=str(exc))
+        app[KUBE_STATUS] = "unavailable"  # /readyz is public: the reason goes to the log
+        log.error("kube_unavailable", error=redact(str(exc)))
     else:
         app[KUBE_STATUS] = "ok"
 

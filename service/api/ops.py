@@ -1,16 +1,24 @@
-"""Operational endpoints without auth: liveness, readiness, metrics, the OpenAPI document."""
+"""Operational endpoints without auth: liveness, readiness, metrics, the OpenAPI document.
+
+Anyone can read them, so they answer fixed words; why a dependency is unavailable goes to the
+log (redacted), never into the answer.
+"""
 
 from __future__ import annotations
 
 import time
 from importlib import resources
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.keys import KUBE_STATUS, METRICS, STORE, SUPERVISOR
 from service.domain.lifecycle import State
+from service.domain.redaction import redact
 from service.store.base import StoreUnavailable
+
+log = structlog.get_logger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -18,19 +26,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    problems = []
+    """``{"status": "ready"|"unready", "store", "workers", "kube"}``, each "ok" or a fixed
+    word ("unavailable", "stopped", "starting"); 503 when the store or a worker is down."""
+    store = "ok"
     try:
         await request.app[STORE].ping()
     except StoreUnavailable as exc:
-        problems.append(f"store: {exc}")
-    if not request.app[SUPERVISOR].healthy():
-        problems.append("background workers are not all running")
-    kube = request.app[KUBE_STATUS]
-    if problems:
-        return web.json_response({"status": "unready", "problems": problems, "kube": kube},
-                                 status=503)
+        store = "unavailable"
+        log.warning("readiness_store_unavailable", error=redact(str(exc)))
+    workers = "ok" if request.app[SUPERVISOR].healthy() else "stopped"
+    ready = store == "ok" and workers == "ok"
     # Without cluster access the intake still stores every alert: ready, with a warning.
-    return web.json_response({"status": "ready", "kube": kube})
+    return web.json_response({"status": "ready" if ready else "unready", "store": store,
+                              "workers": workers, "kube": request.app[KUBE_STATUS]},
+                             status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -110,6 +110,10 @@ class PlatformObjects(Section):
     build_job_selector: str = "app.kubernetes.io/name=codex-k8s-kaniko"
     mirror_job_selector: str = "app.kubernetes.io/name=codex-k8s-image-mirror"
     codegen_job_selector: str = "app.kubernetes.io/component=codegen-check"
+    run_id_label: str = Field(default="codex-k8s.dev/run-id", description="a job's run id")
+    job_name_words: list[str] = Field(
+        default_factory=lambda: ["kaniko", "mirror", "build"],
+        description="a failed job no selector claims counts when its name holds one of these")
 
 
 class DiagnosticsSettings(Section):

@@ -68,7 +68,8 @@ def failed_in_window(listing: dict[str, Any], settings: Settings,
     out = []
     for job in sorted(objects.items(listing), key=objects.creation_order):
         info = objects.job_info(job, settings.platform)
-        if info.status != "Failed" or not objects.is_platform_job(job, info.kind):
+        if info.status != "Failed" or not objects.is_platform_job(job, info.kind,
+                                                                  settings.platform):
             continue
         if info.created_at is not None and info.created_at < since:
             continue

@@ -18,12 +18,7 @@ from service.settings import PlatformObjects
 
 Obj = Mapping[str, Any]
 
-# The platform stamps the run on its jobs (context/platform.md); not in PlatformObjects yet.
-RUN_ID_LABEL = "codex-k8s.dev/run-id"
 COMPONENT_LABEL = "app.kubernetes.io/component"
-# The runbook's `get jobs | grep -E "kaniko|mirror|build"`: a failed job no selector claims
-# still counts when its name says what it is.
-RUNBOOK_JOB_WORDS = ("kaniko", "mirror", "build")
 
 
 def parse_time(value: object) -> datetime | None:
@@ -68,9 +63,12 @@ def job_kind(job: Obj, platform: PlatformObjects) -> JobKind:
     return "other"
 
 
-def is_platform_job(job: Obj, kind: JobKind) -> bool:
-    """A job the runbook's failed-jobs step looks at."""
-    return kind != "other" or any(word in name_of(job) for word in RUNBOOK_JOB_WORDS)
+def is_platform_job(job: Obj, kind: JobKind, platform: PlatformObjects) -> bool:
+    """A job the runbook's failed-jobs step looks at (its `get jobs | grep -E
+    "kaniko|mirror|build"`): a failed job no selector claims still counts when its name holds
+    one of ``platform.job_name_words``."""
+    name = name_of(job)
+    return kind != "other" or any(word in name for word in platform.job_name_words)
 
 
 def _condition(obj: Obj, kind: str) -> dict[str, Any] | None:
@@ -105,7 +103,7 @@ def job_info(job: Obj, platform: PlatformObjects) -> JobInfo:
         started_at=parse_time(state.get("startTime")),
         finished_at=parse_time(state.get("completionTime"))
         or parse_time((finished or {}).get("lastTransitionTime")),
-        run_id=labels.get(RUN_ID_LABEL),
+        run_id=labels.get(platform.run_id_label),
     )
 
 

@@ -17,7 +17,6 @@ would). Each source has two lists:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,9 +29,6 @@ SOURCE_CODEGEN = "codegen"  # logs of the codegen-check job
 
 SIGNATURE_CACHE = "cache"
 SIGNATURE_BUILD_REF = "build-ref"
-
-# Label Alertmanager carries when the alert rule already knows the signature.
-ERROR_SIGNATURE_LABEL = "error_signature"
 
 
 class SourcePatterns(BaseModel):
@@ -121,18 +117,3 @@ def default_signatures() -> list[SignatureConfig]:
         ),
     ]
 
-
-def signature_for_alert(labels: Mapping[str, str], signatures: Sequence[SignatureConfig]) -> str:
-    """Signature name for an alert's labels.
-
-    The `error_signature` label wins (the rule knows best); else the signature that lists the
-    alertname; else the alertname itself, so an unknown alert still gets a stable identity.
-    """
-    explicit = labels.get(ERROR_SIGNATURE_LABEL, "").strip()
-    if explicit:
-        return explicit
-    alertname = labels.get("alertname", "").strip()
-    for signature in signatures:
-        if alertname in signature.alertnames:
-            return signature.name
-    return alertname or "unknown"

@@ -22,7 +22,6 @@ from service.domain.signatures import (
     SignatureConfig,
     SourcePatterns,
     default_signatures,
-    signature_for_alert,
 )
 
 TOKEN = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
@@ -276,15 +275,3 @@ def test_regex_patterns_and_multiple_signatures_on_one_line() -> None:
 def test_invalid_pattern_is_rejected_at_config_time() -> None:
     with pytest.raises(ValueError, match="invalid regex"):
         SourcePatterns(defining=["(unclosed"])
-
-
-def test_signature_for_alert() -> None:
-    sigs = default_signatures()
-    assert signature_for_alert({"alertname": "AI_SLOT_BUILD_FAILURE_BURST"}, sigs) == "cache"
-    assert (
-        signature_for_alert({"alertname": "AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"}, sigs)
-        == "build-ref"
-    )
-    labels = {"alertname": "AI_SLOT_BUILD_FAILURE_BURST", "error_signature": "registry"}
-    assert signature_for_alert(labels, sigs) == "registry"
-    assert signature_for_alert({"alertname": "OtherAlert"}, sigs) == "OtherAlert"

@@ -101,8 +101,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE], registry, app[CLOCK],
         record=lambda sink, outcome: metrics.deliveries.labels(sink=sink,
                                                                outcome=outcome).inc())
-    supervisor.spawn("outbox", outbox.run)
     kube: KubeClient | None = None
+    runbook: Runbook | None = None
     try:
         kube = await KubeClient.from_settings(settings.kube)
     except KubeConfigError as exc:  # a missing kubeconfig must not stop the intake
@@ -119,20 +119,25 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
                           metrics=metrics)
         app[RUNBOOK] = runbook
 
-        async def lead_then_run() -> None:
-            # Replicas sharing a database elect one to run the loops; the others take
-            # webhooks and serve the API (the leader hears of their incidents as they commit).
-            while not await app[STORE].lead():
-                await app[CLOCK].sleep(settings.escalation.monitor_interval_s)
-            log.info("runbook_leader")
-            try:
-                await app[STORE].follow_changes(app[WORK].incidents_changed)
-            except StoreUnavailable as exc:  # the watch pass still finds them, later
-                log.warning("incident_changes_unfollowed", error=str(exc))
-            supervisor.spawn("investigations", runbook.run_investigations)
-            supervisor.spawn("watch", runbook.run_watch)
+    async def lead_then_run() -> None:
+        # Replicas sharing a database elect one to run the loops and to send: the others
+        # take webhooks and serve the API (the leader hears of their incidents as they
+        # commit). One sender means a delivery's claim never runs out under a slow drain
+        # while another replica takes it and sends it again.
+        while not await app[STORE].lead():
+            await app[CLOCK].sleep(settings.escalation.monitor_interval_s)
+        log.info("runbook_leader")
+        supervisor.spawn("outbox", outbox.run)
+        if runbook is None:
+            return
+        try:
+            await app[STORE].follow_changes(app[WORK].incidents_changed)
+        except StoreUnavailable as exc:  # the watch pass still finds them, later
+            log.warning("incident_changes_unfollowed", error=str(exc))
+        supervisor.spawn("investigations", runbook.run_investigations)
+        supervisor.spawn("watch", runbook.run_watch)
 
-        supervisor.spawn_once("leadership", lead_then_run)
+    supervisor.spawn_once("leadership", lead_then_run)
     yield
     await supervisor.stop(settings.server.shutdown_timeout_s)
     if kube is not None:

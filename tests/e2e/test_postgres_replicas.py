@@ -228,7 +228,10 @@ async def test_an_alert_at_a_non_leader_is_investigated_at_once(tmp_path: Path,
     """The leader hears of the other replica's incident at its commit (LISTEN/NOTIFY): the
     evidence comes long before the next watch pass, which is an hour away here."""
     from service.simulator.server import Simulator
+    from tests.adapters.fakes.webhook import FakeWebhook
 
+    hook = FakeWebhook()
+    await hook.start()
     sim = Simulator("cache-persists")
     await sim.start("127.0.0.1", 0)
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
@@ -236,7 +239,8 @@ async def test_an_alert_at_a_non_leader_is_investigated_at_once(tmp_path: Path,
            "AISLOT_STORE__BACKEND": "postgres",
            "AISLOT_STORE__POSTGRES_DSN": await pg.acreate_database(),
            "AISLOT_KUBE__KUBECONFIG": str(kubeconfig),
-           "AISLOT_ESCALATION__MONITOR_INTERVAL_S": "3600"}
+           "AISLOT_ESCALATION__MONITOR_INTERVAL_S": "3600",
+           "AISLOT_SINKS__HOOK__TYPE": "webhook", "AISLOT_SINKS__HOOK__URL": hook.hook_url}
     replicas: list[Responder] = []
     try:
         for name in ("a", "b"):
@@ -262,10 +266,17 @@ async def test_an_alert_at_a_non_leader_is_investigated_at_once(tmp_path: Path,
         await asyncio.to_thread(wait_until, investigated, 30.0)
         assert "evidence_collected" in leaders()[0].log()
         assert "evidence_collected" not in follower.log()  # it never leads the runbook
+        # One sender: only the leader works the outbox, and the bundle arrives once.
+        await asyncio.to_thread(wait_until, lambda: hook.deliveries, 30.0)
+        assert "outbox_started" in leaders()[0].log()
+        assert "outbox_started" not in follower.log()
+        assert "evidence" in [d["message"]["event"] for d in hook.deliveries]
+        assert len(hook.keys) == len(set(hook.keys))  # nothing sent twice
     finally:
         for replica in replicas:
             stop(replica.proc)
         await sim.stop()
+        await hook.close()
 
 
 async def test_the_leader_hears_every_incident_another_replica_commits(pg_dsn: str) -> None:

@@ -37,7 +37,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "bad input; the message names the field", 401: "missing or invalid credentials",
             404: "unknown id", 409: "nothing to approve", 413: "body over the limit",
-            415: "not application/json", 503: "store cannot commit; retry"}
+            415: "not application/json",
+            503: "the store cannot commit or answer right now; retry (Retry-After)"}
     return {str(c): _json(_ref("ErrorBody"), text[c]) for c in codes}
 
 
@@ -71,7 +72,7 @@ def build_openapi() -> dict[str, Any]:
                 ],
                 "responses": {"200": _json({"type": "object", "properties": {
                     "incidents": {"type": "array", "items": _ref("IncidentSummary")}}},
-                    "incidents"), **_errors(400, 401)},
+                    "incidents"), **_errors(400, 401, 503)},
             }},
             "/incidents/{incident_id}": {"get": {
                 "summary": "One incident's whole story (HTML when the client asks for it)",
@@ -79,7 +80,7 @@ def build_openapi() -> dict[str, Any]:
                 "parameters": [{"name": "incident_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
                 "responses": {"200": _json(_ref("Incident"), "the incident"),
-                              **_errors(401, 404)},
+                              **_errors(401, 404, 503)},
             }},
             "/incidents/{incident_id}/approve": {"post": {
                 "summary": "The Owner approves the pending kill switch (approval mode)",
@@ -87,7 +88,7 @@ def build_openapi() -> dict[str, Any]:
                 "parameters": [{"name": "incident_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "object"}, "approved; applied next"),
-                              **_errors(401, 404, 409)},
+                              **_errors(401, 404, 409, 503)},
             }},
             "/healthz": {"get": {"summary": "liveness", "responses": {"200": {
                 "description": "alive"}}}},

@@ -103,6 +103,19 @@ def sharing_reads() -> Iterator[None]:
         _SHARED.reset(token)
 
 
+async def _load_config(kube: KubeSettings, config: Configuration) -> None:
+    """Kubeconfig file when set, else in-cluster config, else the default kubeconfig."""
+    if kube.kubeconfig is not None:
+        await load_kube_config(config_file=str(kube.kubeconfig), context=kube.context,
+                               client_configuration=config, persist_config=False)
+        return
+    try:
+        load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+    except ConfigException:
+        await load_kube_config(context=kube.context, client_configuration=config,
+                               persist_config=False)
+
+
 class KubeClient:
     """Typed calls on one namespace; create with ``from_settings``, end with ``close``."""
 
@@ -115,18 +128,16 @@ class KubeClient:
     async def from_settings(cls, kube: KubeSettings) -> KubeClient:
         """Kubeconfig file when set, else in-cluster config, else the default kubeconfig."""
         config = Configuration()
+        where = kube.kubeconfig or "in-cluster config or the default kubeconfig"
         try:
-            if kube.kubeconfig is not None:
-                await load_kube_config(config_file=str(kube.kubeconfig), context=kube.context,
-                                       client_configuration=config, persist_config=False)
-            else:
-                try:
-                    load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
-                except ConfigException:
-                    await load_kube_config(context=kube.context, client_configuration=config,
-                                           persist_config=False)
-        except (ConfigException, OSError, ValueError) as exc:
-            where = kube.kubeconfig or "in-cluster config or the default kubeconfig"
+            # Loading may run an exec credential plugin or refresh an OIDC token: bounded.
+            async with asyncio.timeout(kube.request_timeout_s):
+                await _load_config(kube, config)
+        except TimeoutError as exc:
+            raise KubeConfigError(f"cannot load cluster config from {where}: no answer "
+                                  f"within {kube.request_timeout_s:g}s") from exc
+        except (ConfigException, OSError, ValueError, RuntimeError) as exc:
+            # RuntimeError: what the exec credential provider raises when its plugin fails.
             raise KubeConfigError(f"cannot load cluster config from {where}: {exc}") from exc
         return cls(ApiClient(configuration=config), kube)
 

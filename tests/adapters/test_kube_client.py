@@ -259,3 +259,30 @@ async def test_a_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope" / "kubeconfig"
     with pytest.raises(KubeConfigError, match=r"cannot load cluster config from .*nope"):
         await KubeClient.from_settings(KubeSettings(kubeconfig=missing))
+
+
+def _exec_kubeconfig(path: Path, command: str, args: list[str]) -> Path:
+    """A kubeconfig whose credentials come from an exec plugin (client.authentication v1)."""
+    import json
+
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "users": [{"name": "u", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": command,
+            "args": args, "interactiveMode": "Never"}}}],
+    }))
+    return path
+
+
+async def test_a_hanging_credential_plugin_is_cut_at_the_request_timeout(tmp_path: Path) -> None:
+    config = _exec_kubeconfig(tmp_path / "kc", "sleep", ["30"])
+    with pytest.raises(KubeConfigError, match=r"no answer within 0.5s"):
+        await KubeClient.from_settings(KubeSettings(kubeconfig=config, request_timeout_s=0.5))
+
+
+async def test_a_failing_credential_plugin_is_a_config_error(tmp_path: Path) -> None:
+    config = _exec_kubeconfig(tmp_path / "kc", "false", [])
+    with pytest.raises(KubeConfigError, match=r"cannot load cluster config"):
+        await KubeClient.from_settings(KubeSettings(kubeconfig=config, request_timeout_s=5))

@@ -11,7 +11,7 @@ byte; a stream cut later raises ``KubeStreamBroken``.
 Boundary: transport only. Which objects to read and what they mean is ``service.diagnostics``.
 
 Attempts: every call adds the attempts it took to the ``AttemptMeter`` active in the calling
-task (``metering()``), so a collector can report how hard it had to try.
+task, and identical concurrent GETs share one request (both scoped in ``service.kube_scope``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -39,6 +37,7 @@ from service.kube_errors import (
     status_body,
     transport,
 )
+from service.kube_scope import current_meter, shared_reads
 from service.retry import call_with_retry
 from service.settings import KubeSettings
 
@@ -53,54 +52,6 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
 # A stream's chunks are at most this: whatever has arrived up to it, in one piece. Fewer, larger
 # chunks mean less Python per byte in the log scanner, which works on a whole chunk at a time.
 _CHUNK = 256 * 1024
-
-
-# -- attempts --------------------------------------------------------------------------------
-@dataclass
-class AttemptMeter:
-    """API calls made and attempts spent by one task (a collector)."""
-
-    calls: int = 0
-    attempts: int = 0
-    most: int = 0  # the most attempts any one call needed
-
-    def record(self, attempts: int) -> None:
-        self.calls += 1
-        self.attempts += attempts
-        self.most = max(self.most, attempts)
-
-
-_METER: ContextVar[AttemptMeter | None] = ContextVar("kube_attempt_meter", default=None)
-
-
-@contextlib.contextmanager
-def metering() -> Iterator[AttemptMeter]:
-    """Count the attempts of the calls made inside the block (this task and its children)."""
-    meter = AttemptMeter()
-    token = _METER.set(meter)
-    try:
-        yield meter
-    finally:
-        _METER.reset(token)
-
-
-# -- shared reads ----------------------------------------------------------------------------
-_SHARED: ContextVar[dict[tuple[str, str], asyncio.Future[Json]] | None] = ContextVar(
-    "kube_shared_reads", default=None)
-
-
-@contextlib.contextmanager
-def sharing_reads() -> Iterator[None]:
-    """Inside the block (and the tasks it starts), identical GETs share one request.
-
-    Concurrent collectors ask for the same pod list or Deployment; the API server gets asked
-    once. The shared dicts must be treated as read-only.
-    """
-    token = _SHARED.set({})
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
 
 
 async def _load_config(kube: KubeSettings, config: Configuration) -> None:
@@ -188,7 +139,7 @@ class KubeClient:
             tries += 1
             return await what()
 
-        meter = _METER.get()
+        meter = current_meter()
         try:
             result, _ = await call_with_retry(attempt, deadline_s=self.settings.retry_deadline_s)
         except KubeError as exc:
@@ -201,7 +152,7 @@ class KubeClient:
 
     async def _json(self, method: str, path: str, query: dict[str, Any] | None = None,
                     body: Any = None, content_type: str = "application/json") -> Json:
-        shared = _SHARED.get()
+        shared = shared_reads()
         if method != "GET" or shared is None:
             return await self._json_now(method, path, query, body, content_type)
         key = (path, json.dumps(query, sort_keys=True, default=str))

@@ -21,7 +21,8 @@ from service.diagnostics.registry import collect_registry_health
 from service.diagnostics.workloads import collect_workloads
 from service.domain.evidence import Collected, EvidenceBundle, FailedJobs
 from service.domain.logscan import ScanResult
-from service.kube import KubeClient, sharing_reads
+from service.kube import KubeClient
+from service.kube_scope import sharing_reads
 from service.settings import Settings
 
 

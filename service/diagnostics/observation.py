@@ -27,7 +27,8 @@ from service.domain.evidence import Collected, CollectorStatus
 from service.domain.facts import BuildOutcome, Facts, SignatureSighting
 from service.domain.logscan import ScanResult
 from service.domain.signatures import SOURCE_CONTROL_PLANE
-from service.kube import KubeClient, sharing_reads
+from service.kube import KubeClient
+from service.kube_scope import sharing_reads
 from service.settings import Settings
 
 T = TypeVar("T", bound=BaseModel)

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from service.domain.evidence import Collected, CollectorStatus
 from service.domain.redaction import Redactor
-from service.kube import metering
 from service.kube_errors import KubeError, KubeForbidden
+from service.kube_scope import metering
 
 T = TypeVar("T", bound=BaseModel)
 _ERROR_CHARS = 300

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.kube import PATCH_CONTENT_TYPES, KubeClient, metering, sharing_reads
+from service.kube import PATCH_CONTENT_TYPES, KubeClient
 from service.kube_errors import (
     KubeConfigError,
     KubeForbidden,
@@ -25,6 +25,7 @@ from service.kube_errors import (
     KubeStreamBroken,
     KubeTimeout,
 )
+from service.kube_scope import metering, sharing_reads
 from service.settings import KubeSettings
 from service.simulator.server import Simulator
 from tests import simkit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Literal
 
 import structlog
 
@@ -16,6 +17,7 @@ from service.domain.briefing import compose_mitigated
 from service.domain.incidents import Incident, TimelineEntry
 from service.domain.messages import Message
 from service.domain.policy import PolicyRecord
+from service.domain.switch_record import after_dry_run, after_switch
 from service.kill_switch import apply_switch, plan_patches
 from service.kube import KubeClient
 from service.metrics import Metrics
@@ -54,17 +56,13 @@ class Mitigator:
             await self._store.update(incident.id, IncidentUpdate(entries=[TimelineEntry.of(
                 now, "mitigation_failed", f"kill switch failed, will retry: {exc}")]), now)
             return
-        after = record.successor()
+        status: Literal["applied", "already_off"] = (
+            "applied" if outcome.status == "applied" else "already_off")
+        after = after_switch(
+            record, outcome=status, previous_value=outcome.previous_value,
+            new_value=outcome.new_value, patches=[p.describe() for p in outcome.patches],
+            now=now, rollout_timeout=timedelta(seconds=self._settings.mitigation.rollout_timeout_s))
         mit = after.mitigation
-        mit.status = "applied" if outcome.status == "applied" else "already_off"
-        mit.applied_at = now
-        mit.previous_value = mit.previous_value or outcome.previous_value
-        mit.new_value = outcome.new_value
-        mit.patch = {"patches": [p.describe() for p in outcome.patches]}
-        mit.rollout = "waiting"
-        mit.rollout_deadline_at = now + timedelta(
-            seconds=self._settings.mitigation.rollout_timeout_s)
-        after.watch.since = now
         self._count(incident, mit.status)
         text = (f"kill switch {self._settings.mitigation.target.key}: "
                 f"{outcome.previous_value} -> {outcome.new_value} ({mit.status})")
@@ -73,13 +71,13 @@ class Mitigator:
             status=mit.status))
 
     async def dry_run(self, incident: Incident, record: PolicyRecord, now: datetime) -> None:
-        after = record.successor()
-        patches = plan_patches(self._settings, after.mitigation.decided_at or now)
-        after.mitigation.patch = {"patches": [p.describe() for p in patches]}
+        patches = [p.describe() for p in plan_patches(self._settings,
+                                                      record.mitigation.decided_at or now)]
+        after = after_dry_run(record, patches=patches)
         self._count(incident, "dry_run")
         await self._record(incident, after, now, TimelineEntry.of(
             now, "dry_run", "dry run: recorded the kill switch patch without sending it",
-            patches=after.mitigation.patch["patches"]))
+            patches=patches))
 
     async def _record(self, incident: Incident, after: PolicyRecord, now: datetime,
                       entry: TimelineEntry) -> None:

@@ -39,6 +39,7 @@ from service.domain.policy import (
     Resolve,
     evaluate,
 )
+from service.domain.switch_record import approved
 from service.kube import KubeClient
 from service.metrics import Metrics
 from service.mitigator import Mitigator
@@ -52,10 +53,6 @@ log = structlog.get_logger(__name__)
 Router = Callable[[Message], list[str]]
 INVESTIGATIONS_AT_ONCE = 8
 _entry = TimelineEntry.of
-
-
-class NothingToApprove(Exception):
-    """An approval arrived while no mitigation waits for one."""
 
 
 def policy_config(settings: Settings) -> PolicyConfig:
@@ -294,13 +291,8 @@ class Runbook:
             incident = await self._store.get_incident(incident_id)
             if incident is None:
                 raise KeyError(incident_id)
-            mit = incident.policy.mitigation
-            if mit.status != "awaiting_approval":
-                raise NothingToApprove(f"nothing to approve: the kill switch is {mit.status}")
             now = self._clock.now()
-            after = incident.policy.successor()
-            after.mitigation.status = "approved"
-            after.mitigation.approved_by, after.mitigation.approved_at = who, now
+            after = approved(incident.policy, who=who, now=now)
             await self._store.update(incident_id, IncidentUpdate(
                 policy=after, entries=[_entry(now, "approved", f"kill switch approved by {who}",
                                               approved_by=who)]), now)

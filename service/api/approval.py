@@ -8,7 +8,7 @@ from aiohttp import web
 from service.api.auth import require_bearer
 from service.api.errors import ApiError
 from service.api.keys import RUNBOOK, SETTINGS
-from service.runbook import NothingToApprove
+from service.domain.switch_record import NothingToApprove
 from service.store.base import StaleUpdate
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ store carries the decision out inside its transaction. Nothing here does I/O.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -179,12 +179,14 @@ def plan_alert(
     open_incident: OpenIncidentView | None,
     incident_of_fingerprint: str | None,
     now: datetime,
+    new_id: Callable[[datetime], str],
 ) -> AlertPlan:
     """Decide what one alert does to the incidents (pure: the store applies the plan).
 
     ``seen_before``: this exact delivery (group key, fingerprint, startsAt, status) is stored.
     ``open_incident``: the open incident for the alert's key, if any.
     ``incident_of_fingerprint``: the latest incident that holds this alert's fingerprint.
+    ``new_id``: names a new incident (``new_incident_id``; injected, as the clock is).
     """
     key = key_of(alert.labels, rules)
     job_kind = alert.labels.get(rules.job_kind_label)
@@ -210,7 +212,7 @@ def plan_alert(
             data={"fingerprint": alert.fingerprint, "starts_at": alert.startsAt.isoformat(),
                   "job_kind": job_kind},
         )
-        return AlertPlan("open", new_incident_id(now), key, entry, alert.startsAt, job_kind)
+        return AlertPlan("open", new_id(now), key, entry, alert.startsAt, job_kind)
     entry = TimelineEntry(
         at=now,
         kind="alert_attached",

@@ -30,6 +30,7 @@ from service.domain.incidents import (
     OpenIncidentView,
     TimelineEntry,
     key_of,
+    new_incident_id,
     plan_alert,
     record_of,
 )
@@ -110,7 +111,7 @@ async def _ingest_alert(conn: Conn, notification: Notification, index: int,
             "SELECT incident_id FROM alerts WHERE fingerprint = $1 AND incident_id IS NOT NULL"
             " ORDER BY received_at DESC, seq DESC LIMIT 1", alert.fingerprint)
     plan = plan_alert(alert, rules=rules, seen_before=seen is not None, open_incident=open_view,
-                      incident_of_fingerprint=by_fp, now=now)
+                      incident_of_fingerprint=by_fp, now=now, new_id=new_incident_id)
     if plan.action == "duplicate":
         return plan
     if plan.action == "open":

@@ -23,6 +23,7 @@ from service.domain.incidents import (
     OpenIncidentView,
     TimelineEntry,
     key_of,
+    new_incident_id,
     plan_alert,
     record_of,
 )
@@ -90,7 +91,7 @@ def _ingest_alert(conn: sqlite3.Connection, notification: Notification, index: i
                      (alert.fingerprint,))
         by_fp = fp_row[0] if fp_row else None
     plan = plan_alert(alert, rules=rules, seen_before=seen is not None, open_incident=open_view,
-                      incident_of_fingerprint=by_fp, now=now)
+                      incident_of_fingerprint=by_fp, now=now, new_id=new_incident_id)
     if plan.action == "duplicate":
         return plan
     if plan.action == "open":

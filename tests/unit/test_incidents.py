@@ -51,26 +51,26 @@ def _alert(**kw: str) -> Notification:
 def test_plan_opens_attaches_resolves_and_ignores_duplicates() -> None:
     firing = _alert().alerts[0]
     opened = plan_alert(firing, rules=RULES, seen_before=False, open_incident=None,
-                        incident_of_fingerprint=None, now=NOW)
-    assert opened.action == "open" and opened.incident_id and opened.entry
+                        incident_of_fingerprint=None, now=NOW, new_id=lambda _: "inc-new")
+    assert opened.action == "open" and opened.incident_id == "inc-new" and opened.entry
     assert opened.first_failure_at == datetime(2026, 2, 26, 10, 0, tzinfo=UTC)
 
     view = OpenIncidentView(opened.incident_id, datetime(2026, 2, 26, 9, 0, tzinfo=UTC), ())
     again = plan_alert(firing, rules=RULES, seen_before=False, open_incident=view,
-                       incident_of_fingerprint=None, now=NOW)
+                       incident_of_fingerprint=None, now=NOW, new_id=lambda _: "inc-new")
     assert (again.action, again.incident_id) == ("attach", opened.incident_id)
     assert again.first_failure_at == view.first_failure_at  # the earliest failure is kept
 
     dup = plan_alert(firing, rules=RULES, seen_before=True, open_incident=view,
-                     incident_of_fingerprint=None, now=NOW)
+                     incident_of_fingerprint=None, now=NOW, new_id=lambda _: "inc-new")
     assert dup.action == "duplicate" and dup.entry is None
 
     resolved = _alert(status="resolved").alerts[0]
     res = plan_alert(resolved, rules=RULES, seen_before=False, open_incident=None,
-                     incident_of_fingerprint="inc-x", now=NOW)
+                     incident_of_fingerprint="inc-x", now=NOW, new_id=lambda _: "inc-new")
     assert (res.action, res.incident_id) == ("resolve", "inc-x")
     stray = plan_alert(resolved, rules=RULES, seen_before=False, open_incident=None,
-                       incident_of_fingerprint=None, now=NOW)
+                       incident_of_fingerprint=None, now=NOW, new_id=lambda _: "inc-new")
     assert stray.action == "orphan"
 
 

@@ -88,13 +88,20 @@ class _Wait:
 
 
 def retrying(*, deadline_s: float, max_attempts: int = 8, initial_s: float = 0.2,
-             max_wait_s: float = 10.0, sleep: Sleep = asyncio.sleep) -> AsyncRetrying:
-    """A tenacity controller for ``async for attempt in retrying(...): with attempt: ...``."""
+             max_wait_s: float = 10.0, sleep: Sleep = asyncio.sleep,
+             retry_on: tuple[type[BaseException], ...] = (Retryable,),
+             on_retry: Callable[[RetryCallState], None] | None = None) -> AsyncRetrying:
+    """A tenacity controller for ``async for attempt in retrying(...): with attempt: ...``.
+
+    ``retry_on``: what counts as worth another try, for an adapter whose driver raises its
+    own classes (the PostgreSQL store: lost races and connections); ``Retryable`` otherwise.
+    """
     return AsyncRetrying(
-        retry=retry_if_exception_type(Retryable),
+        retry=retry_if_exception_type(retry_on),
         wait=_Wait(initial_s, max_wait_s),
         stop=stop_before_delay(deadline_s) | stop_after_attempt(max_attempts),
         sleep=sleep,
+        before_sleep=on_retry,
         reraise=True,
     )
 

@@ -31,12 +31,14 @@ from typing import Any, TypeVar
 
 import asyncpg
 import structlog
+from tenacity import RetryCallState
 
 from service.domain.alerts import Notification
 from service.domain.evidence import EvidenceBundle
 from service.domain.incidents import IdentityRules, Incident, IncidentSummary, TimelineEntry
 from service.domain.lifecycle import State
 from service.domain.messages import Delivery, Message
+from service.retry import retrying
 from service.store import postgres_incidents as incidents_sql
 from service.store import postgres_outbox as outbox_sql
 from service.store.base import IncidentUpdate, IngestResult, StoreUnavailable
@@ -54,6 +56,11 @@ _RETRY = (asyncpg.UniqueViolationError, asyncpg.SerializationError,
           asyncpg.DeadlockDetectedError, asyncpg.AdminShutdownError,
           asyncpg.CannotConnectNowError, *_BROKEN)
 _DRIVER_ERRORS = (asyncpg.PostgresError, *_BROKEN)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    log.info("store_retry", error=type(error).__name__, attempt=state.attempt_number)
 
 
 # The advisory lock whose holder runs the runbook loops ("leader" in ASCII); not the
@@ -183,15 +190,12 @@ class PostgresStore:
         pool = self._require_pool()
         try:
             async with asyncio.timeout(self._timeout):
-                for attempt in range(1, _ATTEMPTS + 1):
-                    try:
+                async for attempt in retrying(
+                        deadline_s=self._timeout, max_attempts=_ATTEMPTS, initial_s=0.01,
+                        max_wait_s=0.2, retry_on=_RETRY, on_retry=_log_retry):
+                    with attempt:
                         return await self._attempt(pool, job, write)
-                    except _RETRY as exc:
-                        if attempt == _ATTEMPTS:
-                            raise
-                        log.info("store_retry", error=type(exc).__name__, attempt=attempt)
-                        await asyncio.sleep(0.01 * attempt)
-                raise AssertionError("unreachable")
+                raise AssertionError("unreachable: the last failure is re-raised")
         except TimeoutError as exc:
             what = "commit" if write else "answer"
             raise StoreUnavailable(f"store did not {what} within {self._timeout}s") from exc

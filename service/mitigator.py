@@ -16,7 +16,7 @@ import structlog
 from service.domain.briefing import compose_mitigated
 from service.domain.incidents import Incident, TimelineEntry
 from service.domain.messages import Message
-from service.domain.policy import PolicyRecord
+from service.domain.policy_record import PolicyRecord
 from service.domain.switch_record import after_dry_run, after_switch
 from service.kill_switch import apply_switch, plan_patches
 from service.kube import KubeClient

@@ -13,7 +13,8 @@ from datetime import datetime
 from service.domain.compose import compose_event, compose_evidence
 from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
-from service.domain.policy import Escalate, PolicyRecord
+from service.domain.policy import Escalate
+from service.domain.policy_record import PolicyRecord
 from service.domain.runbook_text import RunbookText, escalation_step
 
 _RULE_TITLES = {

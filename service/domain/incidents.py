@@ -20,7 +20,7 @@ from service.domain.alerts import Alert
 from service.domain.evidence import EvidenceBundle
 from service.domain.lifecycle import State
 from service.domain.messages import Delivery
-from service.domain.policy import PolicyRecord
+from service.domain.policy_record import PolicyRecord
 
 
 class TimelineEntry(BaseModel):

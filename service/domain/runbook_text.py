@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from service.domain.policy import Rule
+from service.domain.policy_record import Rule
 
 SwitchKind = Literal["deployment-env", "secret", "configmap"]
 

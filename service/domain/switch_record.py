@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from service.domain.policy import PolicyRecord
+from service.domain.policy_record import PolicyRecord
 
 
 class NothingToApprove(Exception):

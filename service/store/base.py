@@ -16,7 +16,7 @@ from service.domain.evidence import EvidenceBundle
 from service.domain.incidents import AlertPlan, Incident, IncidentSummary, TimelineEntry
 from service.domain.lifecycle import State
 from service.domain.messages import Delivery, Message
-from service.domain.policy import PolicyRecord
+from service.domain.policy_record import PolicyRecord
 
 
 class StoreError(Exception):

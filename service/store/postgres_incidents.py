@@ -35,7 +35,7 @@ from service.domain.incidents import (
     record_of,
 )
 from service.domain.lifecycle import State, transition
-from service.domain.policy import PolicyRecord
+from service.domain.policy_record import PolicyRecord
 from service.store import postgres_outbox
 from service.store.base import IncidentUpdate, IngestResult, StaleUpdate
 

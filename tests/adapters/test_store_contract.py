@@ -28,7 +28,7 @@ from service.domain.evidence import (
 from service.domain.incidents import IdentityRules, TimelineEntry
 from service.domain.lifecycle import IllegalTransition, State
 from service.domain.messages import Message
-from service.domain.policy import MitigationRecord, PolicyRecord
+from service.domain.policy_record import MitigationRecord, PolicyRecord
 from service.store.base import IncidentUpdate, StaleUpdate, Store
 from service.store.postgres import PostgresStore
 from service.store.sqlite import SqliteStore

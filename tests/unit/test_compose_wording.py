@@ -18,7 +18,8 @@ from service.domain.compose import compose_evidence
 from service.domain.evidence import Collected, CollectorStatus, KillSwitchState
 from service.domain.incidents import Incident
 from service.domain.messages import Message
-from service.domain.policy import Escalate, PolicyRecord, Rule
+from service.domain.policy import Escalate
+from service.domain.policy_record import PolicyRecord, Rule
 from service.domain.runbook_text import RunbookText
 from service.settings import Settings
 from service.wording import runbook_text

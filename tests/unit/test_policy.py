@@ -20,12 +20,12 @@ from service.domain.policy import (
     ApplySwitch,
     Escalate,
     PolicyConfig,
-    PolicyRecord,
     RecordDryRun,
     RequestApproval,
     Resolve,
     evaluate,
 )
+from service.domain.policy_record import PolicyRecord
 
 T0 = datetime(2026, 2, 26, 10, 0, tzinfo=UTC)
 CONFIG = PolicyConfig(mode="auto", switch_signatures=frozenset({"cache"}), off_value="false",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.domain.policy import MitigationRecord, PolicyRecord
+from service.domain.policy_record import MitigationRecord, PolicyRecord
 from service.domain.switch_record import (
     NothingToApprove,
     after_dry_run,

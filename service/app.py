@@ -64,11 +64,15 @@ def build_store(settings: Settings) -> Store:
         return PostgresStore(settings.store.postgres_dsn.get_secret_value(),
                              rules=identity_rules(settings),
                              related_issue=settings.incidents.related_issue,
-                             timeout_s=settings.store.timeout_s)
+                             timeout_s=settings.store.timeout_s,
+                             pool_size=settings.store.postgres_pool_size,
+                             claim_lease_s=settings.store.postgres_claim_lease_s,
+                             migrate_timeout_s=settings.store.postgres_migrate_timeout_s)
     return SqliteStore(
         settings.store.sqlite_path, rules=identity_rules(settings),
         related_issue=settings.incidents.related_issue,
         batch_max=settings.store.batch_max, timeout_s=settings.store.timeout_s,
+        busy_timeout_ms=settings.store.sqlite_busy_timeout_ms,
     )
 
 
@@ -98,7 +102,7 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     registry = SinkRegistry.from_settings(settings.sinks, app[HTTP])
     metrics = app[METRICS]
     outbox = OutboxWorker(
-        app[STORE], registry, app[CLOCK],
+        app[STORE], registry, app[CLOCK], policy=settings.outbox,
         record=lambda sink, outcome: metrics.deliveries.labels(sink=sink,
                                                                outcome=outcome).inc())
     kube: KubeClient | None = None
@@ -155,7 +159,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[METRICS].precreate(settings.incidents.default_namespace,
                            [s.name for s in settings.diagnostics.signatures])
     app[STORE] = build_store(settings)
-    app[SUPERVISOR] = Supervisor()
+    app[SUPERVISOR] = Supervisor(
+        restart_delay_s=settings.server.task_restart_delay_s,
+        max_restart_delay_s=settings.server.task_restart_delay_max_s)
     app[WORK] = WorkQueue()
     app[KUBE_STATUS] = "starting"
     # Order matters: the store opens first and closes last, after the loops stopped.

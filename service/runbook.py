@@ -51,7 +51,6 @@ from service.workqueue import WorkQueue
 log = structlog.get_logger(__name__)
 
 Router = Callable[[Message], list[str]]
-INVESTIGATIONS_AT_ONCE = 8
 _entry = TimelineEntry.of
 
 
@@ -99,7 +98,7 @@ class Runbook:
         """Each changed incident is investigated in a task of its own, so one incident's slow
         step never delays the next one's evidence (a few at a time; one per incident)."""
         running: set[asyncio.Task[None]] = set()
-        gate = asyncio.Semaphore(INVESTIGATIONS_AT_ONCE)
+        gate = asyncio.Semaphore(self._settings.diagnostics.investigations_at_once)
 
         async def one(incident_id: str) -> None:
             async with gate:

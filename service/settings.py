@@ -2,22 +2,38 @@
 
 Env wins over the file, ``__`` separates levels (``AISLOT_SERVER__PORT=9000``); that is how
 secrets (tokens) arrive. Everything is validated at start; ``load_settings`` raises
-``ConfigError`` whose message names the offending field path.
+``ConfigError`` whose message names the offending field path. The sections that tune the
+process itself (server, store, outbox, logging, runtime) live in ``service.settings_process``
+and are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from service.domain.signatures import SignatureConfig, default_signatures
-from service.store.dsn import DsnSecret
+from service.settings_process import (
+    LoggingSettings,
+    OutboxSettings,
+    RuntimeSettings,
+    Section,
+    ServerSettings,
+    StoreSettings,
+)
+
+__all__ = [  # the process sections are imported from here like the others
+    "ALL_EVENTS", "AuthSettings", "ConfigError", "DiagnosticsSettings", "EscalationSettings",
+    "EventName", "IncidentSettings", "JobKindName", "KillSwitchTarget", "KubeSettings",
+    "LoggingSettings", "MitigationSettings", "OutboxSettings", "PlatformObjects",
+    "RuntimeSettings", "Section", "ServerSettings", "Settings", "SinkSettings",
+    "StoreSettings", "config_path_from_env", "load_settings",
+]
 
 DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
 ENV_PREFIX = "AISLOT_"
@@ -25,23 +41,6 @@ ENV_PREFIX = "AISLOT_"
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message says which field and why."""
-
-
-class Section(BaseModel):
-    """Base for every section: unknown keys are typos, so they are errors; an error never
-    quotes the value (it may be a secret)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
-class ServerSettings(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="webhook body limit")
-    public_url: str = Field(
-        default="http://127.0.0.1:8080", description="base URL used in links to incidents"
-    )
-    shutdown_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class AuthSettings(Section):
@@ -59,25 +58,6 @@ class AuthSettings(Section):
         if (self.webhook_basic_user is None) != (self.webhook_basic_password is None):
             raise ValueError("webhook_basic_user and webhook_basic_password go together")
         return self
-
-
-class StoreSettings(Section):
-    backend: Literal["sqlite", "postgres"] = "sqlite"
-    sqlite_path: Path = Path("var/aislot-responder.db")
-    postgres_dsn: DsnSecret | None = None
-    batch_max: int = Field(default=256, ge=1, description="notifications per group commit")
-    timeout_s: float = Field(default=5.0, gt=0, description="one store operation's deadline")
-
-    @model_validator(mode="after")
-    def _dsn_for_postgres(self) -> StoreSettings:
-        if self.backend == "postgres" and self.postgres_dsn is None:
-            raise ValueError("postgres_dsn is required when backend is postgres")
-        return self
-
-
-class LoggingSettings(Section):
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["auto", "json", "console"] = "auto"
 
 
 class IncidentSettings(Section):
@@ -127,6 +107,10 @@ class DiagnosticsSettings(Section):
     max_line_bytes: int = Field(default=64 * 1024, ge=1024)
     job_log_tail_lines: int = Field(default=200, ge=1)
     reinvestigate_interval_s: float = Field(default=300.0, ge=0)
+    investigations_at_once: int = Field(
+        default=8, ge=1, le=64, description="incidents investigated at the same time")
+    job_log_tails_at_once: int = Field(
+        default=8, ge=1, le=64, description="failed jobs' log tails read at the same time")
     signatures: list[SignatureConfig] = Field(default_factory=default_signatures)
 
 
@@ -212,18 +196,6 @@ class SinkSettings(Section):
         return self
 
 
-class RuntimeSettings(Section):
-    """Time: 1.0 is the wall clock; the demo and end-to-end tests compress it."""
-
-    time_scale: float = Field(
-        default=1.0, gt=0,
-        description="simulated seconds per real second (the demo compresses time with it)")
-    time_origin: datetime | None = Field(
-        default=None, description="the time at time_anchor (default: the wall clock)")
-    time_anchor: float | None = Field(
-        default=None, description="wall-clock unix seconds at which time_origin held")
-
-
 class Settings(BaseSettings):
     """The whole configuration of one responder process."""
 
@@ -233,6 +205,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     auth: AuthSettings = AuthSettings()
     store: StoreSettings = StoreSettings()
+    outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
     incidents: IncidentSettings = IncidentSettings()
     kube: KubeSettings = KubeSettings()

@@ -20,7 +20,9 @@ LoopFactory = Callable[[], Awaitable[None]]
 class Supervisor:
     """Owns the service's background tasks."""
 
-    def __init__(self, *, restart_delay_s: float = 1.0, max_restart_delay_s: float = 30.0) -> None:
+    def __init__(self, *, restart_delay_s: float, max_restart_delay_s: float) -> None:
+        """A crashed loop is restarted after ``restart_delay_s``, doubled with each crash in a
+        row up to ``max_restart_delay_s`` (settings: ``server.task_restart_delay_s``, ...)."""
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._restart_delay = restart_delay_s
         self._max_delay = max_restart_delay_s

@@ -23,8 +23,6 @@ from service.kube import KubeClient
 from service.kube_errors import KubeError, KubeNotFound
 from service.settings import Settings
 
-TAIL_CONCURRENCY = 8
-
 
 async def tails_of(kube: KubeClient, settings: Settings,
                    wanted: list[tuple[dict[str, Any], JobInfo]],
@@ -38,7 +36,7 @@ async def tails_of(kube: KubeClient, settings: Settings,
         return {}, None
     pods = pods_by_job(objects.items(pod_list if pod_list is not None
                                      else await kube.list_pods()))
-    gate = asyncio.Semaphore(TAIL_CONCURRENCY)
+    gate = asyncio.Semaphore(settings.diagnostics.job_log_tails_at_once)
     detect = SignatureDetector(settings.diagnostics.signatures)
     failures: list[KubeError] = []
 

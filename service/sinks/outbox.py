@@ -18,7 +18,6 @@ import contextlib
 import random
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -29,6 +28,7 @@ from service.domain.compose import scrub
 from service.domain.messages import Delivery, Message
 from service.domain.redaction import Redactor
 from service.retry import Permanent, Retryable, call_with_retry
+from service.settings import OutboxSettings
 from service.sinks.base import Sink
 from service.sinks.registry import SinkRegistry
 from service.store.base import Store, StoreError
@@ -40,19 +40,9 @@ OutcomeRecorder = Callable[[str, Outcome], None]
 ERROR_CHARS = 500
 
 
-@dataclass(frozen=True)
-class OutboxPolicy:
-    """How often the worker looks, how hard it retries inline, how it backs off between."""
-
-    poll_interval_s: float = 5.0
-    batch: int = 50
-    inline_attempts: int = 3
-    inline_deadline_s: float = 5.0
-    inline_initial_s: float = 0.1
-    inline_max_wait_s: float = 1.0
-    backoff_initial_s: float = 10.0
-    backoff_max_s: float = 900.0
-    retry_after_max_s: float = 3600.0
+# How often the worker looks, how hard it retries inline, how it backs off between: the
+# ``outbox`` settings section, validated at start (create_app passes ``settings.outbox``).
+OutboxPolicy = OutboxSettings
 
 
 def backoff_s(attempt: int, policy: OutboxPolicy, rng: random.Random) -> float:

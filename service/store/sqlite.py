@@ -159,12 +159,14 @@ class SqliteStore:
     """Incidents in one SQLite file; see the module docstring for the write path."""
 
     def __init__(self, path: Path, *, rules: IdentityRules, related_issue: str | None = None,
-                 batch_max: int = 256, timeout_s: float = 5.0) -> None:
+                 batch_max: int = 256, timeout_s: float = 5.0,
+                 busy_timeout_ms: int = 5000) -> None:
         self._path = path
         self._rules = rules
         self._related_issue = related_issue
         self._batch_max = batch_max
         self._timeout = timeout_s
+        self._busy_timeout = f"busy_timeout={int(busy_timeout_ms)}"
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=batch_max * 8)
         self._writer = _Connection(path, "sqlite-writer")
         self._reader = _Connection(path, "sqlite-reader")
@@ -173,12 +175,12 @@ class SqliteStore:
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         await self._writer.open("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                                "busy_timeout=5000")
+                                self._busy_timeout)
         await self._writer.run(self._migrate)
         released = await self._writer.run(outbox_sql.release_claims)
         if released:
             log.info("outbox_claims_released", deliveries=released)
-        await self._reader.open("busy_timeout=5000", "query_only=ON")
+        await self._reader.open(self._busy_timeout, "query_only=ON")
         self._task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def close(self) -> None:

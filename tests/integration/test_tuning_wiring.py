@@ -1,0 +1,154 @@
+"""The tuning settings reach what they tune: ``create_app`` builds the outbox policy, the
+supervisor and the store from them; the runbook and the job-log tails run that many at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from service import app as app_module
+from service.api.keys import STORE, SUPERVISOR
+from service.app import build_store
+from service.clock import SystemClock
+from service.diagnostics import failed_jobs
+from service.domain.evidence import JobInfo
+from service.kube import KubeClient
+from service.metrics import Metrics
+from service.runbook import Runbook
+from service.sinks.outbox import OutboxPolicy, OutboxWorker
+from service.store import postgres
+from service.store.sqlite import SqliteStore
+from service.workqueue import WorkQueue
+from tests.conftest import AppStarter, make_settings
+
+
+class _Peak:
+    """Counts how many calls run at the same time."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = self.done = 0
+
+    async def hold(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        await asyncio.sleep(0.05)
+        self.now -= 1
+        self.done += 1
+
+
+async def test_env_outbox_settings_reach_the_policy_create_app_builds(
+        tmp_path: Path, start_app: AppStarter, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AISLOT_OUTBOX__BATCH", "3")
+    monkeypatch.setenv("AISLOT_OUTBOX__RETRY_AFTER_MAX_S", "120")
+    built: list[OutboxPolicy] = []
+
+    class Recording(OutboxWorker):
+        def __init__(self, *args: Any, policy: OutboxPolicy | None = None,
+                     **kwargs: Any) -> None:
+            assert policy is not None
+            built.append(policy)
+            super().__init__(*args, policy=policy, **kwargs)
+
+    monkeypatch.setattr(app_module, "OutboxWorker", Recording)
+    await start_app(make_settings(tmp_path))
+    (policy,) = built
+    assert (policy.batch, policy.retry_after_max_s) == (3, 120.0)
+    assert policy.poll_interval_s == 5.0  # the rest keep their defaults
+
+
+async def test_supervisor_restarts_with_the_configured_delays(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    client = await start_app(make_settings(
+        tmp_path, server={"task_restart_delay_s": 0.01, "task_restart_delay_max_s": 0.02}))
+    runs = 0
+    settled = asyncio.Event()
+
+    async def crashy() -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 4:
+            raise RuntimeError("crash")
+        settled.set()
+        await asyncio.Event().wait()
+
+    started = time.monotonic()
+    client.app[SUPERVISOR].spawn("crashy", crashy)  # type: ignore[attr-defined]
+    # The default delays (1 s, 2 s, 4 s) would take 7 s for three restarts.
+    await asyncio.wait_for(settled.wait(), timeout=3)
+    assert runs == 4 and time.monotonic() - started < 3
+
+
+async def test_sqlite_busy_timeout_is_the_configured_one(
+        tmp_path: Path, start_app: AppStarter) -> None:
+    client = await start_app(make_settings(tmp_path, store={"sqlite_busy_timeout_ms": 1234}))
+    store = client.app[STORE]  # type: ignore[attr-defined]
+    assert isinstance(store, SqliteStore)
+    for conn in (store._writer, store._reader):
+        value = await conn.run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0])
+        assert value == 1234
+
+
+def test_postgres_store_is_built_with_the_store_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    given: dict[str, Any] = {}
+
+    def record(dsn: str, **kwargs: Any) -> object:
+        given.update(kwargs)
+        return object()
+
+    monkeypatch.setattr(postgres, "PostgresStore", record)
+    build_store(make_settings(tmp_path, store={
+        "backend": "postgres", "postgres_dsn": "postgresql://u@db/x", "timeout_s": 3,
+        "postgres_pool_size": 4, "postgres_claim_lease_s": 45,
+        "postgres_migrate_timeout_s": 90}))
+    assert {k: given[k] for k in ("timeout_s", "pool_size", "claim_lease_s",
+                                  "migrate_timeout_s")} == {
+        "timeout_s": 3.0, "pool_size": 4, "claim_lease_s": 45.0, "migrate_timeout_s": 90.0}
+
+
+async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, diagnostics={"investigations_at_once": 2})
+    work = WorkQueue()
+    runbook = Runbook(settings=settings, store=build_store(settings),
+                      kube=cast(KubeClient, object()), clock=SystemClock(), work=work,
+                      route=lambda _m: [], wake_outbox=lambda: None, metrics=Metrics())
+    peak = _Peak()
+
+    async def investigate(incident_id: str) -> None:
+        await peak.hold()
+
+    runbook.investigate = investigate  # type: ignore[method-assign]
+    loop = asyncio.create_task(runbook.run_investigations())
+    work.incidents_changed([f"inc-{n}" for n in range(6)])
+    try:
+        async with asyncio.timeout(5):
+            while peak.done < 6:
+                await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    assert peak.peak == 2
+
+
+async def test_job_log_tails_are_read_as_many_at_once_as_configured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings(tmp_path, diagnostics={"job_log_tails_at_once": 3})
+    peak = _Peak()
+
+    async def read_tail(*args: Any, **kwargs: Any) -> failed_jobs.JobTail:
+        await peak.hold()
+        return failed_jobs.JobTail()
+
+    monkeypatch.setattr(failed_jobs, "read_tail", read_tail)
+    names = [f"build-{n}" for n in range(10)]
+    pods = {"items": [{"metadata": {"name": f"{name}-pod", "ownerReferences": [
+        {"kind": "Job", "name": name}]}} for name in names]}
+    wanted = [({}, JobInfo(name=name, kind="build", status="Failed")) for name in names]
+    tails, problem = await failed_jobs.tails_of(cast(KubeClient, object()), settings, wanted,
+                                                pods)
+    assert problem is None and set(tails) == set(names)
+    assert peak.peak == 3

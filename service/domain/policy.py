@@ -250,6 +250,6 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
             decision.actions.append(Resolve(
                 decision.record.mttr_s,
                 f"a build completed at {watch.first_success_at.isoformat()} and no new "
-                f"{signature} for {int(config.clean_window.total_seconds() // 60)} min"))
+                f"{signature} failure for {int(config.clean_window.total_seconds() // 60)} min"))
             decision.state = State.RESOLVED
     return decision

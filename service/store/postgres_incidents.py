@@ -82,14 +82,15 @@ _NOTICE_BYTES = 7900  # a NOTIFY payload must stay under 8000 bytes
 
 
 async def announce(conn: Conn, incident_ids: list[str]) -> None:
-    chunk: list[str] = []
+    """``pg_notify`` the ids, comma-separated, in as few notices as the payload limit allows."""
+    notices: list[str] = []
     for incident_id in incident_ids:
-        if chunk and len(",".join([*chunk, incident_id])) > _NOTICE_BYTES:
-            await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, ",".join(chunk))
-            chunk = []
-        chunk.append(incident_id)
-    if chunk:
-        await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, ",".join(chunk))
+        if notices and len(notices[-1]) + 1 + len(incident_id) <= _NOTICE_BYTES:
+            notices[-1] += "," + incident_id
+        else:
+            notices.append(incident_id)
+    for payload in notices:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, payload)
 
 
 async def _ingest_alert(conn: Conn, notification: Notification, index: int,

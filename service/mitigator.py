@@ -17,6 +17,7 @@ from service.domain.briefing import compose_mitigated
 from service.domain.incidents import Incident, TimelineEntry
 from service.domain.messages import Message
 from service.domain.policy_record import PolicyRecord
+from service.domain.runbook_text import RunbookText
 from service.domain.switch_record import after_dry_run, after_switch
 from service.kill_switch import apply_switch, plan_patches
 from service.kube import KubeClient
@@ -24,7 +25,6 @@ from service.metrics import Metrics
 from service.retry import AdapterError
 from service.settings import Settings
 from service.store.base import IncidentUpdate, Store
-from service.wording import runbook_text
 
 log = structlog.get_logger(__name__)
 
@@ -35,10 +35,10 @@ class Mitigator:
     """Applies (or dry-runs) the kill switch for one incident and records the outcome."""
 
     def __init__(self, *, settings: Settings, store: Store, kube: KubeClient, metrics: Metrics,
-                 queue: Queue, wake_outbox: Callable[[], None]) -> None:
+                 text: RunbookText, queue: Queue, wake_outbox: Callable[[], None]) -> None:
         self._settings, self._store, self._kube = settings, store, kube
         self._metrics, self._queue, self._wake_outbox = metrics, queue, wake_outbox
-        self._text = runbook_text(settings)
+        self._text = text
 
     def _count(self, incident: Incident, outcome: str) -> None:
         self._metrics.mitigations.labels(namespace=incident.namespace,

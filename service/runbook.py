@@ -76,10 +76,10 @@ class Runbook:
         self._settings, self._store, self._kube, self._clock = settings, store, kube, clock
         self._work, self._route, self._wake_outbox = work, route, wake_outbox
         self._metrics = metrics
-        self._mitigator = Mitigator(settings=settings, store=store, kube=kube, metrics=metrics,
-                                    queue=self._queue, wake_outbox=wake_outbox)
-        self._config = policy_config(settings)
         self._text = runbook_text(settings)
+        self._mitigator = Mitigator(settings=settings, store=store, kube=kube, metrics=metrics,
+                                    text=self._text, queue=self._queue, wake_outbox=wake_outbox)
+        self._config = policy_config(settings)
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
         self._tick = asyncio.Event()

@@ -8,6 +8,7 @@ plain token (it goes into every log line and back to the client); otherwise one 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import secrets
@@ -24,14 +25,18 @@ log = structlog.get_logger(__name__)
 
 # Request ids: a random per-process prefix and a counter. Unique across restarts and replicas
 # without a system call per request (uuid4 reads the kernel's random source each time).
-_ID_PREFIX = secrets.token_hex(4)
 _ID_COUNTER = itertools.count(1)
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 STORE_RETRY_AFTER_S = 5
 
 
+@functools.cache
+def _id_prefix() -> str:
+    return secrets.token_hex(4)
+
+
 def new_request_id() -> str:
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+    return f"{_id_prefix()}{next(_ID_COUNTER):08x}"
 
 
 def request_id_for(request: web.Request) -> str:

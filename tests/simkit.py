@@ -97,7 +97,12 @@ async def kubectl(sim: Simulator, *args: str, timeout: float = 60.0) -> Run:
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "HOME": str(Path(config).parent)},
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:  # timed out or cancelled: no kubectl outlives its test
+            proc.kill()
+            await proc.wait()
     return Run(proc.returncode or 0, out.decode(), err.decode())
 
 

@@ -268,26 +268,40 @@ class KubeClient:
     # -- streams -----------------------------------------------------------------------------
     def stream_pod_log(self, pod: str, container: str | None = None, *,
                        since_seconds: int | None = None, tail_lines: int | None = None,
-                       limit_bytes: int | None = None,
-                       timestamps: bool = False) -> AsyncGenerator[bytes, None]:
+                       limit_bytes: int | None = None, timestamps: bool = False,
+                       since_time: str | None = None, follow: bool = False,
+                       read_timeout: float | None = None) -> AsyncGenerator[bytes, None]:
         """The container's log as byte chunks, never whole in memory.
 
-        Close it with ``contextlib.aclosing`` when stopping early, so the connection goes.
+        ``follow`` keeps the stream open for new lines (each read waits up to
+        ``read_timeout``). Close it with ``contextlib.aclosing`` when stopping early.
         """
         query = {"container": container, "sinceSeconds": since_seconds,
-                 "tailLines": tail_lines, "limitBytes": limit_bytes,
-                 "timestamps": timestamps or None}
-        return self._stream(self._ns(f"pods/{pod}/log"), query)
+                 "sinceTime": since_time, "tailLines": tail_lines, "limitBytes": limit_bytes,
+                 "timestamps": timestamps or None, "follow": follow or None}
+        return self._stream(self._ns(f"pods/{pod}/log"), query, read_timeout=read_timeout)
 
-    async def watch_deployment(self, name: str,
-                               timeout_s: float) -> AsyncGenerator[Json, None]:
+    def watch_deployment(self, name: str, timeout_s: float) -> AsyncGenerator[Json, None]:
         """Watch events (``{"type", "object"}``) of one Deployment for up to ``timeout_s``."""
-        query = {"fieldSelector": f"metadata.name={name}", "watch": True,
+        return self.watch("deployments", "apps/v1", timeout_s=timeout_s,
+                          field_selector=f"metadata.name={name}")
+
+    async def watch(self, resource: str, group: str = "", *, timeout_s: float,
+                    resource_version: str | None = None, field_selector: str | None = None,
+                    bookmarks: bool = False, silence_s: float | None = None,
+                    ) -> AsyncGenerator[Json, None]:
+        """Watch events (``{"type", "object"}``) of a collection, from ``resource_version``.
+
+        The server ends the watch after ``timeout_s``; a watch that stays silent longer than
+        that plus ``silence_s`` (default: the request timeout) is cut (``KubeStreamBroken``).
+        """
+        query = {"fieldSelector": field_selector, "watch": True,
+                 "resourceVersion": resource_version, "allowWatchBookmarks": bookmarks or None,
                  "timeoutSeconds": max(1, int(timeout_s))}
+        slack = self.settings.request_timeout_s if silence_s is None else silence_s
         carry = b""
         async with contextlib.aclosing(
-            self._stream(self._ns("deployments", "apps/v1"), query,
-                         read_timeout=timeout_s + self.settings.request_timeout_s)
+            self._stream(self._ns(resource, group), query, read_timeout=timeout_s + slack)
         ) as chunks:
             async for chunk in chunks:
                 carry += chunk
@@ -297,6 +311,10 @@ class KubeClient:
                         event = status_body(line)
                         if event:
                             yield event
+
+    async def list_collection(self, resource: str, group: str = "") -> Json:
+        """The whole collection of ``resource`` in the namespace (with its resourceVersion)."""
+        return await self._json("GET", self._ns(resource, group))
 
     # -- access ------------------------------------------------------------------------------
     async def can_i(self, verb: str, resource: str, subresource: str | None = None,

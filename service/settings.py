@@ -78,6 +78,17 @@ class KubeSettings(Section):
     namespace: str = "codex-k8s-prod"
     request_timeout_s: float = Field(default=10.0, gt=0)
     retry_deadline_s: float = Field(default=30.0, gt=0)
+    watch_timeout_s: float = Field(
+        default=290.0, gt=0, description="a live-view watch's timeoutSeconds; then re-watched")
+    watch_silence_s: float = Field(
+        default=30.0, gt=0,
+        description="a watch silent this long past its timeout is cut and reconnected")
+    log_follow_read_s: float = Field(
+        default=300.0, gt=0,
+        description="a followed log silent this long is reconnected from its last line")
+    view_retry_s: float = Field(
+        default=60.0, gt=0,
+        description="a job tail or the switch the live view could not read is retried after")
 
 
 class PlatformObjects(Section):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -96,18 +97,29 @@ async def _from_env(kube: KubeClient, deploy: dict[str, Any], key: str,
     return f"{location} (envFrom {found[0]})", found[1]
 
 
-async def read_kill_switch(kube: KubeClient, settings: Settings) -> KillSwitchState:
-    """The switch's value and rollout state; raises ``KubeError`` when it cannot be read."""
+async def read_kill_switch(kube: KubeClient, settings: Settings,
+                           deployments: Mapping[str, dict[str, Any]] | None = None,
+                           ) -> KillSwitchState:
+    """The switch's value and rollout state; raises ``KubeError`` when it cannot be read.
+
+    ``deployments``: Deployments already at hand by name (the live view's); one missing there
+    is read from the API.
+    """
     target = settings.mitigation.target
+    known = deployments or {}
+
+    async def deployment(name: str) -> dict[str, Any]:
+        return known[name] if name in known else await kube.get_deployment(name)
+
     if target.kind == "deployment-env":
-        deploy = await kube.get_deployment(target.name)
+        deploy = await deployment(target.name)
         location, value = await _from_env(kube, deploy, target.key,
                                           settings.platform.control_plane_container)
     else:
         holder, deploy = await asyncio.gather(
             kube.get_secret(target.name) if target.kind == "secret"
             else kube.get_configmap(target.name),
-            kube.get_deployment(target.restart_deployment))
+            deployment(target.restart_deployment))
         raw = (holder.get("data") or {}).get(target.key)
         value = _decode(raw) if target.kind == "secret" else raw
         location = f"{target.kind}/{target.name} key {target.key}"

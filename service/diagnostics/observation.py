@@ -11,25 +11,26 @@ Boundary: reads through ``KubeClient``; the policy that judges these facts is el
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from service.diagnostics import objects
 from service.diagnostics.deployment_logs import collect_deployment_logs
 from service.diagnostics.failed_jobs import tails_of
+from service.diagnostics.job_logs import JobTail
 from service.diagnostics.kill_switch import collect_kill_switch
 from service.diagnostics.outcome import Incomplete, run_collector
 from service.diagnostics.registry import collect_registry_health
-from service.domain.evidence import Collected, CollectorStatus
+from service.domain.evidence import Collected, CollectorStatus, JobInfo
 from service.domain.facts import BuildOutcome, Facts, SignatureSighting
 from service.domain.logscan import ScanResult
 from service.domain.signatures import SOURCE_CONTROL_PLANE
 from service.kube import KubeClient
 from service.kube_scope import sharing_reads
-from service.settings import Settings
+from service.settings import PlatformObjects, Settings
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -38,25 +39,37 @@ class _Builds(BaseModel):
     items: list[BuildOutcome]
 
 
-async def finished_builds(kube: KubeClient, settings: Settings, since: datetime) -> _Builds:
-    """Platform jobs created after ``since`` that finished; failed ones with their signature."""
+def finished_after(jobs: Iterable[dict[str, Any]], platform: PlatformObjects,
+                   since: datetime) -> list[tuple[dict[str, Any], JobInfo]]:
+    """Build/mirror/codegen jobs created after ``since`` that finished, oldest first."""
     finished = []
-    job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
-    for job in sorted(objects.items(job_list), key=objects.creation_order):
-        info = objects.job_info(job, settings.platform)
+    for job in sorted(jobs, key=objects.creation_order):
+        info = objects.job_info(job, platform)
         if info.kind == "other" or info.status not in ("Complete", "Failed"):
             continue
         if info.created_at is None or info.created_at <= since:
             continue
         finished.append((job, info))
+    return finished
+
+
+def outcomes(finished: list[tuple[dict[str, Any], JobInfo]],
+             tails: Mapping[str, JobTail]) -> list[BuildOutcome]:
+    """The finished jobs as ``BuildOutcome``s, failed ones with their tail's signature."""
+    return [BuildOutcome(job=info.name, kind=info.kind, status=info.status,
+                         created_at=info.created_at, finished_at=info.finished_at,
+                         signature=tails[info.name].signature if info.name in tails else None,
+                         run_id=info.run_id)
+            for _, info in finished]
+
+
+async def finished_builds(kube: KubeClient, settings: Settings, since: datetime) -> _Builds:
+    """Platform jobs created after ``since`` that finished; failed ones with their signature."""
+    job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
+    finished = finished_after(objects.items(job_list), settings.platform, since)
     failed = [(job, info) for job, info in finished if info.status == "Failed"]
     tails, problem = await tails_of(kube, settings, failed, pod_list)
-    result = _Builds(items=[
-        BuildOutcome(job=info.name, kind=info.kind, status=info.status,
-                     created_at=info.created_at, finished_at=info.finished_at,
-                     signature=tails[info.name].signature if info.name in tails else None,
-                     run_id=info.run_id)
-        for _, info in finished])
+    result = _Builds(items=outcomes(finished, tails))
     if problem is not None:
         raise Incomplete(result, problem)
     return result

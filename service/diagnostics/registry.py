@@ -3,12 +3,14 @@
 Purpose: is the in-cluster registry Deployment available (available replicas, the reason from
 its Available condition), and how many image mirror jobs of the window failed. Both degrading
 at once means the kill switch will not help.
-Boundary: two reads through ``KubeClient``, run together.
+Boundary: two reads through ``KubeClient``, run together; ``registry_state`` is the pure part
+the live view shares.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +18,10 @@ from service.diagnostics import objects
 from service.diagnostics.outcome import run_collector
 from service.domain.evidence import Collected, RegistryHealth
 from service.kube import KubeClient
-from service.settings import Settings
+from service.settings import PlatformObjects, Settings
 
 
-def _reason(deploy: dict[str, Any], available: int, wanted: int) -> str | None:
+def _reason(deploy: Mapping[str, Any], available: int, wanted: int) -> str | None:
     if wanted == 0:
         return "scaled to 0 replicas"
     if available >= 1:
@@ -30,17 +32,14 @@ def _reason(deploy: dict[str, Any], available: int, wanted: int) -> str | None:
     return f"{available}/{wanted} replicas available"
 
 
-async def registry_health(kube: KubeClient, settings: Settings, since: datetime) -> RegistryHealth:
-    """The registry's availability and the mirror jobs created since ``since``."""
-    platform = settings.platform
-    deploy, mirrors = await asyncio.gather(
-        kube.get_deployment(platform.registry_deployment),
-        kube.list_jobs(label_selector=platform.mirror_job_selector))
+def registry_state(deploy: Mapping[str, Any], mirror_jobs: Iterable[Mapping[str, Any]],
+                   platform: PlatformObjects, since: datetime) -> RegistryHealth:
+    """The registry Deployment's availability and the mirror jobs created since ``since``."""
     status = deploy.get("status") or {}
     wanted = int((deploy.get("spec") or {}).get("replicas", 1) or 0)
     available = int(status.get("availableReplicas") or 0)
     recent = [objects.job_info(j, platform)
-              for j in sorted(objects.items(mirrors), key=objects.creation_order)]
+              for j in sorted(mirror_jobs, key=objects.creation_order)]
     recent = [j for j in recent if j.created_at is None or j.created_at >= since]
     failed = [j.name for j in recent if j.status == "Failed"]
     return RegistryHealth(
@@ -52,6 +51,15 @@ async def registry_health(kube: KubeClient, settings: Settings, since: datetime)
         mirror_jobs_total=len(recent),
         failed_mirror_jobs=failed,
     )
+
+
+async def registry_health(kube: KubeClient, settings: Settings, since: datetime) -> RegistryHealth:
+    """The registry's availability and the mirror jobs created since ``since``."""
+    platform = settings.platform
+    deploy, mirrors = await asyncio.gather(
+        kube.get_deployment(platform.registry_deployment),
+        kube.list_jobs(label_selector=platform.mirror_job_selector))
+    return registry_state(deploy, objects.items(mirrors), platform, since)
 
 
 async def collect_registry_health(

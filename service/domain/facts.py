@@ -36,6 +36,21 @@ class SignatureSighting(BaseModel):
     job: str | None = None
 
 
+GapPart = Literal["jobs", "pods", "deployments", "control_plane_logs", "job_logs",
+                  "kill_switch"]
+GapStatus = Literal["forbidden", "timeout", "error", "unreachable"]
+
+
+class Gap(BaseModel):
+    """A part of the namespace the live view has been unable to read since ``since``."""
+
+    part: GapPart
+    since: datetime
+    status: GapStatus
+    detail: str = Field(description="the last failure, redacted")
+    hint: str | None = Field(default=None, description="the RBAC grant that would fix it")
+
+
 class Facts(BaseModel):
     """One observation of the cluster since ``since`` (never raises: ``errors`` says gaps)."""
 
@@ -46,3 +61,4 @@ class Facts(BaseModel):
     registry: RegistryHealth | None = None
     kill_switch: KillSwitchState | None = None
     errors: list[str] = Field(default_factory=list)
+    gaps: list[Gap] = Field(default_factory=list, description="parts the live view cannot read")

@@ -1,10 +1,12 @@
 """Fault injection: what can go wrong between a client and the simulated apiserver.
 
 Purpose: rules that add latency, answer 500/503 or 429 (with Retry-After), drop connections
-(mid-stream for log streams and watches), deny requests with 403 like RBAC, or make a pod's log
-huge (generated lazily). Rules come from the scenario YAML or are added at run time through the
-Python API or `POST /_sim/faults`. A rule matches on verb, resource (`pods/log`) and a name glob,
-fires with a probability (`rate`, deterministic RNG) and optionally only `count` times.
+(mid-stream for log streams and watches), end a watch with a 410 Gone ERROR event (`gone`) or
+keep it open without sending anything (`silent`, a hung proxy), deny requests with 403 like RBAC,
+or make a pod's log huge (generated lazily). Rules come from the scenario YAML or are added at
+run time through the Python API or `POST /_sim/faults`. A rule matches on verb, resource
+(`pods/log`) and a name glob, fires with a probability (`rate`, deterministic RNG) and
+optionally only `count` times.
 Boundary: decides, never performs I/O; the server applies the decision.
 """
 
@@ -17,7 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FaultKind = Literal["latency", "error", "throttle", "drop", "forbidden", "huge_log"]
+FaultKind = Literal["latency", "error", "throttle", "drop", "forbidden", "huge_log", "gone",
+                    "silent"]
 
 
 class FaultRule(BaseModel):

@@ -218,6 +218,7 @@ class Simulator:
             else:
                 response = await self.traffic.count(info.verb, info.resource,
                                                     self._answer(request, info, handler))
+                self.traffic.sent(info.verb, info.resource, _body_size(response))
         except ApiError as error:
             response = error_response(error)
         except _Dropped:
@@ -258,6 +259,9 @@ class Simulator:
                 raise status.not_found(info.resource.split("/")[0], "", info.name or "")
             raise status.internal_error("etcdserver: request timed out")
         drop = f.fire("drop", info.verb, info.resource, info.name)
+        if drop is None and info.verb == "watch":  # how a watch ends: 410 Gone, or never
+            drop = f.fire("gone", "watch", info.resource, info.name) or f.fire(
+                "silent", "watch", info.resource, info.name)
         if drop is not None:
             request[DROP] = drop
         if (
@@ -288,6 +292,14 @@ class Simulator:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         return await self._router.dispatch(request)
+
+
+def _body_size(response: web.StreamResponse) -> int:
+    """Bytes of an answer's body: a plain answer's, or what a finished stream wrote."""
+    if isinstance(response, web.Response):
+        body = response.body
+        return len(body) if isinstance(body, bytes | bytearray) else 0
+    return response.body_length
 
 
 def _wall_now() -> float:

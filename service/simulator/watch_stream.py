@@ -4,7 +4,8 @@ Purpose: stream `{"type": "ADDED"|"MODIFIED"|"DELETED"|"BOOKMARK"|"ERROR", "obje
 over chunked HTTP as kube-apiserver does: synthetic ADDED events for the current state when no
 resourceVersion (or "0") is given or `sendInitialEvents=true` (then a bookmark marking the end of
 initial events), replay from a resourceVersion, `410 Expired` when it is too old, selectors
-applied to every event, `timeoutSeconds` honoured, connection drops on a `drop` fault.
+applied to every event, `timeoutSeconds` honoured; on a fault, the connection dropped (`drop`),
+an ERROR 410 event (`gone`), or nothing sent ever again (`silent`).
 Boundary: reads the store's history and subscribes to it; never changes the world.
 """
 
@@ -27,6 +28,7 @@ from service.simulator.store import ObjectStore, WatchEvent
 
 Obj = dict[str, Any]
 DEFAULT_TIMEOUT = 1800.0
+SILENT_POLL = 0.05
 Matcher = Callable[[Obj], bool]
 
 
@@ -126,13 +128,31 @@ async def watch(
                 return response
             if matches(event.obj):
                 sent += await _send(response, event.type, shape(event.obj))
-        if request.transport is not None:
-            request.transport.abort()
+        if drop is not None:
+            await _cut(request, response, drop, store)
     except ConnectionError:
         pass
     finally:
         unsubscribe()
     return response
+
+
+async def _cut(request: web.Request, response: web.StreamResponse, rule: FaultRule,
+               store: ObjectStore) -> None:
+    """End the watch as the fault says: drop the connection, 410 Gone, or hang up never."""
+    if rule.kind == "gone":
+        message = f"too old resource version: {store.resource_version - 1}"
+        await response.write(_line("ERROR", status.gone(message).body()))
+        await response.write_eof()
+        return
+    if rule.kind == "silent":
+        # A hung proxy: the connection stays open, nothing more comes, timeoutSeconds or not.
+        # aiohttp has no "client went away" event for a handler: poll the transport.
+        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(SILENT_POLL)
+        return
+    if request.transport is not None:
+        request.transport.abort()
 
 
 async def _send(response: web.StreamResponse, kind: str, obj: Obj) -> int:

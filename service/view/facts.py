@@ -1,0 +1,78 @@
+"""``Facts`` from what the live view holds: the same content as ``collect_facts``, no request.
+
+Purpose: the recovery watch's observation (finished builds since ``since`` with their
+signatures, control-plane sightings, registry health, the kill switch) built from a
+``ViewState``: cached jobs and Deployments, the failed jobs' tails read once, the control-plane
+scan fed incrementally, the switch read when its Deployment last changed, and the open gaps.
+The pure parts are the collectors' own (``finished_after``, ``outcomes``, ``sightings``,
+``registry_state``), so both paths judge the same objects the same way.
+Boundary: pure; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from service.diagnostics.job_logs import JobTail
+from service.diagnostics.observation import finished_after, outcomes, sightings
+from service.diagnostics.registry import registry_state
+from service.diagnostics.selectors import matches
+from service.domain.evidence import KillSwitchState, RegistryHealth
+from service.domain.facts import Facts, Gap
+from service.domain.logscan import ScanResult
+from service.settings import Settings
+
+# How a gap of the view shows in ``Facts.errors``: under the part ``collect_facts`` names.
+_ERROR_PART = {"jobs": "builds", "pods": "builds", "job_logs": "builds",
+               "control_plane_logs": "control_plane_logs", "deployments": "registry",
+               "kill_switch": "kill_switch"}
+
+
+@dataclass
+class ViewState:
+    """What the view holds at one moment (shared references: read, never change)."""
+
+    jobs: Mapping[str, dict[str, Any]] | None  # None until listed once
+    deployments: Mapping[str, dict[str, Any]] | None
+    tails: Mapping[str, JobTail]
+    scan: ScanResult | None
+    kill_switch: KillSwitchState | None
+    gaps: list[Gap] = field(default_factory=list)
+
+
+def _registry(state: ViewState, settings: Settings, since: datetime,
+              errors: list[str]) -> RegistryHealth | None:
+    platform = settings.platform
+    if state.deployments is None or state.jobs is None:
+        return None
+    deploy = state.deployments.get(platform.registry_deployment)
+    if deploy is None:
+        errors.append(f"registry: deployment {platform.registry_deployment} not found")
+        return None
+    mirrors = [j for j in state.jobs.values()
+               if matches(platform.mirror_job_selector, (j.get("metadata") or {})
+                          .get("labels") or {})]
+    return registry_state(deploy, mirrors, platform, since)
+
+
+def facts_of(state: ViewState, settings: Settings, *, signature: str, since: datetime,
+             now: datetime) -> Facts:
+    """The view's observation since ``since``; its gaps in ``gaps`` and ``errors``."""
+    errors = [f"{_ERROR_PART[g.part]}: {g.status} ({g.hint or g.detail})" for g in state.gaps]
+    if not any(s.name == signature for s in settings.diagnostics.signatures):
+        errors.append(f"control_plane_logs: signature {signature!r} is not configured")
+    finished = finished_after(state.jobs.values(), settings.platform, since) \
+        if state.jobs is not None else []
+    return Facts(
+        collected_at=now,
+        since=since,
+        builds=outcomes(finished, state.tails),
+        sightings=sightings(state.scan, signature, since) if state.scan is not None else [],
+        registry=_registry(state, settings, since, errors),
+        kill_switch=state.kill_switch,
+        errors=errors,
+        gaps=list(state.gaps),
+    )

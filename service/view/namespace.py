@@ -1,0 +1,279 @@
+"""One live view of the namespace: jobs, pods and Deployments watched, logs read once.
+
+Purpose: ``NamespaceView`` keeps, in memory and current, what the recovery watch and the
+evidence read: the jobs, pods and Deployments (three ``Reflector``s), the control-plane
+container logs scanned as they are written (one ``LogFollower`` per control-plane pod: the pods
+there at the start from ``log_since``, pods of a later rollout from their first line), each
+failed job's log tail (read once: a finished job's log does not change) and the kill switch
+(read again only when its Deployment changed). Every change bumps ``version`` and wakes
+``wait_changed``; ``facts()`` builds ``Facts`` from memory without a request; ``gaps()`` says
+what cannot be read, since when and why.
+Boundary: reads through ``KubeClient``; run it as a supervised task (``start``/``stop`` or
+``async with``). The decisions on these facts are the policy's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import Any
+
+from service.clock import Clock
+from service.diagnostics import objects
+from service.diagnostics.deployment_logs import scan_limits
+from service.diagnostics.job_logs import JobTail, SignatureDetector, pods_by_job, read_tail
+from service.diagnostics.kill_switch import read_kill_switch
+from service.diagnostics.selectors import matches, selector_string
+from service.domain.evidence import KillSwitchState
+from service.domain.facts import Facts, Gap
+from service.domain.logscan import LogScanner, ScanResult
+from service.domain.signatures import SOURCE_CONTROL_PLANE
+from service.kube import KubeClient
+from service.kube_errors import KubeError, KubeNotFound
+from service.settings import Settings
+from service.view.facts import ViewState, facts_of
+from service.view.gaps import GapBook
+from service.view.logs import LineCursor, LogFollower
+from service.view.reflector import Reflector
+
+
+class NamespaceView:
+    """The namespace as of now, kept by watches; see the module docstring."""
+
+    def __init__(self, kube: KubeClient, settings: Settings, clock: Clock, *,
+                 log_since: datetime | None = None) -> None:
+        self.settings, self._kube, self._clock = settings, kube, clock
+        self.version = 0
+        self._changed = asyncio.Event()
+        self._book = GapBook()
+        self.log_since = log_since
+        args: dict[str, Any] = {"gaps": self._book, "clock": clock, "settings": settings.kube,
+                                "notify": self._bump}
+        self.jobs = Reflector(kube, "jobs", "batch/v1", part="jobs", **args)
+        self.pods = Reflector(kube, "pods", "", part="pods", **args)
+        self.deployments = Reflector(kube, "deployments", "apps/v1", part="deployments", **args)
+        diag = settings.diagnostics
+        self._scan = LogScanner(diag.signatures, SOURCE_CONTROL_PLANE,
+                                limits=scan_limits(diag, context=False)).new_state()
+        self.followers: dict[str, LogFollower] = {}
+        self._following: dict[str, asyncio.Task[None]] = {}
+        self._followed: set[str] = set()  # pods whose log was read to its end
+        self._first_pods: set[str] | None = None  # pods there when the view first saw them
+        self.tails: dict[str, JobTail] = {}
+        self.tail_reads = 0
+        self._tail_failed: dict[str, datetime] = {}
+        self.kill_switch: KillSwitchState | None = None
+        self.switch_read: tuple[str | None, ...] | None = None  # the Deployment version it is of
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.log_since is None:
+            self.log_since = self._clock.now()
+        for work in (self.jobs.run(), self.pods.run(), self.deployments.run(),
+                     self._follow_logs(), self._read_tails(), self._read_switch()):
+            self._spawn(work)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.ensure_future(work))
+
+    async def stop(self) -> None:
+        tasks = self._tasks + list(self._following.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks, self._following = [], {}
+
+    async def __aenter__(self) -> NamespaceView:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- change signal -----------------------------------------------------------------------
+    def _bump(self) -> None:
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_changed(self, version: int, timeout_s: float | None = None) -> int:
+        """Wait until ``version`` is outdated, or ``timeout_s`` seconds of the injected clock;
+        returns the current version."""
+        if self.version != version:
+            return self.version
+        changed = asyncio.ensure_future(self._changed.wait())
+        waits: set[asyncio.Future[Any]] = {changed}
+        if timeout_s is not None:
+            waits.add(asyncio.ensure_future(self._clock.sleep(timeout_s)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return self.version
+
+    @property
+    def synced(self) -> bool:
+        """Jobs, pods and Deployments listed at least once."""
+        return self.jobs.synced and self.pods.synced and self.deployments.synced
+
+    # -- what it holds -----------------------------------------------------------------------
+    def state(self) -> ViewState:
+        return ViewState(
+            jobs=self.jobs.items if self.jobs.synced else None,
+            deployments=self.deployments.items if self.deployments.synced else None,
+            tails=self.tails, scan=self.scan(), kill_switch=self.kill_switch,
+            gaps=self._book.gaps())
+
+    def scan(self) -> ScanResult:
+        """The control-plane logs read so far, scanned."""
+        return self._scan.result()
+
+    def facts(self, *, signature: str, since: datetime, now: datetime) -> Facts:
+        """``Facts`` since ``since`` from memory: no API request."""
+        return facts_of(self.state(), self.settings, signature=signature, since=since, now=now)
+
+    def gaps(self, now: datetime | None = None) -> list[Gap]:
+        """Parts that cannot be read, oldest first (``now``: the caller's clock, unused)."""
+        return self._book.gaps()
+
+    def log_positions(self) -> dict[str, LineCursor]:
+        """Each followed control-plane pod's cursor (its last line read)."""
+        return {name: f.cursor for name, f in self.followers.items()}
+
+    # -- control-plane logs ------------------------------------------------------------------
+    def _control_plane_pods(self) -> list[dict[str, Any]]:
+        platform = self.settings.platform
+        deploy = self.deployments.items.get(platform.control_plane_deployment)
+        if deploy is None:
+            return []
+        selector = selector_string((deploy.get("spec") or {}).get("selector") or {})
+        return [p for p in self.pods.items.values()
+                if matches(selector, objects.labels_of(p))
+                and objects.owned_by_deployment(p, platform.control_plane_deployment)
+                and objects.container_started(p, platform.control_plane_container)]
+
+    def _alive(self, name: str) -> bool:
+        pod = self.pods.items.get(name)
+        return pod is not None and (pod.get("status") or {}).get("phase") not in (
+            "Succeeded", "Failed")
+
+    def _feed(self, lines: bytes) -> None:
+        self._scan.feed(lines)
+        self._bump()
+
+    async def _follow_logs(self) -> None:
+        container = self.settings.platform.control_plane_container
+        while True:
+            seen = self.version
+            if self.pods.synced and self.deployments.synced:
+                if self._first_pods is None:
+                    self._first_pods = set(self.pods.items)
+                for pod in self._control_plane_pods():
+                    name = objects.name_of(pod)
+                    if name not in self._following and name not in self._followed:
+                        self._start_follower(name, container)
+            await self.wait_changed(seen)
+
+    def _start_follower(self, name: str, container: str) -> None:
+        # Pods there at the start: from ``log_since``; later ones (a rollout): from line one.
+        first = self._first_pods is not None and name in self._first_pods
+        follower = LogFollower(
+            self._kube, name, container,
+            cursor=LineCursor(self.log_since if first else None,
+                              self.settings.diagnostics.max_line_bytes),
+            sink=self._feed, alive=lambda: self._alive(name), part="control_plane_logs",
+            gaps=self._book, now=self._clock.now, settings=self.settings.kube,
+            notify=self._bump)
+        self.followers[name] = follower
+        task = asyncio.ensure_future(follower.run())
+        self._following[name] = task
+
+        def ended(done: asyncio.Task[None]) -> None:
+            self._following.pop(name, None)
+            if not done.cancelled():
+                self._followed.add(name)
+                self._bump()
+
+        task.add_done_callback(ended)
+
+    # -- failed jobs' tails ------------------------------------------------------------------
+    def _tails_wanted(self, now: datetime) -> list[tuple[dict[str, Any], Any]]:
+        retry = self.settings.kube.view_retry_s
+        wanted = []
+        for job in self.jobs.items.values():
+            info = objects.job_info(job, self.settings.platform)
+            if info.status != "Failed" or info.name in self.tails:
+                continue
+            if not objects.is_platform_job(job, info.kind, self.settings.platform):
+                continue
+            failed_at = self._tail_failed.get(info.name)
+            if failed_at is not None and (now - failed_at).total_seconds() < retry:
+                continue
+            wanted.append((job, info))
+        return wanted
+
+    async def _read_tails(self) -> None:
+        diag = self.settings.diagnostics
+        detect = SignatureDetector(diag.signatures)
+        gate = asyncio.Semaphore(diag.job_log_tails_at_once)
+
+        async def one(info: Any, pod: dict[str, Any] | None) -> None:
+            if pod is None:  # no pod (gone with the job's TTL): nothing to read, as collectors
+                self.tails[info.name] = JobTail()
+                return
+            async with gate:
+                try:
+                    self.tail_reads += 1
+                    tail = await read_tail(self._kube, pod, kind=info.kind, diag=diag,
+                                           detect=detect)
+                except KubeNotFound:
+                    tail = JobTail()
+                except KubeError as exc:
+                    self._tail_failed[info.name] = self._clock.now()
+                    if self._book.fail("job_logs", exc, self._clock.now()):
+                        self._bump()
+                    return
+            self.tails[info.name] = tail
+            self._tail_failed.pop(info.name, None)
+            if not self._tail_failed:
+                self._book.clear("job_logs")
+            self._bump()
+
+        while True:
+            seen = self.version
+            if self.jobs.synced and self.pods.synced:
+                for gone in set(self.tails) - set(self.jobs.items):
+                    del self.tails[gone]  # the job went with its TTL
+                pods = pods_by_job(list(self.pods.items.values()))
+                wanted = self._tails_wanted(self._clock.now())
+                await asyncio.gather(*(one(info, pods.get(info.name)) for _, info in wanted))
+            await self.wait_changed(seen, self.settings.kube.view_retry_s)
+
+    # -- the kill switch ---------------------------------------------------------------------
+    def switch_key(self) -> tuple[str | None, ...]:
+        target = self.settings.mitigation.target
+        names = (target.name if target.kind == "deployment-env" else target.restart_deployment,)
+        return tuple((self.deployments.items.get(n) or {}).get("metadata", {})
+                     .get("resourceVersion") for n in names)
+
+    async def _read_switch(self) -> None:
+        while True:
+            seen = self.version
+            key = self.switch_key()
+            if self.deployments.synced and key != self.switch_read:
+                try:
+                    self.kill_switch = await read_kill_switch(
+                        self._kube, self.settings, dict(self.deployments.items))
+                    self.switch_read = key
+                    self._book.clear("kill_switch")
+                    self._bump()
+                except KubeError as exc:
+                    if self._book.fail("kill_switch", exc, self._clock.now()):
+                        self._bump()
+            await self.wait_changed(seen, self.settings.kube.view_retry_s)

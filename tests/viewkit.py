@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from service.diagnostics import objects
 from service.simulator.clock import rfc3339_nano
@@ -21,7 +22,7 @@ from service.view.logs import stamp_of
 NS = "codex-k8s-prod"
 
 
-def _versions(items: dict[str, dict]) -> dict[str, str]:  # type: ignore[type-arg]
+def _versions(items: dict[str, dict[str, Any]]) -> dict[str, str]:
     return {name: obj["metadata"]["resourceVersion"] for name, obj in items.items()}
 
 
@@ -32,7 +33,7 @@ def _store(sim: Simulator, plural: str) -> dict[str, str]:
 
 def _logs_read(view: NamespaceView, sim: Simulator) -> bool:
     since = view.log_since.timestamp() if view.log_since is not None else 0.0
-    for pod in view._control_plane_pods():  # noqa: SLF001 (the view's own choice of pods)
+    for pod in view.control_plane_pods():
         name = objects.name_of(pod)
         stored = sim.world.store.peek("pods", NS, name)
         if stored is None:

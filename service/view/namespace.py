@@ -64,6 +64,7 @@ class NamespaceView:
         self.tails: dict[str, JobTail] = {}
         self.tail_reads = 0
         self._tail_failed: dict[str, datetime] = {}
+        self._podless: dict[str, datetime] = {}  # failed jobs seen without a pod, since
         self.kill_switch: KillSwitchState | None = None
         self.switch_read: tuple[str | None, ...] | None = None  # the Deployment version it is of
         self._tasks: list[asyncio.Task[None]] = []
@@ -147,7 +148,7 @@ class NamespaceView:
         return {name: f.cursor for name, f in self.followers.items()}
 
     # -- control-plane logs ------------------------------------------------------------------
-    def _control_plane_pods(self) -> list[dict[str, Any]]:
+    def control_plane_pods(self) -> list[dict[str, Any]]:
         platform = self.settings.platform
         deploy = self.deployments.items.get(platform.control_plane_deployment)
         if deploy is None:
@@ -174,7 +175,7 @@ class NamespaceView:
             if self.pods.synced and self.deployments.synced:
                 if self._first_pods is None:
                     self._first_pods = set(self.pods.items)
-                for pod in self._control_plane_pods():
+                for pod in self.control_plane_pods():
                     name = objects.name_of(pod)
                     if name not in self._following and name not in self._followed:
                         self._start_follower(name, container)
@@ -224,8 +225,14 @@ class NamespaceView:
         gate = asyncio.Semaphore(diag.job_log_tails_at_once)
 
         async def one(info: Any, pod: dict[str, Any] | None) -> None:
-            if pod is None:  # no pod (gone with the job's TTL): nothing to read, as collectors
-                self.tails[info.name] = JobTail()
+            if pod is None:
+                # The pods watch may lag the jobs watch: wait for the pod a while; then, as the
+                # collectors do, a job without a pod (gone with its TTL) has nothing to read.
+                now = self._clock.now()
+                first = self._podless.setdefault(info.name, now)
+                if (now - first).total_seconds() >= self.settings.kube.view_retry_s:
+                    self.tails[info.name] = JobTail()
+                    self._bump()
                 return
             async with gate:
                 try:
@@ -250,6 +257,7 @@ class NamespaceView:
             if self.jobs.synced and self.pods.synced:
                 for gone in set(self.tails) - set(self.jobs.items):
                     del self.tails[gone]  # the job went with its TTL
+                    self._podless.pop(gone, None)
                 pods = pods_by_job(list(self.pods.items.values()))
                 wanted = self._tails_wanted(self._clock.now())
                 await asyncio.gather(*(one(info, pods.get(info.name)) for _, info in wanted))

@@ -47,12 +47,13 @@ def policy_fields(facts: Facts) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def viewed(sim: Simulator, **kube: Any) -> AsyncIterator[tuple[NamespaceView, KubeClient,
-                                                                      Settings, SimTime]]:
+async def viewed(sim: Simulator, log_since: datetime | None = None, **kube: Any,
+                 ) -> AsyncIterator[tuple[NamespaceView, KubeClient, Settings, SimTime]]:
+    """A started view of ``sim`` (logs from ``log_since``, default now) and its client."""
     settings = Settings(kube=KubeSettings(kubeconfig=sim.kubeconfig_path, **kube))
     client = await KubeClient.from_settings(settings.kube)
     clock = SimTime(sim)
-    view = NamespaceView(client, settings, clock, log_since=sim_now(sim))
+    view = NamespaceView(client, settings, clock, log_since=log_since or sim_now(sim))
     try:
         async with view:
             yield view, client, settings, clock

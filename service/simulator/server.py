@@ -216,8 +216,10 @@ class Simulator:
             if info is None:
                 response = await handler(request)
             else:
+                writer = request._payload_writer  # aiohttp keeps no public count of it
                 response = await self.traffic.count(info.verb, info.resource,
-                                                    self._answer(request, info, handler))
+                                                    self._answer(request, info, handler),
+                                                    lambda: writer.output_size)
                 self.traffic.sent(info.verb, info.resource, _body_size(response))
         except ApiError as error:
             response = error_response(error)
@@ -295,11 +297,11 @@ class Simulator:
 
 
 def _body_size(response: web.StreamResponse) -> int:
-    """Bytes of an answer's body: a plain answer's, or what a finished stream wrote."""
-    if isinstance(response, web.Response):
+    """Bytes of a plain answer, written after the middleware (a stream counted its own)."""
+    if isinstance(response, web.Response) and not response.prepared:
         body = response.body
         return len(body) if isinstance(body, bytes | bytearray) else 0
-    return response.body_length
+    return 0
 
 
 def _wall_now() -> float:

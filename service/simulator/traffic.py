@@ -1,11 +1,12 @@
-"""What the simulated apiserver is answering: requests in flight by verb, the most at once, and
-requests answered and the bytes of their bodies by "verb resource". Tests observe a client's
-concurrency, progress and traffic here instead of timing it."""
+"""What the simulated apiserver is answering: requests in flight by verb, the most at once,
+requests answered and the bytes sent by "verb resource". Tests observe a client's concurrency,
+progress and traffic here instead of timing it."""
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Awaitable
+import itertools
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -18,18 +19,38 @@ class Traffic:
         self.in_flight: collections.Counter[str] = collections.Counter()
         self.peak = 0
         self.served: collections.Counter[str] = collections.Counter()
-        self.bytes_sent: collections.Counter[str] = collections.Counter()
+        self.received: collections.Counter[str] = collections.Counter()  # served or still open
+        self._sent: collections.Counter[str] = collections.Counter()
+        self._open: dict[int, tuple[str, Callable[[], int]]] = {}
+        self._tokens = itertools.count()
 
     def sent(self, verb: str, resource: str, size: int) -> None:
-        """Count the bytes of an answer's body (a stream's, once it ended)."""
-        self.bytes_sent[f"{verb} {resource}"] += size
+        """Count the bytes of an answer written after its handler returned (a plain body)."""
+        self._sent[f"{verb} {resource}"] += size
 
-    async def count(self, verb: str, resource: str, answer: Awaitable[T]) -> T:
+    def bytes_sent(self) -> collections.Counter[str]:
+        """Bytes sent so far by "verb resource", streams still open included."""
+        total = collections.Counter(self._sent)
+        for key, written in self._open.values():
+            total[key] += written()
+        return total
+
+    async def count(self, verb: str, resource: str, answer: Awaitable[T],
+                    written: Callable[[], int] | None = None) -> T:
+        """Await the handler's ``answer``; ``written`` reads the bytes a stream has sent."""
+        key = f"{verb} {resource}"
+        self.received[key] += 1
+        token = next(self._tokens)
+        if written is not None:
+            self._open[token] = (key, written)
         self.in_flight[verb] += 1
         self.peak = max(self.peak, self.in_flight.total())
         try:
             result = await answer
         finally:
             self.in_flight[verb] -= 1
-        self.served[f"{verb} {resource}"] += 1
+            if written is not None:
+                del self._open[token]
+                self._sent[key] += written()  # a stream's bytes (0 for a plain answer)
+        self.served[key] += 1
         return result

@@ -1,10 +1,10 @@
 """Helpers for tests of the live view against the in-process simulator.
 
 ``caught_up(view, sim)`` says whether the view holds what the simulator holds right now: the
-same jobs, pods and Deployments (names and resourceVersions), every running control-plane pod's
-log read up to its last line, every failed platform job's tail read, and the switch read for
-the Deployment as it is. ``settle`` waits for it on the view's change signal (bounded by a
-generous timeout that only turns a hang into a failure).
+same jobs, pods and Deployments (names and resourceVersions), every control-plane pod's log read
+to its last line (as many lines as the simulator has), every failed platform job's tail read,
+and the switch read for the Deployment as it is. ``settle`` waits for it on the view's change
+signal (bounded by a generous timeout that only turns a hang into a failure).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.diagnostics import objects
-from service.simulator.clock import rfc3339_nano
+from service.simulator.clock import parse_time
 from service.simulator.server import Simulator
 from service.view import NamespaceView
-from service.view.logs import stamp_of
 
 NS = "codex-k8s-prod"
 
@@ -31,19 +30,30 @@ def _store(sim: Simulator, plural: str) -> dict[str, str]:
             for o in sim.world.store.items(plural, NS)}
 
 
+def _started(pod: dict[str, Any]) -> float | None:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        state = status.get("state") or {}
+        for key in ("running", "terminated"):
+            if key in state:
+                return parse_time(state[key]["startedAt"])
+    return None
+
+
 def _logs_read(view: NamespaceView, sim: Simulator) -> bool:
-    since = view.log_since.timestamp() if view.log_since is not None else 0.0
+    """Every control-plane pod's lines (from the view's start for the first pods, else from
+    the container's start) have all been read: as many lines as the simulator holds."""
     for pod in view.control_plane_pods():
         name = objects.name_of(pod)
         stored = sim.world.store.peek("pods", NS, name)
-        if stored is None:
-            continue
-        lines = list(sim.world.log_source(stored).lines(since - 1, sim.world.now))
-        if not lines:
-            continue
         follower = view.followers.get(name)
-        last = stamp_of(rfc3339_nano(lines[-1][0]).encode())
-        if follower is None or follower.cursor.last is None or follower.cursor.last < last:
+        started = _started(stored) if stored is not None else None
+        if stored is None or started is None:
+            continue
+        if follower is None:
+            return False
+        since = follower.cursor.since
+        lo = max(started, float(int(since.timestamp()))) if since is not None else started
+        if follower.cursor.lines < len(list(sim.world.log_source(stored).lines(lo, sim.world.now))):
             return False
     return True
 

@@ -141,25 +141,40 @@ async def stream_log(
     response.content_type = "text/plain"
     response.enable_chunked_encoding()
     await response.prepare(request)
-    budget = drop.after_bytes if drop is not None else None
-    sent = 0
+    budget = _Budget(request, drop.after_bytes if drop is not None else None)
     try:
         for chunk in limited(source.render(lo, hi, opts), opts.limit_bytes):
-            if budget is not None and sent + len(chunk) > budget:
-                await response.write(chunk[: max(0, budget - sent)])
-                if request.transport is not None:
-                    request.transport.abort()
+            if not await budget.write(response, chunk):
                 return response
-            await response.write(chunk)
-            sent += len(chunk)
         if truthy(request.query.get("follow")) and isinstance(source, LineSource):
             await _follow(
-                world, request, response, source=source, last=hi, opts=opts, name=info.name
+                world, request, response, source=source, last=hi, opts=opts, name=info.name,
+                budget=budget,
             )
         await response.write_eof()
     except ConnectionError:
         pass
     return response
+
+
+class _Budget:
+    """What a `drop` fault lets through before the connection is cut (mid-line, as it goes)."""
+
+    def __init__(self, request: web.Request, left: int | None) -> None:
+        self.request = request
+        self.left = left
+
+    async def write(self, response: web.StreamResponse, chunk: bytes) -> bool:
+        """Send `chunk`, or what is left of the budget and cut; False once cut."""
+        if self.left is not None and len(chunk) > self.left:
+            await response.write(chunk[: self.left])
+            if self.request.transport is not None:
+                self.request.transport.abort()
+            return False
+        await response.write(chunk)
+        if self.left is not None:
+            self.left -= len(chunk)
+        return True
 
 
 async def _follow(
@@ -171,14 +186,17 @@ async def _follow(
     last: float,
     opts: LogOptions,
     name: str,
+    budget: _Budget,
 ) -> None:
-    """Keep sending new lines until the pod ends or goes away or the client hangs up."""
+    """Keep sending new lines until the pod ends or goes away, the client hangs up or a `drop`
+    fault's budget is spent."""
     plain = LogOptions(timestamps=opts.timestamps)
     while request.transport is not None and not request.transport.is_closing():
         await asyncio.sleep(FOLLOW_POLL)
         now = world.sync()
         for chunk in source.render(last + 1e-6, now, plain):
-            await response.write(chunk)
+            if not await budget.write(response, chunk):
+                return
         last = now
         pod = world.store.peek("pods", world.namespace, name)
         if pod is None or pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):

@@ -1,10 +1,15 @@
-"""Container logs read once: a followed stream that resumes after its last line.
+"""Container logs read once: caught up with timestamps, then followed plain, resumed exactly.
 
-Purpose: ``LineCursor`` splits a ``timestamps=true`` log into lines, strips the kubelet's
-timestamp and remembers the last one (and how many lines carried it), so that after a dropped
-connection the stream is reopened with ``sinceTime`` at that second and the lines already read
-are skipped: each line is fed to the scanner once. ``LogFollower`` follows one container with
-``follow=true`` and reconnects through the shared tenacity policy until the pod is gone or done.
+Purpose: ``LineCursor`` plans each connection to one container's log and turns what arrives
+into new lines, each handed on once. It catches up with ``timestamps=true`` (no follow) from
+the start, so it knows the last line's kubelet timestamp; then it follows without timestamps
+(they would add ~31 bytes to every line) from that second, skipping the lines of that second
+already read. After a followed stream is cut, it catches up again, with timestamps, from a
+margin before the last line arrived, and recognises where it was by the last lines read; not
+found, it looks twice as far back, up to the last timestamp it read; not found there either (a
+restarted container writes a new log), every line of the catch-up is new.
+``LogFollower`` runs those connections for one pod, through the shared tenacity policy, until
+the pod is gone or done.
 Boundary: reads through ``KubeClient``; what the lines mean is ``service.domain.logscan``.
 """
 
@@ -13,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from tenacity import RetryCallState
 
@@ -26,6 +33,8 @@ from service.settings import KubeSettings
 from service.view.gaps import GapBook
 
 Stamp = tuple[bytes, int]  # the RFC 3339 second, then the nanoseconds
+_HISTORY = 16  # lines remembered to recognise the place after a cut
+_PENDING_BYTES = 8 * 1024 * 1024  # re-sent lines held while looking for the place
 
 
 def stamp_of(raw: bytes) -> Stamp:
@@ -37,65 +46,164 @@ def stamp_of(raw: bytes) -> Stamp:
     return second, int(digits) if digits.isdigit() else 0
 
 
+def _second(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The next request for the log: from when, followed or not, with timestamps or not."""
+
+    since_time: str | None
+    follow: bool
+    timestamps: bool
+
+
 class LineCursor:
-    """Where a followed log stands; turns stamped chunks into new, unstamped lines."""
+    """Where a followed log stands; see the module docstring."""
 
-    def __init__(self, since: datetime | None, max_line_bytes: int) -> None:
+    def __init__(self, since: datetime | None, max_line_bytes: int,
+                 margin_s: float = 120.0) -> None:
         self.since = since
-        self.last: Stamp | None = None
+        self.last: Stamp | None = None  # the last line's timestamp, when known
         self.lines = 0
+        self.live = False  # the current stream is the plain follow
+        self._margin = timedelta(seconds=margin_s)
         self._at_last = 0  # lines read carrying `last`
-        self._skip = 0  # of those, how many a resumed stream sends again
+        self._in_second = 0  # lines read within `last`'s second
+        self._skip = 0  # stamped: lines at `last` a resumed stream sends again
+        self._skip_plain = 0  # plain: lines of `last`'s second the follow sends again
+        self._history: deque[bytes] = deque(maxlen=_HISTORY)
+        self._received: datetime | None = None  # when the last plain line came
+        self._pending: list[tuple[Stamp, bytes]] | None = None  # re-sent, place not found
+        self._pending_bytes = 0
         self._carry = b""
-        self._cap = max_line_bytes + 64  # the stamp comes on top of a line's bytes
+        self._cap = max_line_bytes + 64  # a stamp comes on top of a line's bytes
         self._skipping = False
+        self._catch_up = True
+        self._floor: str | None = None  # where the last catch-up began, when it found no line
+        self._exact: Stamp | None = None  # the last stamp read, kept through the plain follow
+        self._widen = 0  # windows doubled so far looking for the place
+        self._final = False  # this window reaches back to `_exact`: not found means new
 
-    def resume_time(self) -> str | None:
-        """``sinceTime`` for the next connection: the last line's second, else the start."""
-        if self.last is not None:
-            return self.last[0].decode() + "Z"
-        if self.since is not None:
-            return self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return None
-
-    def reconnect(self) -> None:
-        """A new stream starts: its first lines at ``last`` were read already."""
-        self._carry, self._skipping = b"", False
+    def plan(self) -> Plan:
+        """The next connection; call once before each."""
+        self._carry, self._skipping, self._pending = b"", False, None
+        self.live = not self._catch_up
+        start = _second(self.since) if self.since is not None else None
+        if self.live:
+            self._skip_plain = self._in_second if self.last is not None else 0
+            since = self.last[0].decode() + "Z" if self.last is not None else self._floor or start
+            return Plan(since, follow=True, timestamps=False)
+        if self._received is not None:  # cut while following plain: find the place again
+            self._pending, self._pending_bytes = [], 0
+            # counted afresh from the window's first second, which holds every line of it
+            self.last, self._at_last, self._in_second = None, 0, 0
+            begin = self._received - self._margin * (2 ** self._widen)
+            exact = self._exact[0].decode() + "Z" if self._exact is not None else start
+            # the window reaching back to the last stamp read is the last try
+            self._final = exact is None or _second(begin) <= exact
+            self._floor = exact if self._final else _second(begin)
+            return Plan(self._floor, follow=False, timestamps=True)
         self._skip = self._at_last
+        since = self.last[0].decode() + "Z" if self.last is not None else start
+        return Plan(since, follow=False, timestamps=True)
 
-    def take(self, chunk: bytes) -> bytes:
-        """The new complete lines of ``chunk`` without their stamps, newline-terminated."""
+    def ended(self, clean: bool) -> bytes:
+        """The stream ended (``clean``: at its end, not cut); returns lines now known new."""
+        out = b""
+        if self._pending is not None and clean and not self._final:
+            self._widen += 1  # the place lies further back (the follow lagged): look wider
+            self._pending = None
+            return out
+        if self._pending is not None and clean:  # not since the last stamp: a new log
+            out = self._emit_pending(self._pending)
+        if clean and not self.live:
+            self._catch_up = False  # caught up: follow from here
+        elif self.live:
+            self._catch_up = True
+        return out
+
+    def take(self, chunk: bytes, now: datetime) -> bytes:
+        """The new complete lines of ``chunk`` without stamps, newline-terminated."""
         data = self._carry + chunk
         end = data.rfind(b"\n") + 1
         self._carry = data[end:]
-        out = []
         start = 0
         if self._skipping and end:
             start, self._skipping = data.find(b"\n") + 1, False
         elif self._skipping:
             self._carry = b""
+        out: list[bytes] = []
         for line in data[start:end].split(b"\n")[:-1]:
-            stamp, _, body = line.partition(b" ")
-            if self._fresh(stamp_of(stamp)):
-                out.append(body)
+            self._line(line, out, now)
         if len(self._carry) > self._cap:  # an over-long line: keep its head, drop the rest
-            stamp, _, body = self._carry.partition(b" ")
-            if self._fresh(stamp_of(stamp)):
-                out.append(body[: self._cap])
+            self._line(self._carry[: self._cap], out, now)
             self._carry, self._skipping = b"", True
         return b"\n".join(out) + b"\n" if out else b""
+
+    def _line(self, line: bytes, out: list[bytes], now: datetime) -> None:
+        if self.live:
+            if self._skip_plain > 0:
+                self._skip_plain -= 1
+                return
+            self._received = now
+            self._keep(line[: self._cap - 64], out)
+            return
+        raw, _, body = line.partition(b" ")
+        body = body[: self._cap - 64]
+        if self._pending is not None:
+            self._look_for_place(stamp_of(raw), body)
+            return
+        if self._fresh(stamp_of(raw)):
+            self._keep(body, out)
+
+    def _keep(self, body: bytes, out: list[bytes]) -> None:
+        self.lines += 1
+        self._history.append(body)
+        out.append(body)
+
+    def _look_for_place(self, key: Stamp, body: bytes) -> None:
+        assert self._pending is not None
+        self._pending.append((key, body))
+        self._pending_bytes += len(body)
+        known = list(self._history)
+        bodies = [b for _, b in self._pending[-len(known):]]
+        if known and bodies == known[-len(bodies):] and (
+                len(bodies) == len(known) or len(bodies) == len(self._pending)):
+            # every re-sent line so far was read already: the place is found
+            for stamp, _ in self._pending:
+                self._advance(stamp)
+            self._pending, self._received, self._widen = None, None, 0
+        elif self._pending_bytes > _PENDING_BYTES:
+            self._emit_pending(self._pending)  # lost: rather twice than never
+
+    def _emit_pending(self, pending: list[tuple[Stamp, bytes]]) -> bytes:
+        self._pending, self._received, self._widen = None, None, 0
+        out: list[bytes] = []
+        for stamp, body in pending:
+            self._advance(stamp)
+            self._keep(body, out)
+        return b"\n".join(out) + b"\n" if out else b""
+
+    def _advance(self, key: Stamp) -> None:
+        """Move ``last`` to ``key`` (a line read), counting lines per stamp and second."""
+        if self.last is not None and key == self.last:
+            self._exact = key
+            self._at_last += 1
+            self._in_second += 1
+            return
+        same_second = self.last is not None and key[0] == self.last[0]
+        self.last, self._exact, self._at_last = key, key, 1
+        self._in_second = self._in_second + 1 if same_second else 1
 
     def _fresh(self, key: Stamp) -> bool:
         if self.last is not None and key < self.last:
             return False
-        if self.last is not None and key == self.last:
-            if self._skip > 0:
-                self._skip -= 1
-                return False
-            self._at_last += 1
-        else:
-            self.last, self._at_last, self._skip = key, 1, 0
-        self.lines += 1
+        if self.last is not None and key == self.last and self._skip > 0:
+            self._skip -= 1
+            return False
+        self._advance(key)
         return True
 
 
@@ -137,10 +245,10 @@ class LogFollower:
     async def _once(self) -> None:
         self._since = self._now()
         self.connections += 1
-        self.cursor.reconnect()
+        plan = self.cursor.plan()
         stream = self._kube.stream_pod_log(
-            self.pod, self.container, timestamps=True, follow=True,
-            since_time=self.cursor.resume_time(), read_timeout=self._settings.log_follow_read_s)
+            self.pod, self.container, timestamps=plan.timestamps, follow=plan.follow,
+            since_time=plan.since_time, read_timeout=self._settings.log_follow_read_s)
         progressed = False
         try:
             async with contextlib.aclosing(stream) as chunks:
@@ -149,9 +257,14 @@ class LogFollower:
                     if not progressed and self._gaps.clear(self._part):
                         self._notify()
                     progressed = True
-                    fresh = self.cursor.take(chunk)
+                    fresh = self.cursor.take(chunk, self._now())
                     if fresh:
                         self._sink(fresh)
         except KubeStreamBroken:
+            self.cursor.ended(clean=False)
             if not progressed:
                 raise
+            return
+        fresh = self.cursor.ended(clean=True)
+        if fresh:
+            self._sink(fresh)

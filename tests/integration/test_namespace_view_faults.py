@@ -71,12 +71,17 @@ async def test_a_silent_watch_is_cut_and_resumed(sim_factory: SimFactory) -> Non
     assert {b.signature for b in held.builds if b.kind == "build"} == {"cache"}
 
 
-async def test_a_log_stream_cut_mid_line_is_read_once(sim_factory: SimFactory) -> None:
+@pytest.mark.parametrize("phase", ["catching up", "following"])
+async def test_a_log_stream_cut_mid_line_is_read_once(sim_factory: SimFactory,
+                                                      phase: str) -> None:
     async with sim_factory("cache-persists") as sim:
-        start = sim_now(sim) - timedelta(hours=2)
+        # catching up: two hours before the start are read, with cuts; following: the start
+        # is now, the catch-up is a few lines, and the followed stream is cut as lines come
+        start = sim_now(sim) - timedelta(hours=2 if phase == "catching up" else 0)
         sim.add_fault(kind="drop", verb="get", resource="pods/log", name=f"{CP}-*",
                       after_bytes=3000, count=3)
         async with viewed(sim, log_since=start) as (view, kube, settings, clock):
+            await settle(view, sim)
             advance(clock, 10)
             await settle(view, sim)
             polled = await collect_deployment_logs(

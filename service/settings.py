@@ -86,6 +86,10 @@ class KubeSettings(Section):
     log_follow_read_s: float = Field(
         default=300.0, gt=0,
         description="a followed log silent this long is reconnected from its last line")
+    log_resume_margin_s: float = Field(
+        default=120.0, gt=0,
+        description="after a cut, a followed log is read again from this long before its "
+                    "last line arrived, to find its place")
     view_retry_s: float = Field(
         default=60.0, gt=0,
         description="a job tail or the switch the live view could not read is retried after")

@@ -39,23 +39,22 @@ def _started(pod: dict[str, Any]) -> float | None:
     return None
 
 
-def _logs_read(view: NamespaceView, sim: Simulator) -> bool:
-    """Every control-plane pod's lines (from the view's start for the first pods, else from
-    the container's start) have all been read: as many lines as the simulator holds."""
+def log_lines(view: NamespaceView, sim: Simulator) -> dict[str, tuple[int, int]]:
+    """Per control-plane pod: lines the view read, lines the simulator holds for it (from the
+    view's start for the first pods, else from the container's start)."""
+    counts = {}
     for pod in view.control_plane_pods():
         name = objects.name_of(pod)
         stored = sim.world.store.peek("pods", NS, name)
-        follower = view.followers.get(name)
         started = _started(stored) if stored is not None else None
         if stored is None or started is None:
             continue
-        if follower is None:
-            return False
-        since = follower.cursor.since
+        follower = view.followers.get(name)
+        since = follower.cursor.since if follower is not None else None
         lo = max(started, float(int(since.timestamp()))) if since is not None else started
-        if follower.cursor.lines < len(list(sim.world.log_source(stored).lines(lo, sim.world.now))):
-            return False
-    return True
+        held = len(list(sim.world.log_source(stored).lines(lo, sim.world.now)))
+        counts[name] = (follower.cursor.lines if follower is not None else -1, held)
+    return counts
 
 
 def caught_up(view: NamespaceView, sim: Simulator) -> bool:
@@ -72,7 +71,7 @@ def caught_up(view: NamespaceView, sim: Simulator) -> bool:
             return False
     if view.switch_read != view.switch_key() and not view.gaps():
         return False
-    return _logs_read(view, sim)
+    return all(read >= held for read, held in log_lines(view, sim).values())
 
 
 async def settle(view: NamespaceView, sim: Simulator, timeout: float = 30.0) -> None:

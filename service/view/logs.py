@@ -249,7 +249,7 @@ class LogFollower:
         stream = self._kube.stream_pod_log(
             self.pod, self.container, timestamps=plan.timestamps, follow=plan.follow,
             since_time=plan.since_time, read_timeout=self._settings.log_follow_read_s)
-        progressed = False
+        progressed, clean = False, False
         try:
             async with contextlib.aclosing(stream) as chunks:
                 async for chunk in chunks:
@@ -260,11 +260,11 @@ class LogFollower:
                     fresh = self.cursor.take(chunk, self._now())
                     if fresh:
                         self._sink(fresh)
+            clean = True
         except KubeStreamBroken:
-            self.cursor.ended(clean=False)
             if not progressed:
                 raise
-            return
-        fresh = self.cursor.ended(clean=True)
+        finally:
+            fresh = self.cursor.ended(clean)  # cut, failed or cancelled: not clean
         if fresh:
             self._sink(fresh)

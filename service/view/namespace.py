@@ -20,6 +20,8 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from service.clock import Clock
 from service.diagnostics import objects
 from service.diagnostics.deployment_logs import scan_limits
@@ -37,6 +39,8 @@ from service.view.facts import ViewState, facts_of
 from service.view.gaps import GapBook
 from service.view.logs import LineCursor, LogFollower
 from service.view.reflector import Reflector
+
+log = structlog.get_logger(__name__)
 
 
 class NamespaceView:
@@ -76,6 +80,15 @@ class NamespaceView:
         for work in (self.jobs.run(), self.pods.run(), self.deployments.run(),
                      self._follow_logs(), self._read_tails(), self._read_switch()):
             self._spawn(work)
+
+    async def run(self) -> None:
+        """Start, and run until cancelled; a crash of any part stops the rest and is raised,
+        for the supervisor to run it again (the cache and each log's place are kept)."""
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.ensure_future(work))
@@ -184,10 +197,12 @@ class NamespaceView:
     def _start_follower(self, name: str, container: str) -> None:
         # Pods there at the start: from ``log_since``; later ones (a rollout): from line one.
         first = self._first_pods is not None and name in self._first_pods
+        known = self.followers.get(name)  # followed before a restart: go on from its place
         follower = LogFollower(
             self._kube, name, container,
-            cursor=LineCursor(self.log_since if first else None,
-                              self.settings.diagnostics.max_line_bytes),
+            cursor=known.cursor if known is not None else LineCursor(
+                self.log_since if first else None, self.settings.diagnostics.max_line_bytes,
+                self.settings.kube.log_resume_margin_s),
             sink=self._feed, alive=lambda: self._alive(name), part="control_plane_logs",
             gaps=self._book, now=self._clock.now, settings=self.settings.kube,
             notify=self._bump)
@@ -197,9 +212,14 @@ class NamespaceView:
 
         def ended(done: asyncio.Task[None]) -> None:
             self._following.pop(name, None)
-            if not done.cancelled():
+            if done.cancelled():
+                return
+            failure = done.exception()
+            if failure is not None:  # a bug, not the API: followed again at the next change
+                log.error("view_log_follower_crashed", pod=name, error=repr(failure))
+            else:
                 self._followed.add(name)
-                self._bump()
+            self._bump()
 
         task.add_done_callback(ended)
 

@@ -7,6 +7,7 @@ moment (the fields the policy reads). Every wait is on the view's change signal.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -23,7 +24,7 @@ from service.view import NamespaceView
 from tests import simkit
 from tests.runbook_harness import SimTime
 from tests.simkit import SimFactory
-from tests.viewkit import settle, sim_now
+from tests.viewkit import log_lines, settle, sim_now
 
 sim_factory = simkit.sim_factory
 CP = "codex-k8s-control-plane"
@@ -97,3 +98,30 @@ async def test_facts_make_no_request(sim_factory: SimFactory) -> None:
         again = view.facts(signature="cache", since=sim_now(sim), now=sim_now(sim))
         assert sum(sim.traffic.served.values()) == before
         assert first == again
+
+
+async def test_a_restarted_view_goes_on_from_where_it_was(sim_factory: SimFactory) -> None:
+    """Stopped and run again (as the supervisor does after a crash): the cache is resumed
+    from its resourceVersions and each log from its place; no line is scanned twice."""
+    async with sim_factory("cache-persists") as sim:
+        start = sim_now(sim)
+        async with viewed(sim) as (view, kube, settings, clock):
+            advance(clock, 3)
+            await settle(view, sim)
+            await view.stop()
+            listed = view.jobs.lists
+            advance(clock, 3)
+            runner = asyncio.ensure_future(view.run())
+            await settle(view, sim)
+            polled = await collect_facts(kube, settings, signature="cache", since=start,
+                                         now=sim_now(sim))
+            held = view.facts(signature="cache", since=start, now=sim_now(sim))
+            scanned = view.scan().lines_scanned
+            lines = log_lines(view, sim)
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+    assert view.jobs.lists == listed  # watched again from where it was, not listed
+    assert policy_fields(held) == policy_fields(polled)
+    assert lines and all(read == held for read, held in lines.values())  # each line once
+    assert scanned == sum(read for read, _ in lines.values())

@@ -192,6 +192,9 @@ class NamespaceView:
                     name = objects.name_of(pod)
                     if name not in self._following and name not in self._followed:
                         self._start_follower(name, container)
+                for gone in set(self.followers) - set(self.pods.items) - set(self._following):
+                    del self.followers[gone]  # its pod is gone: its log too
+                    self._followed.discard(gone)
             await self.wait_changed(seen)
 
     def _start_follower(self, name: str, container: str) -> None:

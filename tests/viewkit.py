@@ -67,7 +67,7 @@ def caught_up(view: NamespaceView, sim: Simulator) -> bool:
         info = objects.job_info(job, view.settings.platform)
         if info.status == "Failed" and objects.is_platform_job(job, info.kind,
                                                                view.settings.platform) \
-                and info.name not in view.tails and not view.gaps():
+                and info.name not in view.job_tails.tails and not view.gaps():
             return False
     if view.switch_read != view.switch_key() and not view.gaps():
         return False

@@ -4,12 +4,12 @@ Purpose: ``NamespaceView`` keeps, in memory and current, what the recovery watch
 evidence read: the jobs, pods and Deployments (three ``Reflector``s), the control-plane
 container logs scanned as they are written (one ``LogFollower`` per control-plane pod: the pods
 there at the start from ``log_since``, pods of a later rollout from their first line), each
-failed job's log tail (read once: a finished job's log does not change) and the kill switch
-(read again only when its Deployment changed). Every change bumps ``version`` and wakes
-``wait_changed``; ``facts()`` builds ``Facts`` from memory without a request; ``gaps()`` says
-what cannot be read, since when and why.
-Boundary: reads through ``KubeClient``; run it as a supervised task (``start``/``stop`` or
-``async with``). The decisions on these facts are the policy's.
+failed job's log tail (``JobTails``: read once, a finished job's log does not change) and the
+kill switch (read again only when its Deployment changed). Every change bumps ``version`` and
+wakes ``wait_changed``; ``facts()`` builds ``Facts`` from memory without a request; ``gaps()``
+says what cannot be read, since when and why.
+Boundary: reads through ``KubeClient``; run it as a supervised task (``run()``, or
+``start``/``stop``, or ``async with``). The decisions on these facts are the policy's.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import structlog
 from service.clock import Clock
 from service.diagnostics import objects
 from service.diagnostics.deployment_logs import scan_limits
-from service.diagnostics.job_logs import JobTail, SignatureDetector, pods_by_job, read_tail
 from service.diagnostics.kill_switch import read_kill_switch
 from service.diagnostics.selectors import matches, selector_string
 from service.domain.evidence import KillSwitchState
@@ -33,12 +32,13 @@ from service.domain.facts import Facts, Gap
 from service.domain.logscan import LogScanner, ScanResult
 from service.domain.signatures import SOURCE_CONTROL_PLANE
 from service.kube import KubeClient
-from service.kube_errors import KubeError, KubeNotFound
+from service.kube_errors import KubeError
 from service.settings import Settings
 from service.view.facts import ViewState, facts_of
 from service.view.gaps import GapBook
 from service.view.logs import LineCursor, LogFollower
 from service.view.reflector import Reflector
+from service.view.tails import JobTails
 
 log = structlog.get_logger(__name__)
 
@@ -65,10 +65,8 @@ class NamespaceView:
         self._following: dict[str, asyncio.Task[None]] = {}
         self._followed: set[str] = set()  # pods whose log was read to its end
         self._first_pods: set[str] | None = None  # pods there when the view first saw them
-        self.tails: dict[str, JobTail] = {}
-        self.tail_reads = 0
-        self._tail_failed: dict[str, datetime] = {}
-        self._podless: dict[str, datetime] = {}  # failed jobs seen without a pod, since
+        self.job_tails = JobTails(kube, settings, jobs=self.jobs, pods=self.pods,
+                                  gaps=self._book, now=clock.now, notify=self._bump)
         self.kill_switch: KillSwitchState | None = None
         self.switch_read: tuple[str | None, ...] | None = None  # the Deployment version it is of
         self._tasks: list[asyncio.Task[None]] = []
@@ -141,7 +139,7 @@ class NamespaceView:
         return ViewState(
             jobs=self.jobs.items if self.jobs.synced else None,
             deployments=self.deployments.items if self.deployments.synced else None,
-            tails=self.tails, scan=self.scan(), kill_switch=self.kill_switch,
+            tails=self.job_tails.tails, scan=self.scan(), kill_switch=self.kill_switch,
             gaps=self._book.gaps())
 
     def scan(self) -> ScanResult:
@@ -227,63 +225,10 @@ class NamespaceView:
         task.add_done_callback(ended)
 
     # -- failed jobs' tails ------------------------------------------------------------------
-    def _tails_wanted(self, now: datetime) -> list[tuple[dict[str, Any], Any]]:
-        retry = self.settings.kube.view_retry_s
-        wanted = []
-        for job in self.jobs.items.values():
-            info = objects.job_info(job, self.settings.platform)
-            if info.status != "Failed" or info.name in self.tails:
-                continue
-            if not objects.is_platform_job(job, info.kind, self.settings.platform):
-                continue
-            failed_at = self._tail_failed.get(info.name)
-            if failed_at is not None and (now - failed_at).total_seconds() < retry:
-                continue
-            wanted.append((job, info))
-        return wanted
-
     async def _read_tails(self) -> None:
-        diag = self.settings.diagnostics
-        detect = SignatureDetector(diag.signatures)
-        gate = asyncio.Semaphore(diag.job_log_tails_at_once)
-
-        async def one(info: Any, pod: dict[str, Any] | None) -> None:
-            if pod is None:
-                # The pods watch may lag the jobs watch: wait for the pod a while; then, as the
-                # collectors do, a job without a pod (gone with its TTL) has nothing to read.
-                now = self._clock.now()
-                first = self._podless.setdefault(info.name, now)
-                if (now - first).total_seconds() >= self.settings.kube.view_retry_s:
-                    self.tails[info.name] = JobTail()
-                    self._bump()
-                return
-            async with gate:
-                try:
-                    self.tail_reads += 1
-                    tail = await read_tail(self._kube, pod, kind=info.kind, diag=diag,
-                                           detect=detect)
-                except KubeNotFound:
-                    tail = JobTail()
-                except KubeError as exc:
-                    self._tail_failed[info.name] = self._clock.now()
-                    if self._book.fail("job_logs", exc, self._clock.now()):
-                        self._bump()
-                    return
-            self.tails[info.name] = tail
-            self._tail_failed.pop(info.name, None)
-            if not self._tail_failed:
-                self._book.clear("job_logs")
-            self._bump()
-
         while True:
             seen = self.version
-            if self.jobs.synced and self.pods.synced:
-                for gone in set(self.tails) - set(self.jobs.items):
-                    del self.tails[gone]  # the job went with its TTL
-                    self._podless.pop(gone, None)
-                pods = pods_by_job(list(self.pods.items.values()))
-                wanted = self._tails_wanted(self._clock.now())
-                await asyncio.gather(*(one(info, pods.get(info.name)) for _, info in wanted))
+            await self.job_tails.refresh()
             await self.wait_changed(seen, self.settings.kube.view_retry_s)
 
     # -- the kill switch ---------------------------------------------------------------------

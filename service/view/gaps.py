@@ -50,5 +50,8 @@ class GapBook:
         """The part reads again; True when it had a gap."""
         return self._open.pop(part, None) is not None
 
+    def has(self, part: GapPart) -> bool:
+        return part in self._open
+
     def gaps(self) -> list[Gap]:
         return sorted(self._open.values(), key=lambda g: (g.since, g.part))

@@ -261,6 +261,8 @@ class LogFollower:
                     if fresh:
                         self._sink(fresh)
             clean = True
+            if self._gaps.clear(self._part):  # read to its end: readable, even if empty
+                self._notify()
         except KubeStreamBroken:
             if not progressed:
                 raise

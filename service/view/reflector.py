@@ -72,6 +72,9 @@ class Reflector:
     async def _cycle(self) -> None:
         """One list (when needed) and one watch; returns to be called again at once."""
         self._started = self._clock.now()
+        if self._gaps.has(self.part):
+            # after a failure, list: a quiet watch would say nothing of being back for minutes
+            self.resource_version = None
         if self.resource_version is None:
             self.lists += 1
             self._replace(await self._kube.list_collection(self.resource, self.group))

@@ -7,6 +7,7 @@ change signal (see ``tests.viewkit.settle``), never on sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -103,7 +104,7 @@ async def test_gaps_say_what_cannot_be_read_since_when(sim_factory: SimFactory) 
         logs = sim.add_fault(kind="forbidden", resource="pods/log")
         began = sim_now(sim)
         async with viewed(sim, watch_silence_s=0.2) as (view, _, _, clock):
-            async with __import__("asyncio").timeout(30):
+            async with asyncio.timeout(30):
                 while {g.part for g in view.gaps()} != {"jobs", "control_plane_logs"}:
                     await view.wait_changed(view.version)
             gaps = {g.part: g for g in view.gaps()}
@@ -118,3 +119,24 @@ async def test_gaps_say_what_cannot_be_read_since_when(sim_factory: SimFactory) 
             sim.faults.remove(logs.id)
             await settle(view, sim)
             assert view.gaps() == []
+
+
+async def test_an_unreachable_api_server_opens_gaps_and_the_view_comes_back(
+        sim_factory: SimFactory) -> None:
+    async with (sim_factory("cache-persists") as sim,
+                viewed(sim, retry_deadline_s=0.3, watch_silence_s=0.2) as (view, _, _, _)):
+        await settle(view, sim)
+        port = int(sim.url.rsplit(":", 1)[1])
+        await sim.stop()  # connections refused from now on
+        down = sim_now(sim)
+        async with asyncio.timeout(30):
+            while not {"jobs", "pods", "deployments"} <= {g.part for g in view.gaps()}:
+                await view.wait_changed(view.version)
+        gaps = {g.part: g for g in view.gaps()}
+        assert gaps["jobs"].status == "unreachable" and gaps["jobs"].since == down
+        assert gaps["jobs"].hint is None
+        await sim.start("127.0.0.1", port)  # back on the same address
+        await settle(view, sim)
+        async with asyncio.timeout(30):
+            while view.gaps():  # each part closes its gap at its first read
+                await view.wait_changed(view.version)

@@ -155,6 +155,8 @@ class EscalationSettings(Section):
     recovery_deadline_s: float = Field(default=1800.0, gt=0)
     clean_window_s: float = Field(default=1800.0, gt=0)
     monitor_interval_s: float = Field(default=60.0, gt=0)
+    blind_after_s: float = Field(default=300.0, gt=0, description="tell on-call when what a "
+                                 "rule needs cannot be read for this long")
     recovery_jobs: dict[str, list[JobKindName]] = Field(
         default_factory=_default_recovery_jobs,
         description="per signature, the job kinds whose outcomes count (streak, recovery)")

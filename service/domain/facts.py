@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.domain.evidence import JobKind, KillSwitchState, RegistryHealth
+from service.domain.evidence import EvidenceBundle, JobKind, KillSwitchState, RegistryHealth
 
 
 class BuildOutcome(BaseModel):
@@ -36,8 +36,24 @@ class SignatureSighting(BaseModel):
     job: str | None = None
 
 
+class Gap(BaseModel):
+    """A part of the cluster the responder could not read at this observation."""
+
+    part: str  # builds | control_plane_logs | registry | kill_switch | ...
+    status: str  # forbidden | timeout | error
+    detail: str  # the grant to ask for (forbidden), else the error
+    since: datetime | None = Field(default=None, description="failing since (a live view "
+                                   "knows; a one-off read leaves it to the policy record)")
+
+    def describe(self) -> str:
+        if self.status == "forbidden":
+            return f"{self.part}: forbidden; {self.detail}"
+        return f"{self.part}: {self.status} ({self.detail})"
+
+
 class Facts(BaseModel):
-    """One observation of the cluster since ``since`` (never raises: ``errors`` says gaps)."""
+    """One observation of the cluster since ``since`` (never raises: ``gaps`` says what is
+    missing)."""
 
     collected_at: datetime
     since: datetime
@@ -45,4 +61,11 @@ class Facts(BaseModel):
     sightings: list[SignatureSighting] = Field(default_factory=list)
     registry: RegistryHealth | None = None
     kill_switch: KillSwitchState | None = None
-    errors: list[str] = Field(default_factory=list)
+    gaps: list[Gap] = Field(default_factory=list)
+
+
+def facts_of(bundle: EvidenceBundle) -> Facts:
+    """The evidence bundle as the first decision's observation (the switch, the registry):
+    the watch counts builds from its own start, so none are carried over."""
+    return Facts(collected_at=bundle.collected_at, since=bundle.collected_at,
+                 registry=bundle.registry.data, kill_switch=bundle.kill_switch.data)

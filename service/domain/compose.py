@@ -49,9 +49,11 @@ def incident_link(public_url: str, incident_id: str) -> str:
 
 
 def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: RunbookText,
-                     public_url: str, key: str) -> Message:
+                     public_url: str, key: str, next_step: list[str] | None = None) -> Message:
     """The on-call's first message: what happened and the evidence, by priority; the
-    runbook's step quotes the configured values in ``text``."""
+    runbook's step quotes the configured values in ``text``. ``next_step``: what the first
+    decision made of it (the responder acts, or needs a person); the runbook's own step for
+    this signature and switch value otherwise."""
     occurrences = _occurrences(bundle)
     where = f"{incident.namespace}"
     confirmed = "confirmed in logs/jobs" if bundle.confirmed else "NOT confirmed by evidence yet"
@@ -63,7 +65,8 @@ def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: Runboo
     if missing:
         summary += f" {len(missing)} diagnostic(s) missing (see below)."
     sections = [
-        MessageSection(title="Next step (runbook)", lines=_next_step(bundle, text),
+        MessageSection(title="Next step (runbook)",
+                       lines=next_step if next_step is not None else _next_step(bundle, text),
                        priority=PRIORITY_NEXT_STEP),
         *_failed_jobs(bundle),
         *_missing(bundle),

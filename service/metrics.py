@@ -15,9 +15,10 @@ class Metrics:
             for source in ("control_plane", "jobs"):
                 self.signature_occurrences.labels(namespace=namespace, signature=signature,
                                                   source=source)
-            for outcome in ("applied", "already_off", "dry_run", "error"):
+            for outcome in ("applied", "already_off", "dry_run", "error", "failed"):
                 self.mitigations.labels(namespace=namespace, signature=signature,
                                         outcome=outcome)
+            self.mttr.labels(namespace=namespace, signature=signature)
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)

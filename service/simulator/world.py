@@ -103,14 +103,16 @@ class World:
         self._stamp(ns, installed)
         ns["metadata"].pop("namespace")
         self.store.create("namespaces", ns)
-        in_secret = self.scenario.switch_location == "secret"
+        location = self.scenario.switch_location
+        in_secret = location in ("secret", "valueFrom")
         self.store.create("secrets", self._stamp(bp.runtime_secret(in_secret), installed))
         self.store.create(
             "configmaps", self._stamp(bp.config_map(self.scenario.codegen.build_ref), installed)
         )
         self.store.create("services", self._stamp(bp.registry_service(), installed))
         self.store.create("cronjobs", self._stamp(bp.registry_gc_cronjob(), installed))
-        for deploy in bp.deployments(switch_in_env=not in_secret):
+        for deploy in bp.deployments(switch_in_env=not in_secret,
+                                     switch_from_secret=location == "valueFrom"):
             deploy["metadata"]["generation"] = 1
             deploy["status"] = {}
             mf.default_template(deploy["spec"]["template"])

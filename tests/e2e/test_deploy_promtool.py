@@ -138,7 +138,11 @@ def test_log_sourced_rules_use_the_service_metrics() -> None:
     persistent = exprs["AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT"]
     assert "aislot_signature_occurrences_total" in persistent
     assert "aislot_mitigations_total" in persistent
-    assert "aislot_signature_occurrences_total" in exprs["AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"]
+    # The build-ref page must fire before any incident is open: from the platform's job facts,
+    # not from the responder's own counter (which only moves once an incident exists).
+    build_ref = exprs["AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"]
+    assert "kube_job_status_failed" in build_ref and "codegen-check" in build_ref
+    assert "aislot_" not in build_ref
     assert "aislot_incident_mttr_seconds" in exprs["AI_SLOT_BUILD_MTTR_SLO_RISK"]
 
 

@@ -152,7 +152,8 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
 
 
-def _capped(items: Sequence[str], limit: int) -> str:
+def capped(items: Sequence[str], limit: int) -> str:
+    """The first ``limit`` items, and how many more: whole items, never one cut mid-value."""
     shown = ", ".join(items[:limit])
     extra = len(items) - limit
     return f"{shown} (+{extra} more)" if extra > 0 else shown
@@ -177,7 +178,7 @@ def _facts(incident: Incident, bundle: EvidenceBundle, occurrences: int) -> list
         Fact(name="Occurrences", value=str(occurrences)),
     ]
     if bundle.run_ids:
-        facts.append(Fact(name="Run ids", value=_capped(bundle.run_ids, MAX_RUN_IDS)))
+        facts.append(Fact(name="Run ids", value=capped(bundle.run_ids, MAX_RUN_IDS)))
     facts.append(Fact(name="Kill switch", value=_kill_switch(bundle)))
     if incident.related_issue:
         facts.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
@@ -271,7 +272,7 @@ def _registry(bundle: EvidenceBundle) -> list[MessageSection]:
         f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}",
     ]
     if data.failed_mirror_jobs:
-        lines.append(f"failed mirror jobs: {_capped(data.failed_mirror_jobs, MAX_JOBS)}")
+        lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS)}")
     if data.degraded_together:
         lines.append("registry and mirror jobs degrade together: escalate (runbook rule 3)")
     return [MessageSection(title="Registry and mirrors", lines=lines, priority=PRIORITY_REGISTRY)]

@@ -10,11 +10,12 @@ and are re-exported here.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from service.domain.signatures import SignatureConfig, default_signatures
@@ -43,20 +44,58 @@ class ConfigError(Exception):
     """A configuration that cannot be used; the message says which field and why."""
 
 
-class AuthSettings(Section):
-    """Tokens; they arrive by env (AISLOT_AUTH__WEBHOOK_TOKEN ...) and are never logged."""
+MIN_SECRET_CHARS = 16
+# What a bearer credential may hold (RFC 6750 b64token), so a configured token can be sent.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
-    webhook_token: SecretStr | None = None
+
+def _long_enough(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < MIN_SECRET_CHARS:
+        raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters "
+                         "(e.g. from `openssl rand -hex 24`)")
+    return value
+
+
+def _bearer_shape(value: SecretStr) -> SecretStr:
+    if not _BEARER_TOKEN.fullmatch(value.get_secret_value()):
+        raise ValueError("may hold only ASCII letters, digits and - . _ ~ + / "
+                         "(then = padding), as a bearer token must (RFC 6750)")
+    return value
+
+
+Password = Annotated[SecretStr, AfterValidator(_long_enough)]
+Token = Annotated[SecretStr, AfterValidator(_long_enough), AfterValidator(_bearer_shape)]
+
+
+class AuthSettings(Section):
+    """Tokens; they arrive by env (AISLOT_AUTH__WEBHOOK_TOKEN ...) and are never logged.
+
+    Each secret is at least 16 characters and differs from the others: a read token equal to
+    the webhook token would let either holder do both."""
+
+    webhook_token: Token | None = None
     webhook_basic_user: str | None = None
-    webhook_basic_password: SecretStr | None = None
-    read_token: SecretStr | None = None
-    owner_token: SecretStr | None = None
+    webhook_basic_password: Password | None = None
+    read_token: Token | None = None
+    owner_token: Token | None = None
     owner_name: str = "owner"
 
     @model_validator(mode="after")
     def _basic_is_a_pair(self) -> AuthSettings:
         if (self.webhook_basic_user is None) != (self.webhook_basic_password is None):
             raise ValueError("webhook_basic_user and webhook_basic_password go together")
+        return self
+
+    @model_validator(mode="after")
+    def _secrets_distinct(self) -> AuthSettings:
+        seen: dict[str, str] = {}
+        for name in ("webhook_token", "webhook_basic_password", "read_token", "owner_token"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None:
+                continue
+            if (same := seen.get(secret.get_secret_value())) is not None:
+                raise ValueError(f"{name} must differ from {same}")
+            seen[secret.get_secret_value()] = name
         return self
 
 

@@ -42,10 +42,6 @@ async def post_webhook(request: web.Request) -> web.Response:
         metrics.webhooks.labels(outcome=f"rejected_{exc.status_code}").inc()
         log.info("webhook_rejected", status=exc.status_code, reason=exc.message)
         raise
-    if notification.truncatedAlerts:
-        metrics.truncated_alerts.inc(notification.truncatedAlerts)
-        log.warning("webhook_group_truncated", group_key=notification.groupKey,
-                    truncated_alerts=notification.truncatedAlerts)
     started = time.perf_counter()
     try:
         result = await app[STORE].ingest(notification, body, app[CLOCK].now())
@@ -58,6 +54,10 @@ async def post_webhook(request: web.Request) -> web.Response:
         metrics.store_seconds.labels(op="ingest").observe(time.perf_counter() - started)
     for plan in result.plans:
         metrics.alerts.labels(action=plan.action).inc()
+    if notification.truncatedAlerts and not result.redelivery:  # counted once, when stored
+        metrics.truncated_alerts.inc(notification.truncatedAlerts)
+        log.warning("webhook_group_truncated", group_key=notification.groupKey,
+                    truncated_alerts=notification.truncatedAlerts)
     metrics.webhooks.labels(outcome="redelivery" if result.redelivery else "stored").inc()
     log.info("webhook_stored", notification_id=result.notification_id,
              redelivery=result.redelivery, alerts=len(notification.alerts),

@@ -12,10 +12,13 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 # Alertmanager marks "no end time" with Go's zero time.
 GO_ZERO_TIME_YEAR = 1
+# The stores keep counts in a 32-bit INTEGER column (PostgreSQL's INTEGER): a larger number is
+# the client's mistake (400), not an overflow in the store (500, retried by Alertmanager forever).
+MAX_COUNT = 2**31 - 1
 
 
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
@@ -73,7 +76,8 @@ class Notification(_Payload):
 
     version: Literal["4"]
     groupKey: Text = Field(min_length=1, max_length=4096)
-    truncatedAlerts: int = Field(default=0, ge=0)
+    # Strict: JSON ``false`` or ``1.0`` is not a count.
+    truncatedAlerts: StrictInt = Field(default=0, ge=0, le=MAX_COUNT)
     status: Literal["firing", "resolved"]
     receiver: Text
     groupLabels: Labels = Field(default_factory=dict)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from service.domain.alerts import Notification
+from service.domain.alerts import MAX_COUNT, Notification
 from service.domain.evidence import (
     Collected,
     CollectorStatus,
@@ -401,3 +401,12 @@ async def test_both_backends_show_the_same_for_the_same_calls(tmp_path: Path,
         finally:
             await store.close()
     assert shown[0] == shown[1]
+
+
+async def test_the_largest_truncated_count_the_schema_allows_fits(store: Store) -> None:
+    """The payload's bound (``MAX_COUNT``) is what both stores' columns hold (issue 12, 3)."""
+    payload = notification(alert("fp-max"))
+    payload["truncatedAlerts"] = MAX_COUNT
+    result = await store.ingest(Notification.model_validate(payload),
+                                json.dumps(payload).encode(), T0)
+    assert result.opened and not result.redelivery

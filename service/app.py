@@ -155,7 +155,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(settings.server.max_body_bytes)
     app[METRICS].precreate(settings.incidents.default_namespace,
                            [s.name for s in settings.diagnostics.signatures])
     app[STORE] = build_store(settings)

@@ -31,22 +31,53 @@ def describe_validation(exc: ValidationError) -> tuple[str, str]:
 
 
 async def post_webhook(request: web.Request) -> web.Response:
+    """Intake; every outcome is logged once and counted in ``aislot_webhooks_total``, so a
+    notification Alertmanager gives up on (4xx) or retries (5xx) is never silent."""
+    metrics = request.app[METRICS]
+    try:
+        return await _intake(request)
+    except ApiError as exc:
+        outcome = "store_unavailable" if exc.status_code == 503 else f"rejected_{exc.status_code}"
+        metrics.webhooks.labels(outcome=outcome).inc()
+        if exc.status_code != 503:  # the store's failure was logged where it happened
+            log.warning("webhook_rejected", status=exc.status_code, reason=exc.message,
+                        body_bytes=request.content_length)
+        raise
+    except web.HTTPRequestEntityTooLarge:
+        # The whole group is lost: Alertmanager does not retry a 4xx. Say how big it was.
+        limit = request.app[SETTINGS].server.max_body_bytes
+        size = request.content_length  # None when chunked: then only "over the limit" is known
+        metrics.webhooks.labels(outcome="rejected_413").inc()
+        metrics.webhook_body_bytes.observe(size or limit + 1)
+        log.error("webhook_rejected", status=413, reason="body over the limit",
+                  body_bytes=size, limit_bytes=limit)
+        raise ApiError(413, f"body of {size if size is not None else 'more than ' + str(limit)} "
+                            f"bytes is over the limit of {limit} bytes (server.max_body_bytes)",
+                       field="(body)") from None
+    except web.HTTPException as exc:  # aiohttp's own answer, e.g. a malformed chunked body
+        metrics.webhooks.labels(outcome=f"rejected_{exc.status_code}").inc()
+        log.warning("webhook_rejected", status=exc.status_code, reason=exc.reason)
+        raise
+    except Exception:
+        metrics.webhooks.labels(outcome="failed").inc()
+        log.exception("webhook_failed", status=500, body_bytes=request.content_length)
+        raise ApiError(500, "internal error; see the service log",
+                       request_id=structlog.contextvars.get_contextvars().get("request_id")
+                       ) from None
+
+
+async def _intake(request: web.Request) -> web.Response:
     app = request.app
     settings, metrics = app[SETTINGS], app[METRICS]
-    try:
-        auth = settings.auth
-        require_webhook_auth(request, auth.webhook_token, auth.webhook_basic_user,
-                             auth.webhook_basic_password)
-        notification, body = await _parse(request)
-    except ApiError as exc:
-        metrics.webhooks.labels(outcome=f"rejected_{exc.status_code}").inc()
-        log.info("webhook_rejected", status=exc.status_code, reason=exc.message)
-        raise
+    auth = settings.auth
+    require_webhook_auth(request, auth.webhook_token, auth.webhook_basic_user,
+                         auth.webhook_basic_password)
+    notification, body = await _parse(request)
+    metrics.webhook_body_bytes.observe(len(body))
     started = time.perf_counter()
     try:
         result = await app[STORE].ingest(notification, body, app[CLOCK].now())
     except StoreUnavailable as exc:
-        metrics.webhooks.labels(outcome="store_unavailable").inc()
         log.error("webhook_store_unavailable", error=str(exc))
         raise ApiError(503, "the store cannot commit right now; retry later",
                        headers={"Retry-After": "5"}) from exc
@@ -61,7 +92,7 @@ async def post_webhook(request: web.Request) -> web.Response:
     metrics.webhooks.labels(outcome="redelivery" if result.redelivery else "stored").inc()
     log.info("webhook_stored", notification_id=result.notification_id,
              redelivery=result.redelivery, alerts=len(notification.alerts),
-             incidents=result.incidents, opened=result.opened)
+             incidents=result.incidents, opened=result.opened, body_bytes=len(body))
     if result.incidents:
         app[WORK].incidents_changed(result.incidents)
     return web.json_response({

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +21,35 @@ class Section(BaseModel):
     quotes the value (it may be a secret)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class SecretSection(Section):
+    """A section holding secrets (``secret_fields``). Each comes from env, or from the file
+    ``<field>_file`` names (a Kubernetes Secret mount: ``AISLOT_AUTH__READ_TOKEN_FILE=/...``);
+    ``load_settings`` refuses them in the config file."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in cls.secret_fields:
+            path = data.pop(f"{name}_file", None)
+            if path is None:
+                continue
+            if data.get(name) is not None:
+                raise ValueError(f"give {name} or {name}_file, not both")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ValueError(f"{name}_file: cannot read {path}: {why}") from None
+            # `echo token > file` ends it with a newline that is no part of the secret.
+            data[name] = text.removesuffix("\n").removesuffix("\r")
+        return data
 
 
 class ServerSettings(Section):
@@ -45,7 +74,9 @@ class ServerSettings(Section):
         return self
 
 
-class StoreSettings(Section):
+class StoreSettings(SecretSection):
+    secret_fields = ("postgres_dsn",)
+
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("var/aislot-responder.db")
     postgres_dsn: DsnSecret | None = None

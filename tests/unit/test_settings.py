@@ -24,6 +24,7 @@ def test_env_overrides_file_per_leaf(tmp_path: Path, monkeypatch: pytest.MonkeyP
     cfg.write_text("server:\n  host: 10.0.0.1\n  port: 8000\nmitigation:\n  mode: approval\n")
     monkeypatch.setenv("AISLOT_SERVER__PORT", "9001")
     monkeypatch.setenv("AISLOT_AUTH__WEBHOOK_TOKEN", "tok-from-env-0123456789")
+    monkeypatch.setenv("AISLOT_AUTH__OWNER_TOKEN", "owner-from-env-0123456789")
     monkeypatch.setenv("AISLOT_SINKS__CHAT__TYPE", "slack")
     monkeypatch.setenv("AISLOT_SINKS__CHAT__URL", "https://hooks.example/x")
     settings = load_settings(cfg)

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Every outcome of POST /webhook (service.api.webhook); other 4xx statuses are counted too.
 WEBHOOK_OUTCOMES = ("stored", "redelivery", "rejected_400", "rejected_401",
-                    "rejected_413", "rejected_415", "store_unavailable", "failed")
+                    "rejected_413", "rejected_415", "store_unavailable", "failed", "aborted")
 
 
 class Metrics:
@@ -32,7 +32,8 @@ class Metrics:
         self.webhooks = Counter(
             "aislot_webhooks",
             "Webhook requests by outcome: stored, redelivery, rejected_<4xx status> "
-            "(Alertmanager drops the group), store_unavailable (503), failed (500)",
+            "(Alertmanager drops the group), store_unavailable (503), failed (500), aborted "
+            "(the sender closed the connection mid-upload)",
             ["outcome"], registry=self.registry,
         )
         self.webhook_body_bytes = Histogram(

@@ -77,6 +77,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status_code < 400:
             raise
         response = error_response(exc.status_code, exc.text or exc.reason)
+    except ConnectionResetError:  # the client went away: nobody reads this answer
+        log.info("request_aborted", path=request.path, method=request.method)
+        response = error_response(400, "the client closed the connection")
     except StoreUnavailable as exc:  # a read handler's store is down: retry, not a bug
         log.error("request_store_unavailable", path=request.path, error=redact(str(exc)))
         response = error_response(503, "the store cannot answer right now; retry later")

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from service.api.auth import require_webhook_auth
-from service.api.errors import ApiError
+from service.api.errors import ApiError, error_response
 from service.api.keys import CLOCK, METRICS, SETTINGS, STORE, WORK
 from service.domain.alerts import Notification
 from service.store.base import StoreUnavailable
@@ -54,6 +54,10 @@ async def post_webhook(request: web.Request) -> web.Response:
         raise ApiError(413, f"body of {size if size is not None else 'more than ' + str(limit)} "
                             f"bytes is over the limit of {limit} bytes (server.max_body_bytes)",
                        field="(body)") from None
+    except ConnectionResetError:  # the sender went away mid-upload; it retries, if it lives
+        metrics.webhooks.labels(outcome="aborted").inc()
+        log.info("webhook_aborted", body_bytes=request.content_length)
+        return error_response(400, "the client closed the connection before its body ended")
     except web.HTTPException as exc:  # aiohttp's own answer, e.g. a malformed chunked body
         metrics.webhooks.labels(outcome=f"rejected_{exc.status_code}").inc()
         log.warning("webhook_rejected", status=exc.status_code, reason=exc.reason)

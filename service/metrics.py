@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Every outcome of POST /webhook (service.api.webhook); other 4xx statuses are counted too.
-WEBHOOK_OUTCOMES = ("stored", "redelivery", "rejected_400", "rejected_401",
+WEBHOOK_OUTCOMES = ("stored", "redelivery", "rejected_400", "rejected_401", "rejected_408",
                     "rejected_413", "rejected_415", "store_unavailable", "failed", "aborted")
 
 

@@ -60,6 +60,13 @@ class ServerSettings(Section):
         default="http://127.0.0.1:8080", description="base URL used in links to incidents"
     )
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    request_head_timeout_s: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="a connection that has not sent a whole request head (line and headers) "
+                    "within this is closed; also how long an idle keep-alive connection stays")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a webhook body not received whole within this is refused (408)")
     task_restart_delay_s: float = Field(
         default=1.0, gt=0, le=60,
         description="a crashed background loop (outbox, investigations, watch) is restarted "

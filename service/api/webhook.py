@@ -8,6 +8,7 @@ investigation is handed to background work after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import structlog
@@ -76,7 +77,7 @@ async def _intake(request: web.Request) -> web.Response:
     auth = settings.auth
     require_webhook_auth(request, auth.webhook_token, auth.webhook_basic_user,
                          auth.webhook_basic_password)
-    notification, body = await _parse(request)
+    notification, body = await _parse(request, settings.server.body_timeout_s)
     metrics.webhook_body_bytes.observe(len(body))
     started = time.perf_counter()
     try:
@@ -108,11 +109,16 @@ async def _intake(request: web.Request) -> web.Response:
     })
 
 
-async def _parse(request: web.Request) -> tuple[Notification, bytes]:
+async def _parse(request: web.Request, body_timeout_s: float) -> tuple[Notification, bytes]:
     if request.content_type != "application/json":
         raise ApiError(415, f"content type must be application/json, got "
                             f"{request.content_type or 'none'}")
-    body = await request.read()
+    try:
+        async with asyncio.timeout(body_timeout_s):  # a slow sender holds no connection forever
+            body = await request.read()
+    except TimeoutError:
+        raise ApiError(408, f"body not received whole within {body_timeout_s:g}s "
+                            "(server.body_timeout_s)", field="(body)") from None
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:

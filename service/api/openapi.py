@@ -69,10 +69,18 @@ def build_openapi() -> dict[str, Any]:
                                  "resolved"]}},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    {"name": "before", "in": "query",
+                     "description": "the next_before of the previous page: the incidents "
+                                    "listed after that one (keyset pagination)",
+                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"}},
                 ],
                 "responses": {"200": _json({"type": "object", "properties": {
-                    "incidents": {"type": "array", "items": _ref("IncidentSummary")}}},
-                    "incidents"), **_errors(400, 401, 503)},
+                    "incidents": {"type": "array", "items": _ref("IncidentSummary")},
+                    "next_before": {"type": ["string", "null"],
+                                    "description": "pass as before for the next page; "
+                                                   "null on the last page"}},
+                    "required": ["incidents", "next_before"]},
+                    "incidents, newest first"), **_errors(400, 401, 503)},
             }},
             "/incidents/{incident_id}": {"get": {
                 "summary": "One incident's whole story (HTML when the client asks for it)",

@@ -115,8 +115,10 @@ class SqliteStore:
     async def get_incident(self, incident_id: str) -> Incident | None:
         return await self._reader.run(lambda c: incidents_sql.get_incident(c, incident_id))
 
-    async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]:
-        return await self._reader.run(lambda c: incidents_sql.list_incidents(c, state, limit))
+    async def list_incidents(self, state: State | None, limit: int,
+                             before: str | None = None) -> list[IncidentSummary]:
+        return await self._reader.run(
+            lambda c: incidents_sql.list_incidents(c, state, limit, before))
 
     async def count_by_state(self) -> dict[str, int]:
         return await self._reader.run(incidents_sql.count_by_state)

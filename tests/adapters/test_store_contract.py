@@ -410,3 +410,26 @@ async def test_the_largest_truncated_count_the_schema_allows_fits(store: Store) 
     result = await store.ingest(Notification.model_validate(payload),
                                 json.dumps(payload).encode(), T0)
     assert result.opened and not result.redelivery
+
+
+async def test_keyset_pages_cover_every_incident_once_while_new_ones_arrive(
+        store: Store) -> None:
+    """``before`` pages past the newest (issue 12, finding 10): same instants keep insertion
+    order, an incident opened meanwhile does not shift the pages, a state filter holds."""
+    ids = [await open_incident(store, f"fp{i}", T0 + timedelta(minutes=i // 2),
+                               error_signature=f"sig-{i}") for i in range(7)]
+    newest_first = list(reversed(ids))
+    first = await store.list_incidents(None, 3)
+    assert [s.id for s in first] == newest_first[:3]
+    await open_incident(store, "fp-late", T0 + timedelta(hours=1), error_signature="sig-late")
+    second = await store.list_incidents(None, 3, before=first[-1].id)
+    third = await store.list_incidents(None, 3, before=second[-1].id)
+    assert [s.id for s in second + third] == newest_first[3:]
+    assert await store.list_incidents(None, 3, before=ids[0]) == []
+    await store.move(ids[1], State.INVESTIGATING, entry("investigating"))
+    await store.move(ids[4], State.INVESTIGATING, entry("investigating"))
+    assert [s.id for s in await store.list_incidents(State.INVESTIGATING, 5,
+                                                     before=ids[4])] == [ids[1]]
+    for unknown in ("inc-missing", "inc\x00nul"):
+        with pytest.raises(KeyError):
+            await store.list_incidents(None, 3, before=unknown)

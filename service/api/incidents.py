@@ -35,7 +35,7 @@ def _query_limit(request: web.Request) -> int:
 
 def _query_state(request: web.Request) -> State | None:
     raw = request.query.get("state")
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return State(raw)
@@ -46,7 +46,7 @@ def _query_state(request: web.Request) -> State | None:
 
 def _query_before(request: web.Request) -> str | None:
     raw = request.query.get("before")
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if not _INCIDENT_ID.fullmatch(raw):
         raise ApiError(400, "before must be an incident id, as next_before gives it",
@@ -62,7 +62,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     try:
         rows = await request.app[STORE].list_incidents(state, limit + 1, before)
     except KeyError:
-        raise ApiError(400, f"before names no incident: {before!r}", field="before") from None
+        raise ApiError(404, f"before names no incident: {before!r}", field="before") from None
     more = len(rows) > limit
     rows = rows[:limit]
     return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows],

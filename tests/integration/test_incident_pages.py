@@ -16,24 +16,26 @@ async def test_pages_walk_every_incident_once(start_app: AppStarter, settings) -
         _, ack = await client.webhook(notification(alert(f"fp{i}", error_signature=f"sig{i}"),
                                                    group_key=f"g{i}"))
         opened += ack["incidents"]
-    seen, before, pages = [], "", 0
+    seen, query, pages = [], "", 0
     while True:
-        status, page = await client.get(f"/incidents?limit=3&before={before}")
+        status, page = await client.get(f"/incidents?limit=3{query}")
         assert status == 200
         seen += [i["id"] for i in page["incidents"]]
         pages += 1
         if page["next_before"] is None:
             break
-        before = page["next_before"]
+        query = f"&before={page['next_before']}"
     assert pages == 3 and seen == list(reversed(opened))
     _, exact = await client.get("/incidents?limit=7")
     assert len(exact["incidents"]) == 7 and exact["next_before"] is None
 
 
-@pytest.mark.parametrize("before", ["inc-20260226-100000-ffffff", "a b", "x" * 200, "%00"])
-async def test_a_cursor_naming_no_incident_is_a_400(start_app: AppStarter, settings,
-                                                     before: str) -> None:
+@pytest.mark.parametrize("before", ["inc-20260226-100000-ffffff", "a b", "x" * 200, "%00", ""])
+async def test_a_cursor_naming_no_incident_is_a_404_and_a_malformed_one_a_400(
+    start_app: AppStarter, settings, before: str
+) -> None:
     client = await start_app(settings)
     await client.webhook(notification())
     status, err = await client.get(f"/incidents?before={before}")
-    assert status == 400 and err["error"]["field"] == "before"
+    assert status == (404 if before.startswith("inc-") else 400)
+    assert err["error"]["field"] == "before"

@@ -28,8 +28,8 @@ async def _truncated_total(client: Any) -> float:
 
 
 @pytest.mark.parametrize("value", ["9223372036854775808", "18446744073709551616",
-                                   str(MAX_COUNT + 1), "-1", "false", "true", "1.0", "1e3",
-                                   '"12"', "null"])
+                                   str(MAX_COUNT + 1), "-1", "false", "true", "1.5", "1e300",
+                                   '"12"', "null", "[]"])
 async def test_out_of_range_or_non_integer_counts_are_a_400_naming_the_field(
     start_app: AppStarter, settings, value: str
 ) -> None:
@@ -43,6 +43,17 @@ async def test_out_of_range_or_non_integer_counts_are_a_400_naming_the_field(
     assert await _truncated_total(client) == 0
     _, listing = await client.get("/incidents")
     assert listing["incidents"] == []
+
+
+@pytest.mark.parametrize(("value", "count"), [("7", 7), ("7.0", 7), ("1e3", 1000)])
+async def test_a_json_integer_is_a_count(start_app: AppStarter, settings, value: str,
+                                         count: int) -> None:
+    """JSON Schema's integer is a number without a fraction: 7.0 is one, as 7 is."""
+    client = await start_app(settings)
+    body = json.dumps(notification()).replace('"truncatedAlerts": 0',
+                                               f'"truncatedAlerts": {value}')
+    assert (await _post(client, body.encode()))[0] == 200
+    assert await _truncated_total(client) == count
 
 
 async def test_the_largest_count_is_stored_and_counted_once(start_app: AppStarter,

@@ -159,11 +159,15 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the aiohttp application for ``settings`` (no I/O until it starts)."""
     app = web.Application(
-        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
+        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware],
+        # aiohttp closes a connection still waiting for a request head after its keep-alive
+        # timeout (armed from the connection's start): that is the head's read timeout. The
+        # body's is in service.api.webhook (server.body_timeout_s).
+        handler_args={"keepalive_timeout": settings.server.request_head_timeout_s},
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(settings.server.max_body_bytes)
     app[METRICS].precreate(settings.incidents.default_namespace,
                            [s.name for s in settings.diagnostics.signatures])
     app[STORE] = build_store(settings)

@@ -98,14 +98,14 @@ async def test_new_firing_after_resolution_opens_a_second_incident(
 
 async def test_credentials(start_app: AppStarter, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, auth={"webhook_basic_user": "am",
-                                             "webhook_basic_password": "s3cret"})
+                                             "webhook_basic_password": "s3cret-0123456789"})
     client = await start_app(settings)
     body = notification()
     assert (await client.webhook(body, token="wrong"))[0] == 401
     async with client.http.post(f"{client.base}/webhook", json=body) as r:
         assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
-    for user, password, expected in (("am", "s3cret", 200), ("am", "nope", 401),
-                                     ("x", "s3cret", 401)):
+    for user, password, expected in (("am", "s3cret-0123456789", 200), ("am", "nope", 401),
+                                     ("x", "s3cret-0123456789", 401)):
         auth = base64.b64encode(f"{user}:{password}".encode()).decode()
         async with client.http.post(f"{client.base}/webhook", json=body,
                                     headers={"Authorization": f"Basic {auth}"}) as r:

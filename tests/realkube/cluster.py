@@ -10,6 +10,7 @@ Boundary: processes, files and certificates; talking to the API is ``tests.realk
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.procs import free_port, wait_until
 from tests.realkube.api import Api
@@ -24,6 +26,7 @@ from tests.realkube.api import Api
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = Path(__file__).with_name("kwok-stages.yaml")
 NODE = "kwok-node-0"
+AUDITED = "monitoring"  # the namespace of the responder's ServiceAccount (the chart's release)
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl",
             "kwok")
 
@@ -57,8 +60,6 @@ def make_certs(work: Path) -> None:
 def kubeconfig(path: Path, server: str, ca: Path, token: str,
                namespace: str = "default") -> Path:
     """A kubeconfig for one bearer token (JSON is YAML)."""
-    import json
-
     path.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "realkube",
         "clusters": [{"name": "realkube",
@@ -163,6 +164,10 @@ class ControlPlane:
             # pods/log goes to kwok's kubelet port; its certificate is self-signed, and with no
             # --kubelet-certificate-authority the apiserver does not verify it.
             "--kubelet-preferred-address-types=InternalIP",
+            # Every request of a ServiceAccount of the responder's namespace, to the audit log:
+            # what the responder did (and never tried) is read from the apiserver's own record.
+            f"--audit-policy-file={self._audit_policy()}", f"--audit-log-path={self.audit_path}",
+            "--audit-log-format=json", "--audit-log-mode=blocking",
             "--enable-priority-and-fairness=false", "--profiling=false",
             "--watch-cache=true", "--v=1",
         ])
@@ -174,6 +179,34 @@ class ControlPlane:
 
         wait_until(ready, timeout=120, interval=0.25, what="kube-apiserver /readyz")
         self.startup_s["kube-apiserver"] = time.monotonic() - began
+
+    @property
+    def audit_path(self) -> Path:
+        return self.work / "audit.log"
+
+    def _audit_policy(self) -> Path:
+        path = self.work / "audit-policy.json"
+        path.write_text(json.dumps({
+            "apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+            "omitStages": ["RequestReceived", "ResponseStarted"],
+            "rules": [{"level": "Metadata", "userGroups": [f"system:serviceaccounts:{AUDITED}"]},
+                      {"level": "None"}]}))
+        return path
+
+    def audit_mark(self) -> int:
+        """Where the audit log ends now: ``audited(user, after=mark)`` reads only what follows."""
+        return len(self._audit_lines())
+
+    def _audit_lines(self) -> list[str]:
+        if not self.audit_path.exists():
+            return []
+        return [line for line in self.audit_path.read_text().splitlines() if line]
+
+    def audited(self, user: str, after: int = 0) -> list[dict[str, Any]]:
+        """The apiserver's audit events (stage ResponseComplete) of ``user``, in order."""
+        events = [json.loads(line) for line in self._audit_lines()[after:]]
+        return [e for e in events if e["user"]["username"] == user
+                and e["stage"] == "ResponseComplete"]
 
     def stop_apiserver(self) -> None:
         _stop(self.procs.pop("kube-apiserver"))

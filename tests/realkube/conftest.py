@@ -44,11 +44,9 @@ def seeded(control_plane: ControlPlane) -> Iterator[SeededWorld]:
     began = time.monotonic()
     try:
         world = seed(api, logs)
-        wait_until(lambda: all(p["metadata"]["name"] in assigner.done
-                               for p in api.items("Pod", NAMESPACE)),
-                   timeout=30, what="a kwok Logs object for every pod")
-        STARTUP["seed"] = time.monotonic() - began
         world.assigner = assigner  # type: ignore[attr-defined]
+        wait_until(lambda: settled(world), timeout=30, what="a kwok Logs object for every pod")
+        STARTUP["seed"] = time.monotonic() - began
         yield world
     finally:
         assigner.stop()
@@ -78,7 +76,16 @@ def realkube(seeded: SeededWorld) -> SeededWorld:
     wait_until(lambda: all(rollout_done(api, d["metadata"]["name"])
                            for d in store.items("deployments", NAMESPACE)),
                timeout=90, interval=0.25, what="the Deployments back as seeded")
+    wait_until(lambda: settled(seeded), timeout=60, interval=0.25,
+               what="no pod terminating, a log for every pod")
     return seeded
+
+
+def settled(seeded: SeededWorld) -> bool:
+    pods = seeded.api.items("Pod", NAMESPACE)
+    assigned: set[str] = seeded.assigner.done  # type: ignore[attr-defined]
+    return all(p["metadata"]["name"] in assigned and not p["metadata"].get("deletionTimestamp")
+               for p in pods)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -107,3 +107,20 @@ def until(svc: Responder, incident_id: str, done: Callable[[dict[str, Any]], boo
 
 def mitigation(detail: dict[str, Any]) -> dict[str, Any]:
     return dict(detail["policy"]["mitigation"])
+
+
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+# Writes that only ask the authorizer a question and change nothing.
+QUESTIONS = {"selfsubjectaccessreviews", "selfsubjectrulesreviews"}
+
+
+def account_of(rbac: list[Obj]) -> str:
+    """The username the apiserver gives the chart's ServiceAccount."""
+    (account,) = [d for d in rbac if d["kind"] == "ServiceAccount"]
+    return f"system:serviceaccount:{account['metadata']['namespace']}:{account['metadata']['name']}"
+
+
+def writes(plane: ControlPlane, rbac: list[Obj], after: int = 0) -> list[dict[str, Any]]:
+    """Every write the responder attempted, allowed or not, from the apiserver's audit log."""
+    return [e for e in plane.audited(account_of(rbac), after) if e["verb"] in WRITE_VERBS
+            and e.get("objectRef", {}).get("resource") not in QUESTIONS]

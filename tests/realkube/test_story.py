@@ -19,6 +19,7 @@ from tests.realkube.responder import (
     mitigation,
     responder,
     until,
+    writes,
 )
 from tests.realkube.world import NAMESPACE, SeededWorld, rollout_done
 
@@ -37,7 +38,9 @@ def test_cache_recovers_story_resolves_with_the_charts_identity(
     api = realkube.api
     before = api.get(CONTROL_PLANE)
     assert switch_value(before) == "true"
-    config = install_identity(control_plane, chart_rbac())
+    rbac = chart_rbac()
+    config = install_identity(control_plane, rbac)
+    mark = control_plane.audit_mark()
     with responder(tmp_path, config) as svc:
         incident_id = fire(svc)
         detail = until(svc, incident_id, lambda d: mitigation(d)["status"] == "applied",
@@ -58,7 +61,11 @@ def test_cache_recovers_story_resolves_with_the_charts_identity(
                      timeout=120)
     assert build in done["policy"]["watch"]["builds"]
     assert done["policy"]["watch"]["first_success_at"]
-    # Exactly one write, by the chart's ServiceAccount: the env patch.
+    # Exactly one write, by the chart's ServiceAccount, and the authorizer allowed it.
+    (patch,) = writes(control_plane, rbac, mark)
+    assert (patch["verb"], patch["objectRef"]["resource"], patch["objectRef"]["name"],
+            patch["responseStatus"]["code"]) == ("patch", "deployments",
+                                                 "codex-k8s-control-plane", 200)
     rs = [r for r in api.items("ReplicaSet", NAMESPACE)
           if r["metadata"]["name"].startswith("codex-k8s-control-plane-")]
-    assert len(rs) == 2
+    assert len(rs) == 2, "the deployment controller made one new ReplicaSet"

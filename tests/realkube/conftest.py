@@ -57,11 +57,16 @@ def realkube(seeded: SeededWorld) -> SeededWorld:
     """The seeded world as it was seeded: earlier tests' changes undone."""
     api = seeded.api
     store = seeded.world.store
+    for plural in ("secrets", "configmaps"):
+        for obj in store.items(plural, NAMESPACE):
+            api.apply(spec_of(obj))
     for deploy in store.items("deployments", NAMESPACE):
         name = deploy["metadata"]["name"]
         live = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}")
-        want = spec_of(deploy)["spec"]["template"]["spec"]["containers"]
-        if live["spec"]["template"]["spec"]["containers"][0].get("env") != want[0].get("env"):
+        want = spec_of(deploy)["spec"]["template"]
+        got = live["spec"]["template"]
+        if (got["spec"]["containers"][0].get("env") != want["spec"]["containers"][0].get("env")
+                or got["metadata"].get("annotations") != want["metadata"].get("annotations")):
             api.apply(spec_of(deploy))
     for job in api.items("Job", NAMESPACE):
         name = job["metadata"]["name"]

@@ -124,3 +124,9 @@ def writes(plane: ControlPlane, rbac: list[Obj], after: int = 0) -> list[dict[st
     """Every write the responder attempted, allowed or not, from the apiserver's audit log."""
     return [e for e in plane.audited(account_of(rbac), after) if e["verb"] in WRITE_VERBS
             and e.get("objectRef", {}).get("resource") not in QUESTIONS]
+
+
+def ticks(plane: ControlPlane, rbac: list[Obj], after: int) -> int:
+    """How often the responder has listed the Jobs since ``after`` (one per look)."""
+    return sum(1 for e in plane.audited(account_of(rbac), after)
+               if e["verb"] == "list" and e["objectRef"].get("resource") == "jobs")

@@ -17,6 +17,7 @@ from tests.realkube.responder import (
     install_identity,
     mitigation,
     responder,
+    ticks,
     until,
     writes,
 )
@@ -50,7 +51,7 @@ def test_observe_mode_grants_no_write_and_the_responder_attempts_none(
                    (bundle[k] for k in ("workloads", "control_plane_logs", "failed_jobs",
                                         "kill_switch"))), bundle
         # A few monitor ticks: still nothing written.
-        until(svc, incident_id, lambda d: _ticks(control_plane, rbac, mark) >= 3,
+        until(svc, incident_id, lambda d: ticks(control_plane, rbac, mark) >= 3,
               "three more reads", timeout=30)
     assert writes(control_plane, rbac, mark) == []
     assert realkube.api.get(CONTROL_PLANE)["metadata"]["generation"] == before
@@ -87,9 +88,3 @@ def _token(config: Path) -> str:
     import json
 
     return str(json.loads(config.read_text())["users"][0]["user"]["token"])
-
-
-def _ticks(plane: ControlPlane, rbac: list[dict], mark: int) -> int:  # type: ignore[type-arg]
-    """How many times the responder has listed the Jobs (one per investigation or tick)."""
-    return sum(1 for e in plane.audited(account_of(rbac), mark)
-               if e["verb"] == "list" and e["objectRef"].get("resource") == "jobs")

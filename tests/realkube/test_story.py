@@ -66,6 +66,14 @@ def test_cache_recovers_story_resolves_with_the_charts_identity(
     assert (patch["verb"], patch["objectRef"]["resource"], patch["objectRef"]["name"],
             patch["responseStatus"]["code"]) == ("patch", "deployments",
                                                  "codex-k8s-control-plane", 200)
-    rs = [r for r in api.items("ReplicaSet", NAMESPACE)
-          if r["metadata"]["name"].startswith("codex-k8s-control-plane-")]
-    assert len(rs) == 2, "the deployment controller made one new ReplicaSet"
+    # The deployment controller moved the one replica to a ReplicaSet with the switch off.
+    revision = "deployment.kubernetes.io/revision"
+    final = api.get(CONTROL_PLANE)
+    assert int(final["metadata"]["annotations"][revision]) > int(
+        before["metadata"]["annotations"][revision])
+    serving = [r for r in api.items("ReplicaSet", NAMESPACE,
+                                    labelSelector="app.kubernetes.io/component=control-plane")
+               if r["spec"]["replicas"] > 0]
+    assert [switch_value(r) for r in serving] == ["false"]
+    assert serving[0]["metadata"]["annotations"][revision] == final["metadata"]["annotations"][
+        revision]

@@ -10,6 +10,7 @@ Boundary: processes, files and certificates; talking to the API is ``tests.realk
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -31,6 +32,7 @@ BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler
             "kwok")
 
 
+@functools.cache
 def binaries() -> Path:
     """The cached binaries; builds them first (scripts/build-k8s) when they are not there."""
     done = subprocess.run([str(ROOT / "scripts" / "build-k8s")], stdout=subprocess.PIPE,

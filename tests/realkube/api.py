@@ -61,9 +61,9 @@ def path_of(obj: Obj) -> str:
 class Api:
     """Bearer-token JSON client of one apiserver."""
 
-    def __init__(self, server: str, token: str, ca: Path, timeout: float = 20.0) -> None:
+    def __init__(self, server: str, token: str, ca: Path | None, timeout: float = 20.0) -> None:
         self.server, self.token, self.timeout = server, token, timeout
-        self.tls = ssl.create_default_context(cafile=str(ca))
+        self.tls = ssl.create_default_context(cafile=str(ca)) if ca is not None else None
 
     @staticmethod
     def plain_ok(url: str) -> bool:

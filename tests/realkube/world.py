@@ -83,6 +83,7 @@ class SeededWorld:
     api: Api
     sim: Simulator
     logs: Path
+    start: str  # the simulator's start: the same scenario and start give the same world
     jobs: dict[str, str] = field(default_factory=dict)  # name -> outcome
 
     @property
@@ -197,10 +198,11 @@ class LogAssigner:
 
 def seed(api: Api, logs: Path, scenario: str = "cache-recovers") -> SeededWorld:
     """Create the scenario's world in the real cluster and wait until it has settled."""
-    sim = Simulator.manual(scenario, start=rfc3339(time.time()))
+    start = rfc3339(time.time())
+    sim = Simulator.manual(scenario, start=start)
     world = sim.world
     world.sync()
-    seeded = SeededWorld(api, sim, logs)
+    seeded = SeededWorld(api, sim, logs, start)
     store = world.store
     api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     for account in ACCOUNTS:

@@ -43,8 +43,7 @@ def seeded(control_plane: ControlPlane) -> Iterator[SeededWorld]:
     assigner.start()
     began = time.monotonic()
     try:
-        world = seed(api, logs)
-        world.assigner = assigner  # type: ignore[attr-defined]
+        world = seed(api, logs, assigner)
         wait_until(lambda: settled(world), timeout=30, what="a kwok Logs object for every pod")
         STARTUP["seed"] = time.monotonic() - began
         yield world
@@ -88,7 +87,7 @@ def realkube(seeded: SeededWorld) -> SeededWorld:
 
 def settled(seeded: SeededWorld) -> bool:
     pods = seeded.api.items("Pod", NAMESPACE)
-    assigned: set[str] = seeded.assigner.done  # type: ignore[attr-defined]
+    assigned = seeded.assigner.done
     return all(p["metadata"]["name"] in assigned and not p["metadata"].get("deletionTimestamp")
                for p in pods)
 

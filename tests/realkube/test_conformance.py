@@ -146,8 +146,10 @@ def _events(answer: tuple[int, Any]) -> Any:
 
 def _watch(answer: tuple[int, Any]) -> Any:
     status, body = answer
-    events = [json.loads(line) for line in str(body).splitlines() if line.strip()] \
-        if isinstance(body, str) else [body]
+    if isinstance(body, str):
+        events = [json.loads(line) for line in body.splitlines() if line.strip()]
+    else:
+        events = [body] if body else []
     return status, [(e["type"], e["object"]["kind"], e["object"]["metadata"]["name"])
                     for e in events]
 
@@ -215,6 +217,11 @@ def checks() -> list[Check]:
             "GET", f"{APPS}/deployments", query={
                 "watch": "true", "fieldSelector": "metadata.name=codex-k8s-control-plane",
                 "timeoutSeconds": "1"}))),
+        ("watch from the current resourceVersion", lambda s: _watch(s.api.request(
+            "GET", f"{APPS}/deployments", query={
+                "watch": "true", "fieldSelector": "metadata.name=codex-k8s-control-plane",
+                "timeoutSeconds": "1",
+                "resourceVersion": s.api.get(CONTROL_PLANE)["metadata"]["resourceVersion"]}))),
         ("kubectl rollout status --watch=false", lambda s: _kubectl(
             s, "rollout", "status", "deployment/codex-k8s-control-plane", "--watch=false")),
         ("kubectl get deploy -o name", lambda s: _kubectl(s, "get", "deploy", "-o", "name")),

@@ -84,6 +84,7 @@ class SeededWorld:
     sim: Simulator
     logs: Path
     start: str  # the simulator's start: the same scenario and start give the same world
+    assigner: LogAssigner
     jobs: dict[str, str] = field(default_factory=dict)  # name -> outcome
 
     @property
@@ -196,13 +197,14 @@ class LogAssigner:
                 continue
 
 
-def seed(api: Api, logs: Path, scenario: str = "cache-recovers") -> SeededWorld:
+def seed(api: Api, logs: Path, assigner: LogAssigner,
+         scenario: str = "cache-recovers") -> SeededWorld:
     """Create the scenario's world in the real cluster and wait until it has settled."""
     start = rfc3339(time.time())
     sim = Simulator.manual(scenario, start=start)
     world = sim.world
     world.sync()
-    seeded = SeededWorld(api, sim, logs, start)
+    seeded = SeededWorld(api, sim, logs, start, assigner)
     store = world.store
     api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     for account in ACCOUNTS:

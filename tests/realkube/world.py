@@ -102,6 +102,10 @@ class SeededWorld:
         job = copy.deepcopy(template)
         name = f"codex-k8s-kaniko-{record.component}-{secrets.token_hex(4)}"
         job["metadata"]["name"] = name
+        for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
+            labels["app.kubernetes.io/component"] = record.component
+            if "codex-k8s.dev/run-id" in labels:
+                labels["codex-k8s.dev/run-id"] = record.run_id
         shift = time.time() - record.lines[-1][0]
         self.launch_job(job, outcome, [(ts + shift, text) for ts, text in record.lines])
         return name

@@ -265,6 +265,9 @@ class World:
         if plural in ("deployments", "replicasets") and isinstance(merged.get("spec"), dict):
             template = merged["spec"].get("template")
             if isinstance(template, dict):
+                conflict = mf.env_conflict(template)
+                if conflict is not None:
+                    raise status.invalid(current["kind"], res.group, name, *conflict)
                 mf.default_template(template)
         spec_changed = merged.get("spec") != current.get("spec")
         if spec_changed and "generation" in cur_meta:

@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both bootstrap their environment.
-.PHONY: demo test lint bootstrap lock bench
+.PHONY: demo test lint bootstrap lock bench k8s
 
 demo:
 	@scripts/bootstrap
@@ -7,6 +7,7 @@ demo:
 
 test:
 	@scripts/bootstrap --system
+	@scripts/build-k8s >/dev/null
 	.venv/bin/ruff check service tests
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
@@ -14,6 +15,11 @@ test:
 bench:
 	@scripts/bootstrap
 	.venv/bin/python -m pytest -q -m bench tests/bench -s
+
+# The real control plane (etcd, kube-apiserver, controllers, kwok) and kubectl the tests run,
+# built from Go modules once per machine (first time: ~5 min on 2 cores), then cached.
+k8s:
+	@scripts/build-k8s
 
 lock:
 	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock --quiet

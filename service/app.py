@@ -28,11 +28,13 @@ from service.api.keys import (
 )
 from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
-from service.domain.messages import Message
 from service.domain.redaction import redact
 from service.kube import KubeClient
 from service.kube_errors import KubeConfigError
 from service.metrics import Metrics
+from service.mitigator import Mitigator
+from service.notifier import Notifier
+from service.observer import BlindObserver, ClusterObserver, Observer
 from service.runbook import Runbook
 from service.settings import Settings
 from service.sinks.outbox import OutboxWorker
@@ -40,6 +42,7 @@ from service.sinks.registry import SinkRegistry
 from service.store.base import Store, StoreUnavailable
 from service.store.sqlite import SqliteStore
 from service.supervisor import Supervisor
+from service.wording import runbook_text
 from service.workqueue import WorkQueue
 
 log = structlog.get_logger(__name__)
@@ -105,23 +108,30 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE], registry, app[CLOCK], policy=settings.outbox,
         record=lambda sink, outcome: metrics.deliveries.labels(sink=sink,
                                                                outcome=outcome).inc())
+    notifier = Notifier(route=lambda m: registry.sinks_for(m.event, m.audience),
+                        wake_outbox=outbox.wake, text=runbook_text(settings),
+                        public_url=settings.server.public_url,
+                        rollback_plan=settings.escalation.rollback_plan)
     kube: KubeClient | None = None
-    runbook: Runbook | None = None
+    observer: Observer
+    mitigator: Mitigator | None = None
     try:
         kube = await KubeClient.from_settings(settings.kube)
     except KubeConfigError as exc:  # a missing kubeconfig must not stop the intake
         app[KUBE_STATUS] = "unavailable"  # /readyz is public: the reason goes to the log
-        log.error("kube_unavailable", error=redact(str(exc)))
+        reason = redact(str(exc))
+        log.error("kube_unavailable", error=reason)
+        # Blind, not silent: each incident is investigated, and on-call is told at once.
+        observer = BlindObserver(reason, settings)
     else:
         app[KUBE_STATUS] = "ok"
-
-        def route(message: Message) -> list[str]:
-            return registry.sinks_for(message.event, message.audience)
-
-        runbook = Runbook(settings=settings, store=app[STORE], kube=kube, clock=app[CLOCK],
-                          work=app[WORK], route=route, wake_outbox=outbox.wake,
-                          metrics=metrics)
-        app[RUNBOOK] = runbook
+        observer = ClusterObserver(kube, settings)
+        mitigator = Mitigator(settings=settings, store=app[STORE], kube=kube, metrics=metrics,
+                              notifier=notifier)
+    runbook = Runbook(settings=settings, store=app[STORE], observer=observer,
+                      mitigator=mitigator, clock=app[CLOCK], work=app[WORK], notifier=notifier,
+                      metrics=metrics)
+    app[RUNBOOK] = runbook
 
     async def lead_then_run() -> None:
         # Replicas sharing a database elect one to run the loops and to send: the others
@@ -132,8 +142,6 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
             await app[CLOCK].sleep(settings.escalation.monitor_interval_s)
         log.info("runbook_leader")
         supervisor.spawn("outbox", outbox.run)
-        if runbook is None:
-            return
         try:
             await app[STORE].follow_changes(app[WORK].incidents_changed)
         except StoreUnavailable as exc:  # the watch pass still finds them, later
@@ -151,11 +159,15 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the aiohttp application for ``settings`` (no I/O until it starts)."""
     app = web.Application(
-        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
+        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware],
+        # aiohttp closes a connection still waiting for a request head after its keep-alive
+        # timeout (armed from the connection's start): that is the head's read timeout. The
+        # body's is in service.api.webhook (server.body_timeout_s).
+        handler_args={"keepalive_timeout": settings.server.request_head_timeout_s},
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(settings.server.max_body_bytes)
     app[METRICS].precreate(settings.incidents.default_namespace,
                            [s.name for s in settings.diagnostics.signatures])
     app[STORE] = build_store(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 
@@ -13,11 +14,28 @@ def _load(path: Path | None) -> Settings:
     return load_settings(path or config_path_from_env())
 
 
+class StartupError(Exception):
+    """The service cannot start (the port is taken, the store cannot be opened); one line."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the port before anything starts, so a taken port stops the start cleanly."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        return socket.create_server(address[:2], family=family)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: "
+                           f"{exc.strerror or exc}") from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from service.app import create_app
+    from service.domain.redaction import redact
     from service.logs import configure_logging
+    from service.store.base import StoreUnavailable
 
     settings = _load(args.config)
     configure_logging(settings.logging.level, settings.logging.format)
@@ -26,14 +44,20 @@ def _serve(args: argparse.Namespace) -> int:
                           "auth.webhook_basic_user/password must be set to serve")
     if settings.auth.read_token is None:
         raise ConfigError("auth.read_token (env AISLOT_AUTH__READ_TOKEN) must be set to serve")
-    web.run_app(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        shutdown_timeout=settings.server.shutdown_timeout_s,
-        access_log=None,
-        print=lambda text: print(text, file=sys.stderr, flush=True),
-    )
+    # Order: the port, then the store (the app's first cleanup context), then the loops.
+    sock = _listen(settings.server.host, settings.server.port)
+    try:
+        web.run_app(
+            create_app(settings),
+            sock=sock,
+            shutdown_timeout=settings.server.shutdown_timeout_s,
+            access_log=None,
+            print=lambda text: print(text, file=sys.stderr, flush=True),
+        )
+    except StoreUnavailable as exc:
+        raise StartupError(f"cannot open the store: {redact(str(exc))}") from None
+    finally:
+        sock.close()
     return 0
 
 
@@ -87,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, StartupError) as exc:
         print(f"aislot-responder: {exc}", file=sys.stderr)
         return 2
     return code

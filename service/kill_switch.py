@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from service.diagnostics.kill_switch import read_kill_switch
+from service.domain.evidence import KillSwitchState
 from service.kube import KubeClient
 from service.settings import Settings
 
@@ -75,16 +75,38 @@ async def _send(kube: KubeClient, patch: PlannedPatch) -> None:
         await kube.patch_configmap(patch.name, patch.body, "merge")
 
 
+class SwitchRefused(Exception):
+    """The switch cannot be set the configured way (it is not a literal env value): by hand.
+    ``ref``: where the value really comes from (``secret/<name> key <key>``)."""
+
+    def __init__(self, message: str, ref: str | None) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
+def refusal(state: KillSwitchState, settings: Settings) -> str | None:
+    """Why patching ``value`` into the container env would be wrong, if it would.
+
+    An env entry sourced by ``valueFrom`` is never given a ``value`` (the apiserver refuses
+    both with a 422, and the Secret would still say otherwise): the configured Secret or
+    ConfigMap target must be used instead.
+    """
+    if settings.mitigation.target.kind == "deployment-env" and state.source == "valueFrom":
+        return (f"{settings.mitigation.target.key} comes from {state.ref} (valueFrom), not a "
+                "literal env value: set mitigation.target to that object, or set it by hand")
+    return None
+
+
 async def apply_switch(kube: KubeClient, settings: Settings, decided_at: datetime,
-                       *, resuming: bool = False) -> SwitchOutcome:
-    """Turn the switch off unless it already is; raises the kube adapter's errors.
+                       state: KillSwitchState, *, resuming: bool = False) -> SwitchOutcome:
+    """Turn the switch off unless ``state`` (read just before) says it is; raises the kube
+    adapter's errors, or ``SwitchRefused``.
 
     ``resuming``: an earlier attempt of this same decision may have been cut by a crash. With
     the switch in a Secret/ConfigMap, the value may then be off while the restart was never
     sent, so the restart is sent again (a no-op if it was: same stamp, same template).
     """
     target = settings.mitigation.target
-    state = await read_kill_switch(kube, settings)
     patches = plan_patches(settings, decided_at)
     if state.value == target.off_value:
         if not resuming:
@@ -92,6 +114,8 @@ async def apply_switch(kube: KubeClient, settings: Settings, decided_at: datetim
             return SwitchOutcome("already_off", state.value, target.off_value, [])
         # Our own earlier attempt went through before a crash: applied, by us.
         patches = patches[1:]
+    elif (why := refusal(state, settings)) is not None:
+        raise SwitchRefused(why, state.ref)
     for patch in patches:
         await _send(kube, patch)
         log.info("kill_switch_patched", kind=patch.kind, name=patch.name,

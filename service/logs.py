@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 
 _SECRET_KEY = re.compile(r"(token|password|secret|authorization|dsn|api_key|cookie)", re.I)
 
@@ -51,3 +52,16 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr,
                         format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiohttp.server").addFilter(_malformed_request_filter)
+
+
+def _malformed_request_filter(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse (a NUL in a header, a broken request line) at
+    error level with a traceback, though it is the client's mistake, answered 400: make it
+    one info line (the parser's first line of explanation) and drop the record."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if not isinstance(exc, HttpProcessingError):
+        return True
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    structlog.get_logger("aiohttp.server").info("request_malformed", error=message[:200])
+    return False

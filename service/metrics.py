@@ -5,24 +5,44 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Every outcome of POST /webhook (service.api.webhook); other 4xx statuses are counted too.
+WEBHOOK_OUTCOMES = ("stored", "redelivery", "rejected_400", "rejected_401", "rejected_408",
+                    "rejected_413", "rejected_415", "store_unavailable", "failed", "aborted")
+
 
 class Metrics:
     """Every metric the service exports."""
 
     def precreate(self, namespace: str, signatures: list[str]) -> None:
         """Series at 0 from the start, so a rule's ``increase()`` sees the first event."""
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhooks.labels(outcome=outcome)
         for signature in signatures:
             for source in ("control_plane", "jobs"):
                 self.signature_occurrences.labels(namespace=namespace, signature=signature,
                                                   source=source)
-            for outcome in ("applied", "already_off", "dry_run", "error"):
+            for outcome in ("applied", "already_off", "dry_run", "error", "failed"):
                 self.mitigations.labels(namespace=namespace, signature=signature,
                                         outcome=outcome)
+            self.mttr.labels(namespace=namespace, signature=signature)
 
-    def __init__(self) -> None:
+    def __init__(self, body_limit_bytes: int = 1024 * 1024) -> None:
+        """``body_limit_bytes`` (server.max_body_bytes) places the body-size buckets, so a
+        group growing towards the limit shows before it is refused."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.webhooks = Counter(
-            "aislot_webhooks", "Webhook requests by outcome", ["outcome"], registry=self.registry
+            "aislot_webhooks",
+            "Webhook requests by outcome: stored, redelivery, rejected_<4xx status> "
+            "(Alertmanager drops the group), store_unavailable (503), failed (500), aborted "
+            "(the sender closed the connection mid-upload)",
+            ["outcome"], registry=self.registry,
+        )
+        self.webhook_body_bytes = Histogram(
+            "aislot_webhook_body_bytes",
+            "Size of webhook bodies, the refused ones over server.max_body_bytes included",
+            registry=self.registry,
+            buckets=sorted({1024, 16 * 1024, *(int(body_limit_bytes * f) for f in (
+                0.25, 0.5, 0.75, 0.9, 1, 2, 4))}),
         )
         self.alerts = Counter(
             "aislot_alerts", "Alerts received, by what they did", ["action"],

@@ -1,34 +1,26 @@
-"""The runbook, carried out: investigate, decide, act, record; for every active incident.
+"""The runbook, carried out: observe, decide, record, act; for every active incident.
 
 Two supervised loops share this object: ``run_investigations`` (woken by the webhook through
 the ``WorkQueue``) and ``run_watch`` (a timer on the injected clock, so the 30-minute rule fires
-with no webhook, and after a restart). Decisions come from the pure ``evaluate()``; this module
-only executes them: each decision is stored (with the messages it queues) before its cluster
-action runs (``Mitigator``), and the action's outcome is stored after.
+with no webhook, and after a restart). Each turn observes (the ``Observer``: the evidence
+bundle, or the watch's facts), decides (the pure ``evaluate()``), records the decision with the
+messages it sends (composed by the ``Notifier`` from the same observation) in one transaction,
+then acts (the ``Mitigator``), which records the action's outcome after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
 
 from service.clock import Clock
-from service.diagnostics.investigation import collect_evidence
-from service.diagnostics.observation import collect_facts
-from service.domain.briefing import (
-    compose_approval_request,
-    compose_escalation,
-    compose_resolved,
-)
-from service.domain.compose import compose_evidence
 from service.domain.evidence import EvidenceBundle
+from service.domain.facts import Facts, facts_of
 from service.domain.incidents import Incident, TimelineEntry
 from service.domain.lifecycle import State
-from service.domain.messages import Message
 from service.domain.policy import (
     ApplySwitch,
     Decision,
@@ -39,18 +31,18 @@ from service.domain.policy import (
     Resolve,
     evaluate,
 )
+from service.domain.policy_record import PolicyRecord
 from service.domain.switch_record import approved
-from service.kube import KubeClient
 from service.metrics import Metrics
 from service.mitigator import Mitigator
+from service.notifier import Notifier
+from service.observer import Observer
 from service.settings import Settings
 from service.store.base import IncidentUpdate, StaleUpdate, Store
-from service.wording import runbook_text
 from service.workqueue import WorkQueue
 
 log = structlog.get_logger(__name__)
 
-Router = Callable[[Message], list[str]]
 _entry = TimelineEntry.of
 
 
@@ -64,33 +56,41 @@ def policy_config(settings: Settings) -> PolicyConfig:
         clean_window=timedelta(seconds=esc.clean_window_s),
         rollout_timeout=timedelta(seconds=mit.rollout_timeout_s),
         watched_kinds={sig: frozenset(kinds) for sig, kinds in esc.recovery_jobs.items()},
+        blind_after=timedelta(seconds=esc.blind_after_s),
     )
+
+
+def _action_entries(decision: Decision, now: datetime) -> list[TimelineEntry]:
+    """The timeline's lines for the decision's escalations, approval request, resolution."""
+    out = []
+    for action in decision.actions:
+        if isinstance(action, Escalate):
+            out.append(_entry(now, "escalated", f"escalation ({action.rule}) to "
+                              f"{action.audience}: {action.reason}", rule=action.rule))
+        elif isinstance(action, RequestApproval):
+            out.append(_entry(now, "approval_requested",
+                              "kill switch awaits the Owner's approval"))
+        elif isinstance(action, Resolve):
+            out.append(_entry(now, "resolved", f"resolved: {action.reason}",
+                              mttr_s=action.mttr_s, confirmed=action.confirmed))
+    return out
 
 
 class Runbook:
     """Carries out the runbook for the incidents in the store."""
 
-    def __init__(self, *, settings: Settings, store: Store, kube: KubeClient, clock: Clock,
-                 work: WorkQueue, route: Router, wake_outbox: Callable[[], None],
-                 metrics: Metrics) -> None:
-        self._settings, self._store, self._kube, self._clock = settings, store, kube, clock
-        self._work, self._route, self._wake_outbox = work, route, wake_outbox
-        self._metrics = metrics
-        self._text = runbook_text(settings)
-        self._mitigator = Mitigator(settings=settings, store=store, kube=kube, metrics=metrics,
-                                    text=self._text, queue=self._queue, wake_outbox=wake_outbox)
+    def __init__(self, *, settings: Settings, store: Store, observer: Observer,
+                 mitigator: Mitigator | None, clock: Clock, work: WorkQueue,
+                 notifier: Notifier, metrics: Metrics) -> None:
+        self._settings, self._store, self._observer, self._clock = (settings, store, observer,
+                                                                     clock)
+        self._mitigator, self._notifier = mitigator, notifier
+        self._work, self._metrics = work, metrics
         self._config = policy_config(settings)
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
         self._tick = asyncio.Event()
         self.passes = 0  # completed watch passes over the active incidents (observability)
-
-    @property
-    def public_url(self) -> str:
-        return self._settings.server.public_url
-
-    def _queue(self, message: Message) -> tuple[Message, list[str]]:
-        return message, self._route(message)
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -122,11 +122,12 @@ class Runbook:
         while True:
             for incident_id in await self._store.active_incidents():
                 incident = await self._store.get_incident(incident_id)
-                if incident is not None and incident.latest_evidence is None:
-                    # Never investigated: a crash before its evidence, or another replica's
-                    # webhook took the alert. Everything else resumes from its record.
+                latest = incident.latest_evidence if incident is not None else None
+                if incident is not None and (latest is None or latest.blind()):
+                    # Never investigated (a crash before its evidence, another replica's
+                    # webhook), or blind: investigate (again, once the interval passed).
                     self._work.incidents_changed([incident_id])
-                else:
+                if latest is not None:
                     await self.step(incident_id)
             self.passes += 1
             await self._wait(self._settings.escalation.monitor_interval_s)
@@ -160,7 +161,6 @@ class Runbook:
                 return
             with structlog.contextvars.bound_contextvars(incident_id=incident_id):
                 await self._investigate(incident, now)
-        await self.step(incident_id)
 
     async def _investigate(self, incident: Incident, now: datetime) -> None:
         if incident.state is State.OPEN:
@@ -168,27 +168,24 @@ class Runbook:
                 state=State.INVESTIGATING,
                 entries=[_entry(now, "investigation_started",
                                 "runbook diagnostics started (all collectors at once)")]), now)
-        bundle = await collect_evidence(self._kube, self._settings, incident_id=incident.id,
-                                        signature=incident.signature, now=now)
-        self._observe_bundle(incident, bundle)
+            incident = incident.model_copy(update={"state": State.INVESTIGATING})
+        bundle = await self._observer.evidence(incident, now)
+        self._observe_bundle(bundle)
         number = len(incident.evidence) + 1
-        message = compose_evidence(incident, bundle, text=self._text,
-                                   public_url=self.public_url, key=f"evidence-{number}")
         missing = bundle.missing()
         summary = (f"evidence #{number}: {bundle.signature} "
                    f"{'confirmed' if bundle.confirmed else 'not confirmed'}, "
                    f"{len(bundle.run_ids)} run(s), collected in {bundle.duration_s:.1f}s")
         if missing:
             summary += f"; missing: {'; '.join(missing)}"
-        await self._store.update(incident.id, IncidentUpdate(
-            evidence=bundle, entries=[_entry(now, "evidence_collected", summary,
-                                             confirmed=bundle.confirmed)],
-            messages=[self._queue(message)]), now)
-        self._wake_outbox()
         log.info("evidence_collected", confirmed=bundle.confirmed, seconds=bundle.duration_s,
                  missing=len(missing))
+        seen = incident.model_copy(update={"evidence": [*incident.evidence, bundle]})
+        # The bundle is this decision's observation: no second sweep right after it.
+        await self._turn(seen, facts_of(bundle), now, bundle=bundle, number=number, entries=[
+            _entry(now, "evidence_collected", summary, confirmed=bundle.confirmed)])
 
-    def _observe_bundle(self, incident: Incident, bundle: EvidenceBundle) -> None:
+    def _observe_bundle(self, bundle: EvidenceBundle) -> None:
         self._metrics.evidence_seconds.observe(bundle.duration_s)
         for name, got in bundle.collectors().items():
             self._metrics.collectors.labels(collector=name, status=got.status.value).inc()
@@ -198,89 +195,91 @@ class Runbook:
     # -- the policy step ---------------------------------------------------------------------
 
     async def step(self, incident_id: str) -> None:
-        """Observe, evaluate, record, act: one turn of the runbook for one incident."""
+        """Observe, decide, record, act: one turn of the runbook for one incident."""
         async with self._locks[incident_id]:
             incident = await self._store.get_incident(incident_id)
             if incident is None or incident.state is State.RESOLVED \
                     or incident.latest_evidence is None:
                 return
             with structlog.contextvars.bound_contextvars(incident_id=incident_id):
-                try:
-                    await self._step(incident)
-                except StaleUpdate as exc:
-                    # Another writer (a replica, an approval) changed the record first: the
-                    # next pass decides again on what it wrote.
-                    log.info("policy_stale", error=str(exc))
+                now = self._clock.now()
+                since = incident.policy.watch.since or incident.opened_at
+                facts = await self._observer.facts(incident.signature, since, now)
+                await self._turn(incident, facts, now)
 
-    async def _step(self, incident: Incident) -> None:
-        now = self._clock.now()
+    async def _turn(self, incident: Incident, facts: Facts, now: datetime, *,
+                    bundle: EvidenceBundle | None = None, number: int = 0,
+                    entries: list[TimelineEntry] | None = None) -> None:
+        try:
+            decision, written = await self._record(incident, facts, now, bundle, number,
+                                                   list(entries or []))
+        except StaleUpdate as exc:
+            # Another writer (a replica, an approval) changed the record first: the next
+            # pass decides again on what it wrote.
+            log.info("policy_stale", error=str(exc))
+            return
+        if await self._act(incident, decision, written, now):
+            # The action's outcome needs a judgement now (a refused switch): one more turn.
+            again = await self._store.get_incident(incident.id)
+            if again is not None:
+                await self._turn(again, facts, now)
+
+    async def _record(self, incident: Incident, facts: Facts, now: datetime,
+                      bundle: EvidenceBundle | None, number: int,
+                      entries: list[TimelineEntry]) -> tuple[Decision, PolicyRecord]:
         record = incident.policy
-        resuming = record.mitigation.status == "applying"
-        since = record.watch.since or incident.opened_at
-        facts = await collect_facts(self._kube, self._settings, signature=incident.signature,
-                                    since=since, now=now)
         decision = evaluate(state=incident.state, first_failure_at=incident.first_failure_at,
                             signature=incident.signature, record=record,
                             evidence=incident.latest_evidence, facts=facts, now=now,
                             config=self._config)
-        entries = [_entry(now, "policy", note) for note in decision.notes]
+        entries += [_entry(now, "policy", note) for note in decision.notes]
+        entries += _action_entries(decision, now)
+        self._count(incident, decision, record)
+        if decision.state is not incident.state:
+            entries.append(_entry(now, "state", f"{incident.state} -> {decision.state}"))
+        messages = [self._notifier.evidence(incident, bundle, decision, number)] \
+            if bundle is not None else []
+        messages += self._notifier.for_decision(incident, decision, facts, entries, now)
+        changed = decision.record != record or entries or decision.state is not incident.state
+        written = record
+        if changed or bundle is not None:
+            written = decision.record.model_copy(update={"version": record.version + 1})
+            await self._store.update(incident.id, IncidentUpdate(
+                policy=written, evidence=bundle, state=decision.state, entries=entries,
+                messages=messages,
+                escalated=any(isinstance(a, Escalate) for a in decision.actions)), now)
+        if messages:
+            self._notifier.wake()
+        return decision, written
+
+    def _count(self, incident: Incident, decision: Decision, record: PolicyRecord) -> None:
+        """Metrics of a decision: escalations, MTTR samples, new failures after the switch."""
         new_failures = [b for job, b in decision.record.watch.builds.items()
                         if job not in record.watch.builds and b.signature == incident.signature]
         if new_failures:
             self._metrics.signature_occurrences.labels(
                 namespace=incident.namespace, signature=incident.signature,
                 source="jobs").inc(len(new_failures))
-        messages = self._record_actions(incident, decision, entries, now)
-        if decision.state is not incident.state:
-            entries.append(_entry(now, "state", f"{incident.state} -> {decision.state}"))
-        changed = decision.record != record or entries or decision.state is not incident.state
-        written = record
-        if changed:
-            written = decision.record.model_copy(update={"version": record.version + 1})
-            await self._store.update(incident.id, IncidentUpdate(
-                policy=written, state=decision.state, entries=entries,
-                messages=messages,
-                escalated=any(isinstance(a, Escalate) for a in decision.actions)), now)
-        if messages:
-            self._wake_outbox()
-        for action in decision.actions:
-            if isinstance(action, ApplySwitch):
-                await self._mitigator.apply(incident, written, now, resuming=resuming)
-            elif isinstance(action, RecordDryRun):
-                await self._mitigator.dry_run(incident, written, now)
-
-    def _record_actions(self, incident: Incident, decision: Decision,
-                        entries: list[TimelineEntry], now: datetime
-                        ) -> list[tuple[Message, list[str]]]:
-        """Timeline lines (appended to ``entries``), metrics and messages for the decision's
-        escalations, approval request and resolution: stored with the decision, atomically."""
-        messages: list[tuple[Message, list[str]]] = []
-        view = incident.model_copy(update={"state": decision.state})
         for action in decision.actions:
             if isinstance(action, Escalate):
                 self._metrics.escalations.labels(rule=action.rule).inc()
-                entries.append(_entry(now, "escalated", f"escalation ({action.rule}) to "
-                                      f"{action.audience}: {action.reason}", rule=action.rule))
-                messages.append(self._queue(compose_escalation(
-                    view, decision.record, action, text=self._text, public_url=self.public_url,
-                    rollback_plan=self._settings.escalation.rollback_plan, now=now)))
-            elif isinstance(action, RequestApproval):
-                entries.append(_entry(now, "approval_requested",
-                                      "kill switch awaits the Owner's approval"))
-                messages.append(self._queue(compose_approval_request(
-                    view, decision.record, text=self._text, public_url=self.public_url, now=now)))
-            elif isinstance(action, Resolve):
-                entries.append(_entry(now, "resolved", f"resolved: {action.reason}",
-                                      mttr_s=action.mttr_s))
-                if action.mttr_s is not None:
-                    self._metrics.mttr.labels(namespace=incident.namespace,
-                                              signature=incident.signature).observe(
-                        action.mttr_s)
-                final = view.model_copy(update={"timeline": [*incident.timeline, *entries]})
-                messages.append(self._queue(compose_resolved(
-                    final, decision.record, reason=action.reason, text=self._text,
-                    public_url=self.public_url, now=now)))
-        return messages
+            elif isinstance(action, Resolve) and action.mttr_s is not None:
+                self._metrics.mttr.labels(namespace=incident.namespace,
+                                          signature=incident.signature).observe(action.mttr_s)
+
+    async def _act(self, incident: Incident, decision: Decision, written: PolicyRecord,
+                   now: datetime) -> bool:
+        """Carry out the decision's cluster actions; True when their outcome must be judged
+        at once."""
+        again = False
+        for action in decision.actions:
+            if self._mitigator is None:
+                break  # blind: nothing to act on; the blind rule has told on-call
+            if isinstance(action, ApplySwitch):
+                again |= await self._mitigator.apply(incident, written, now)
+            elif isinstance(action, RecordDryRun):
+                await self._mitigator.dry_run(incident, written, now)
+        return again
 
     # -- approval ----------------------------------------------------------------------------
 

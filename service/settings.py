@@ -10,11 +10,12 @@ and are re-exported here.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from service.domain.signatures import SignatureConfig, default_signatures
@@ -22,6 +23,7 @@ from service.settings_process import (
     LoggingSettings,
     OutboxSettings,
     RuntimeSettings,
+    SecretSection,
     Section,
     ServerSettings,
     StoreSettings,
@@ -37,26 +39,68 @@ __all__ = [  # the process sections are imported from here like the others
 
 DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
 ENV_PREFIX = "AISLOT_"
+CONFIG_ENV = "AISLOT_CONFIG"
 
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message says which field and why."""
 
 
-class AuthSettings(Section):
-    """Tokens; they arrive by env (AISLOT_AUTH__WEBHOOK_TOKEN ...) and are never logged."""
+MIN_SECRET_CHARS = 16
+# What a bearer credential may hold (RFC 6750 b64token), so a configured token can be sent.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
-    webhook_token: SecretStr | None = None
+
+def _long_enough(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < MIN_SECRET_CHARS:
+        raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters "
+                         "(e.g. from `openssl rand -hex 24`)")
+    return value
+
+
+def _bearer_shape(value: SecretStr) -> SecretStr:
+    if not _BEARER_TOKEN.fullmatch(value.get_secret_value()):
+        raise ValueError("may hold only ASCII letters, digits and - . _ ~ + / "
+                         "(then = padding), as a bearer token must (RFC 6750)")
+    return value
+
+
+Password = Annotated[SecretStr, AfterValidator(_long_enough)]
+Token = Annotated[SecretStr, AfterValidator(_long_enough), AfterValidator(_bearer_shape)]
+
+
+class AuthSettings(SecretSection):
+    """Tokens; they arrive by env (AISLOT_AUTH__WEBHOOK_TOKEN ...) or from files
+    (AISLOT_AUTH__WEBHOOK_TOKEN_FILE ...), never from the config file, and are never logged.
+
+    Each secret is at least 16 characters and differs from the others: a read token equal to
+    the webhook token would let either holder do both."""
+
+    secret_fields = ("webhook_token", "webhook_basic_password", "read_token", "owner_token")
+
+    webhook_token: Token | None = None
     webhook_basic_user: str | None = None
-    webhook_basic_password: SecretStr | None = None
-    read_token: SecretStr | None = None
-    owner_token: SecretStr | None = None
+    webhook_basic_password: Password | None = None
+    read_token: Token | None = None
+    owner_token: Token | None = None
     owner_name: str = "owner"
 
     @model_validator(mode="after")
     def _basic_is_a_pair(self) -> AuthSettings:
         if (self.webhook_basic_user is None) != (self.webhook_basic_password is None):
             raise ValueError("webhook_basic_user and webhook_basic_password go together")
+        return self
+
+    @model_validator(mode="after")
+    def _secrets_distinct(self) -> AuthSettings:
+        seen: dict[str, str] = {}
+        for name in ("webhook_token", "webhook_basic_password", "read_token", "owner_token"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None:
+                continue
+            if (same := seen.get(secret.get_secret_value())) is not None:
+                raise ValueError(f"{name} must differ from {same}")
+            seen[secret.get_secret_value()] = name
         return self
 
 
@@ -170,6 +214,8 @@ class EscalationSettings(Section):
     recovery_deadline_s: float = Field(default=1800.0, gt=0)
     clean_window_s: float = Field(default=1800.0, gt=0)
     monitor_interval_s: float = Field(default=60.0, gt=0)
+    blind_after_s: float = Field(default=300.0, gt=0, description="tell on-call when what a "
+                                 "rule needs cannot be read for this long")
     recovery_jobs: dict[str, list[JobKindName]] = Field(
         default_factory=_default_recovery_jobs,
         description="per signature, the job kinds whose outcomes count (streak, recovery)")
@@ -183,9 +229,11 @@ EventName = Literal["opened", "evidence", "mitigated", "escalated", "resolved"]
 ALL_EVENTS: list[EventName] = ["opened", "evidence", "mitigated", "escalated", "resolved"]
 
 
-class SinkSettings(Section):
+class SinkSettings(SecretSection):
     """One notification target. Secrets (token, url with a key) come by env:
-    ``AISLOT_SINKS__<NAME>__TOKEN``."""
+    ``AISLOT_SINKS__<NAME>__TOKEN`` (or ``..._TOKEN_FILE``)."""
+
+    secret_fields = ("token",)
 
     type: Literal["webhook", "slack", "telegram", "github", "pagerduty", "console"]
     url: str | None = None
@@ -230,6 +278,13 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = EscalationSettings()
     sinks: dict[str, SinkSettings] = Field(default_factory=dict)
     runtime: RuntimeSettings = RuntimeSettings()
+
+    @model_validator(mode="after")
+    def _approval_has_an_approver(self) -> Settings:
+        if self.mitigation.mode == "approval" and self.auth.owner_token is None:
+            raise ValueError("mitigation.mode approval needs auth.owner_token (env "
+                             "AISLOT_AUTH__OWNER_TOKEN): without it nothing can be approved")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -276,16 +331,48 @@ def _describe(exc: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
+def _secrets_in(data: dict[str, Any]) -> list[str]:
+    """Paths of the secrets a config file holds (it may be a ConfigMap anyone can read)."""
+    sections: list[tuple[str, Any, type[SecretSection]]] = [
+        ("auth", data.get("auth"), AuthSettings), ("store", data.get("store"), StoreSettings)]
+    sinks = data.get("sinks")
+    if isinstance(sinks, dict):
+        sections += [(f"sinks.{name}", sink, SinkSettings) for name, sink in sinks.items()]
+    return [f"{where}.{field}" for where, values, model in sections if isinstance(values, dict)
+            for field in model.secret_fields if field in values]
+
+
+def _env_problem() -> str | None:
+    """An ``AISLOT_`` variable that names no section: a typo that would be ignored silently."""
+    sections = set(Settings.model_fields)
+    for key in sorted(os.environ):
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        section = key[len(ENV_PREFIX):].split("__", 1)[0].lower()
+        if section not in sections:
+            return (f"env {key}: no setting section {section!r} (sections: "
+                    f"{', '.join(sorted(sections))}; {CONFIG_ENV} names the file)")
+    return None
+
+
 def load_settings(path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> Settings:
-    """Load and validate; ``path`` None means the default file when it exists, else defaults."""
+    """Load and validate; ``path`` None means the default file when it exists, else defaults.
+
+    ``overrides`` (tests, the demo) may carry secrets; the file may not."""
     origin = "defaults and env"
     data: dict[str, Any] = {}
+    if path is None and DEFAULT_CONFIG_PATH.is_file():
+        path = DEFAULT_CONFIG_PATH
     if path is not None:
         data = _read_yaml(path)
         origin = f"{path} and env"
-    elif DEFAULT_CONFIG_PATH.is_file():
-        data = _read_yaml(DEFAULT_CONFIG_PATH)
-        origin = f"{DEFAULT_CONFIG_PATH} and env"
+        if found := _secrets_in(data):
+            env = ENV_PREFIX + found[0].replace(".", "__").upper()
+            raise ConfigError(f"{path}: {', '.join(found)}: secrets are not read from the config "
+                              f"file; set env {env} or {env}_FILE (a file such as a mounted "
+                              "Secret)")
+    if (problem := _env_problem()) is not None:
+        raise ConfigError(problem)
     for key, value in (overrides or {}).items():
         data[key] = value
     try:
@@ -296,5 +383,5 @@ def load_settings(path: Path | None = None, *, overrides: dict[str, Any] | None 
 
 def config_path_from_env() -> Path | None:
     """``AISLOT_CONFIG`` names a config file (used by the Helm chart and tests)."""
-    value = os.environ.get("AISLOT_CONFIG")
+    value = os.environ.get(CONFIG_ENV)
     return Path(value) if value else None

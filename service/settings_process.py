@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,6 +23,35 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
+class SecretSection(Section):
+    """A section holding secrets (``secret_fields``). Each comes from env, or from the file
+    ``<field>_file`` names (a Kubernetes Secret mount: ``AISLOT_AUTH__READ_TOKEN_FILE=/...``);
+    ``load_settings`` refuses them in the config file."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in cls.secret_fields:
+            path = data.pop(f"{name}_file", None)
+            if path is None:
+                continue
+            if data.get(name) is not None:
+                raise ValueError(f"give {name} or {name}_file, not both")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ValueError(f"{name}_file: cannot read {path}: {why}") from None
+            # `echo token > file` ends it with a newline that is no part of the secret.
+            data[name] = text.removesuffix("\n").removesuffix("\r")
+        return data
+
+
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -31,6 +60,13 @@ class ServerSettings(Section):
         default="http://127.0.0.1:8080", description="base URL used in links to incidents"
     )
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    request_head_timeout_s: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="a connection that has not sent a whole request head (line and headers) "
+                    "within this is closed; also how long an idle keep-alive connection stays")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a webhook body not received whole within this is refused (408)")
     task_restart_delay_s: float = Field(
         default=1.0, gt=0, le=60,
         description="a crashed background loop (outbox, investigations, watch) is restarted "
@@ -45,7 +81,9 @@ class ServerSettings(Section):
         return self
 
 
-class StoreSettings(Section):
+class StoreSettings(SecretSection):
+    secret_fields = ("postgres_dsn",)
+
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("var/aislot-responder.db")
     postgres_dsn: DsnSecret | None = None

@@ -117,6 +117,18 @@ class Harness:
         assert found is not None
         return found
 
+    async def settled(self, incident_id: str, done: Callable[[Incident], bool],
+                      timeout: float = 20) -> Incident:
+        """Wait (real time, the clock standing still) until ``done``: what a decision and
+        its action do at once, with no further evaluation."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            incident = await self.incident(incident_id)
+            if done(incident):
+                return incident
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"not settled: {(await self.incident(incident_id)).policy}")
+
     async def investigated(self, incident_id: str, timeout: float = 20) -> Incident:
         """Wait (real time, bounded) for the first evidence and the policy's first step."""
         deadline = time.monotonic() + timeout
@@ -175,21 +187,22 @@ async def harness(tmp_path: Path, scenario: str, start_app: Any, *, mode: str = 
         async with running_simulator(scenario, tmp_path) as sim:
             assert sim.kubeconfig_path is not None
             clock = SimTime(sim)
-            settings = make_settings(
-                tmp_path,
-                kube={"kubeconfig": str(sim.kubeconfig_path), "retry_deadline_s": 5},
-                mitigation={"mode": mode},
-                escalation={"monitor_interval_s": 30},
-                diagnostics={"reinvestigate_interval_s": 600},
-                sinks={"oncall": {"type": "webhook", "url": oncall.hook_url,
-                                  "audience": "oncall"},
-                       "owner": {"type": "webhook", "url": owner.hook_url,
-                                 "audience": "owner"},
-                       "issue": {"type": "github", "url": github.url, "token": GITHUB_TOKEN,
-                                 "repo": "codex-k8s/codex-k8s",
-                                 "events": ["escalated", "resolved"]}},
-                **sections,
-            )
+            defaults: dict[str, dict[str, Any]] = {
+                "kube": {"kubeconfig": str(sim.kubeconfig_path), "retry_deadline_s": 5},
+                "mitigation": {"mode": mode},
+                "escalation": {"monitor_interval_s": 30},
+                "diagnostics": {"reinvestigate_interval_s": 600},
+                "sinks": {"oncall": {"type": "webhook", "url": oncall.hook_url,
+                                     "audience": "oncall"},
+                          "owner": {"type": "webhook", "url": owner.hook_url,
+                                    "audience": "owner"},
+                          "issue": {"type": "github", "url": github.url, "token": GITHUB_TOKEN,
+                                    "repo": "codex-k8s/codex-k8s",
+                                    "events": ["escalated", "resolved"]}},
+            }
+            for name, values in sections.items():
+                defaults[name] = {**defaults.get(name, {}), **values}
+            settings = make_settings(tmp_path, **defaults)
             client = await start_app(settings, clock=clock)
             yield Harness(sim, clock, client, client.app, oncall, owner, github)
     finally:

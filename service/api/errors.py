@@ -61,6 +61,14 @@ class ApiError(web.HTTPException):
         self.extra = extra
 
 
+def _keep_headers(response: web.Response, exc: web.HTTPException) -> web.Response:
+    """The exception's own headers (Allow, WWW-Authenticate, Retry-After) on the JSON answer."""
+    for name, value in exc.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id, turn every error into JSON, and never leak a traceback."""
@@ -69,14 +77,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = error_response(exc.status_code, exc.message, **exc.extra)
-        for name, value in exc.headers.items():
-            if name.lower() != "content-type":
-                response.headers[name] = value
+        response = _keep_headers(error_response(exc.status_code, exc.message, **exc.extra), exc)
     except web.HTTPException as exc:
         if exc.status_code < 400:
             raise
-        response = error_response(exc.status_code, exc.text or exc.reason)
+        # aiohttp's own answers carry headers that are part of them (405: Allow).
+        response = _keep_headers(error_response(exc.status_code, exc.text or exc.reason), exc)
+    except ConnectionResetError:  # the client went away: nobody reads this answer
+        log.info("request_aborted", path=request.path, method=request.method)
+        response = error_response(400, "the client closed the connection")
     except StoreUnavailable as exc:  # a read handler's store is down: retry, not a bug
         log.error("request_store_unavailable", path=request.path, error=redact(str(exc)))
         response = error_response(503, "the store cannot answer right now; retry later")

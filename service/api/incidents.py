@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from service.api.auth import require_bearer
@@ -11,6 +13,8 @@ from service.api.page import render_incident
 from service.domain.lifecycle import State
 
 MAX_LIMIT = 500
+# An incident id's characters (service.domain.incidents.new_incident_id), with room to spare.
+_INCIDENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def _authorize_read(request: web.Request) -> None:
@@ -31,7 +35,7 @@ def _query_limit(request: web.Request) -> int:
 
 def _query_state(request: web.Request) -> State | None:
     raw = request.query.get("state")
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return State(raw)
@@ -40,11 +44,29 @@ def _query_state(request: web.Request) -> State | None:
         raise ApiError(400, f"state must be one of {allowed}", field="state") from None
 
 
+def _query_before(request: web.Request) -> str | None:
+    raw = request.query.get("before")
+    if raw is None:
+        return None
+    if not _INCIDENT_ID.fullmatch(raw):
+        raise ApiError(400, "before must be an incident id, as next_before gives it",
+                       field="before")
+    return raw
+
+
 async def list_incidents(request: web.Request) -> web.Response:
+    """A page of incidents, newest first; ``next_before`` pages on (keyset: no incident is
+    skipped or shown twice while new ones arrive), null on the last page."""
     _authorize_read(request)
-    state, limit = _query_state(request), _query_limit(request)
-    rows = await request.app[STORE].list_incidents(state, limit)
-    return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows]})
+    state, limit, before = _query_state(request), _query_limit(request), _query_before(request)
+    try:
+        rows = await request.app[STORE].list_incidents(state, limit + 1, before)
+    except KeyError:
+        raise ApiError(404, f"before names no incident: {before!r}", field="before") from None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows],
+                              "next_before": rows[-1].id if more else None})
 
 
 def _wants_html(request: web.Request) -> bool:

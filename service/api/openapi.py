@@ -36,7 +36,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "bad input; the message names the field", 401: "missing or invalid credentials",
-            404: "unknown id", 409: "nothing to approve", 413: "body over the limit",
+            404: "unknown id", 408: "body not received in time (server.body_timeout_s)",
+            409: "nothing to approve", 413: "body over the limit",
             415: "not application/json",
             503: "the store cannot commit or answer right now; retry (Retry-After)"}
     return {str(c): _json(_ref("ErrorBody"), text[c]) for c in codes}
@@ -59,7 +60,7 @@ def build_openapi() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": _ref("Notification")}}},
                 "responses": {"200": _json({"type": "object"}, "stored durably"),
-                              **_errors(400, 401, 413, 415, 503)},
+                              **_errors(400, 401, 408, 413, 415, 503)},
             }},
             "/incidents": {"get": {
                 "summary": "Incidents, newest first", "security": bearer,
@@ -69,10 +70,18 @@ def build_openapi() -> dict[str, Any]:
                                  "resolved"]}},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    {"name": "before", "in": "query",
+                     "description": "the next_before of the previous page: the incidents "
+                                    "listed after that one (keyset pagination)",
+                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"}},
                 ],
                 "responses": {"200": _json({"type": "object", "properties": {
-                    "incidents": {"type": "array", "items": _ref("IncidentSummary")}}},
-                    "incidents"), **_errors(400, 401, 503)},
+                    "incidents": {"type": "array", "items": _ref("IncidentSummary")},
+                    "next_before": {"type": ["string", "null"],
+                                    "description": "pass as before for the next page; "
+                                                   "null on the last page"}},
+                    "required": ["incidents", "next_before"]},
+                    "incidents, newest first"), **_errors(400, 401, 404, 503)},
             }},
             "/incidents/{incident_id}": {"get": {
                 "summary": "One incident's whole story (HTML when the client asks for it)",
@@ -96,6 +105,9 @@ def build_openapi() -> dict[str, Any]:
                 "200": {"description": "ready"}, "503": {"description": "not ready"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
                 "description": "text exposition format"}}}},
+            "/openapi.json": {"get": {"summary": "this document", "security": [],
+                                      "responses": {"200": _json({"type": "object"},
+                                                                 "OpenAPI 3.1")}}},
         },
         "components": {
             "schemas": defs["$defs"],

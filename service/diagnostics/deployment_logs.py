@@ -101,12 +101,15 @@ async def collect_control_plane_logs(
     kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
     timeout_s: float | None = None,
 ) -> Collected[ScanResult]:
-    """Runbook step 2: control-plane logs, cache patterns."""
+    """Runbook step 2: control-plane logs, cache patterns (and each signature's success
+    lines, where its episode ends)."""
     platform = settings.platform
+    signatures = settings.diagnostics.signatures
+    markers = [m for s in signatures if (m := s.recovery_marker()) is not None]
     return await collect_deployment_logs(
         kube, settings, deployment=platform.control_plane_deployment,
         container=platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
-        since=since, now=now, timeout_s=timeout_s)
+        since=since, now=now, timeout_s=timeout_s, signatures=[*signatures, *markers])
 
 
 async def collect_worker_logs(

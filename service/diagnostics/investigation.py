@@ -11,6 +11,7 @@ Boundary: orchestration only; each step lives in its own module.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -19,8 +20,14 @@ from service.diagnostics.failed_jobs import collect_failed_jobs
 from service.diagnostics.kill_switch import collect_kill_switch
 from service.diagnostics.registry import collect_registry_health
 from service.diagnostics.workloads import collect_workloads
-from service.domain.evidence import Collected, EvidenceBundle, FailedJobs
+from service.domain.evidence import (
+    Collected,
+    EvidenceBundle,
+    FailedJobs,
+    episode_start,
+)
 from service.domain.logscan import ScanResult
+from service.domain.signatures import SignatureConfig, recovery_name
 from service.kube import KubeClient
 from service.kube_scope import sharing_reads
 from service.settings import Settings
@@ -68,11 +75,51 @@ def _fill_run_ids(jobs: Collected[FailedJobs], logs: list[Collected[ScanResult]]
             job.run_id = by_job.get(job.name)
 
 
+def _episode(signature: str, logs: list[Collected[ScanResult]], jobs: Collected[FailedJobs],
+             alert_at: datetime) -> tuple[datetime | None, datetime | None]:
+    """Where this episode starts: the failures (log occurrences, failed jobs) after the last
+    successful build before the alert, as the control-plane logged it (``recovered`` lines:
+    the jobs themselves vanish with their TTL; a mirror that succeeds while builds fail is no
+    recovery, so the markers name builds)."""
+    failures: list[datetime] = []
+    for got in logs:
+        if got.data is not None:
+            failures += [o.first_seen for o in got.data.stats(signature).occurrence_list
+                         if o.first_seen is not None]
+    for job in jobs.data.jobs if jobs.data is not None else []:
+        when = job.finished_at or job.created_at
+        if job.signature == signature and when is not None:
+            failures.append(when)
+    successes: list[datetime] = []
+    if logs and logs[0].data is not None:  # the control-plane scan carries the markers
+        successes += [o.first_seen for o in
+                      logs[0].data.stats(recovery_name(signature)).occurrence_list
+                      if o.first_seen is not None]
+    return episode_start(failures, successes, alert_at)
+
+
+def _causes(config: SignatureConfig | None, logs: list[Collected[ScanResult]],
+            jobs: Collected[FailedJobs]) -> list[str]:
+    """What the matching lines name as the cause (``SignatureConfig.cause``), in order."""
+    if config is None or config.cause is None:
+        return []
+    pattern = re.compile(config.cause)
+    lines = [line for job in (jobs.data.jobs if jobs.data is not None else [])
+             if job.signature == config.name for line in job.last_lines]
+    for got in logs:
+        if got.data is not None:
+            stats = got.data.stats(config.name)
+            lines += [m.excerpt for m in (*stats.excerpts, *stats.context)]
+    found = [m.group(1) for line in lines if (m := pattern.search(line))]
+    return list(dict.fromkeys(found))
+
+
 async def collect_evidence(
     kube: KubeClient, settings: Settings, *, incident_id: str, signature: str,
-    now: datetime, since: datetime | None = None,
+    now: datetime, since: datetime | None = None, alert_at: datetime | None = None,
 ) -> EvidenceBundle:
-    """Every runbook diagnostic for ``signature`` since ``since`` (default: the log window)."""
+    """Every runbook diagnostic for ``signature`` since ``since`` (default: the log window);
+    ``alert_at`` (default ``now``) bounds the episode: see ``episode_start``."""
     diag = settings.diagnostics
     since = since or now - timedelta(seconds=diag.log_window_s)
     started = time.monotonic()
@@ -89,6 +136,8 @@ async def collect_evidence(
         )
     _fill_run_ids(failed, [cp_logs, worker_logs])
     confirmed, first, last, run_ids = _summary(signature, [cp_logs, worker_logs], failed)
+    episode, last_ok = _episode(signature, [cp_logs, worker_logs], failed, alert_at or now)
+    config = next((c for c in diag.signatures if c.name == signature), None)
     return EvidenceBundle(
         incident_id=incident_id,
         collected_at=now,
@@ -98,6 +147,9 @@ async def collect_evidence(
         first_error_at=first,
         last_error_at=last,
         run_ids=run_ids,
+        episode_start=episode,
+        last_success_at=last_ok,
+        causes=_causes(config, [cp_logs, worker_logs], failed),
         duration_s=round(time.monotonic() - started, 3),
         workloads=workloads,
         control_plane_logs=cp_logs,

@@ -82,19 +82,30 @@ async def _from_env_from(kube: KubeClient, container: dict[str, Any],
 
 
 async def _from_env(kube: KubeClient, deploy: dict[str, Any], key: str,
-                    preferred: str) -> tuple[str, str | None]:
+                    preferred: str) -> KillSwitchState:
     container, entry = _container_with(deploy, key, preferred)
     location = (f"deployment/{deploy.get('metadata', {}).get('name')} "
                 f"container {container.get('name')} env {key}")
     if entry is not None and "value" in entry:
-        return location, str(entry["value"])
+        return KillSwitchState(location=location, value=str(entry["value"]), source="value")
     if entry is not None:
         origin, value = await _from_ref(kube, entry.get("valueFrom") or {})
-        return f"{location} (from {origin})", value
+        ref = _ref_of(entry.get("valueFrom") or {}) or origin
+        return KillSwitchState(location=f"{location} (from {origin})", value=value,
+                               source="valueFrom", ref=ref)
     found = await _from_env_from(kube, container, key)
     if found is None:
-        return f"{location} (not set)", None
-    return f"{location} (envFrom {found[0]})", found[1]
+        return KillSwitchState(location=f"{location} (not set)", value=None, source="unset")
+    return KillSwitchState(location=f"{location} (envFrom {found[0]})", value=found[1],
+                           source="envFrom", ref=found[0])
+
+
+def _ref_of(ref: dict[str, Any]) -> str | None:
+    """``secret/<name> key <key>`` for a ``valueFrom`` reference."""
+    for field, kind in (("secretKeyRef", "secret"), ("configMapKeyRef", "configmap")):
+        if field in ref:
+            return f"{kind}/{ref[field].get('name')} key {ref[field].get('key')}"
+    return None
 
 
 async def read_kill_switch(kube: KubeClient, settings: Settings,
@@ -113,8 +124,8 @@ async def read_kill_switch(kube: KubeClient, settings: Settings,
 
     if target.kind == "deployment-env":
         deploy = await deployment(target.name)
-        location, value = await _from_env(kube, deploy, target.key,
-                                          settings.platform.control_plane_container)
+        found = await _from_env(kube, deploy, target.key,
+                                settings.platform.control_plane_container)
     else:
         holder, deploy = await asyncio.gather(
             kube.get_secret(target.name) if target.kind == "secret"
@@ -122,15 +133,14 @@ async def read_kill_switch(kube: KubeClient, settings: Settings,
             deployment(target.restart_deployment))
         raw = (holder.get("data") or {}).get(target.key)
         value = _decode(raw) if target.kind == "secret" else raw
-        location = f"{target.kind}/{target.name} key {target.key}"
+        found = KillSwitchState(location=f"{target.kind}/{target.name} key {target.key}",
+                                value=value, source="object")
     meta, status = deploy.get("metadata") or {}, deploy.get("status") or {}
-    return KillSwitchState(
-        location=location,
-        value=value,
-        rollout_complete=rollout_complete(deploy),
-        generation=meta.get("generation"),
-        observed_generation=status.get("observedGeneration"),
-    )
+    return found.model_copy(update={
+        "rollout_complete": rollout_complete(deploy),
+        "generation": meta.get("generation"),
+        "observed_generation": status.get("observedGeneration"),
+    })
 
 
 async def collect_kill_switch(

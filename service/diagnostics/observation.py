@@ -4,7 +4,7 @@ Purpose: the runbook's checks after the switch: did new build/mirror/codegen job
 ``since``) end ``Complete`` or ``Failed``, and with which signature (from the failed one's log
 tail); which distinct builds carried the signature in control-plane logs since ``since``; the
 registry's health and the switch's state. All parts run concurrently, each under the collector
-timeout; a part that fails leaves a line in ``errors`` and the rest stands (never raises).
+timeout; a part that fails leaves a ``Gap`` and the rest stands (never raises).
 Boundary: reads through ``KubeClient``; the policy that judges these facts is elsewhere.
 """
 
@@ -25,7 +25,7 @@ from service.diagnostics.kill_switch import collect_kill_switch
 from service.diagnostics.outcome import Incomplete, run_collector
 from service.diagnostics.registry import collect_registry_health
 from service.domain.evidence import Collected, CollectorStatus, JobInfo
-from service.domain.facts import BuildOutcome, Facts, SignatureSighting
+from service.domain.facts import BuildOutcome, Facts, Gap, SignatureSighting
 from service.domain.logscan import ScanResult
 from service.domain.signatures import SOURCE_CONTROL_PLANE
 from service.kube import KubeClient
@@ -86,9 +86,10 @@ def sightings(scan: ScanResult, signature: str, since: datetime) -> list[Signatu
     return out
 
 
-def _note(errors: list[str], part: str, got: Collected[T]) -> T | None:
+def _note(gaps: list[Gap], part: str, got: Collected[T]) -> T | None:
     if got.status is not CollectorStatus.OK:
-        errors.append(f"{part}: {got.status.value} ({got.hint or got.error or 'no detail'})")
+        gaps.append(Gap(part=part, status=got.status.value,
+                        detail=got.hint or got.error or "no detail"))
     return got.data
 
 
@@ -110,17 +111,18 @@ async def collect_facts(kube: KubeClient, settings: Settings, *, signature: str,
             collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
             collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
         )
-    errors: list[str] = []
+    gaps: list[Gap] = []
     if not chosen:
-        errors.append(f"control_plane_logs: signature {signature!r} is not configured")
-    found_builds = _note(errors, "builds", builds)
-    scan = _note(errors, "control_plane_logs", logs)
+        gaps.append(Gap(part="control_plane_logs", status="error",
+                        detail=f"signature {signature!r} is not configured"))
+    found_builds = _note(gaps, "builds", builds)
+    scan = _note(gaps, "control_plane_logs", logs)
     return Facts(
         collected_at=now,
         since=since,
         builds=found_builds.items if found_builds is not None else [],
         sightings=sightings(scan, signature, since) if scan is not None else [],
-        registry=_note(errors, "registry", registry),
-        kill_switch=_note(errors, "kill_switch", switch),
-        errors=errors,
+        registry=_note(gaps, "registry", registry),
+        kill_switch=_note(gaps, "kill_switch", switch),
+        gaps=gaps,
     )

@@ -12,10 +12,22 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    WithJsonSchema,
+    field_validator,
+)
 
 # Alertmanager marks "no end time" with Go's zero time.
 GO_ZERO_TIME_YEAR = 1
+# The stores keep counts in a 32-bit INTEGER column (PostgreSQL's INTEGER): a larger number is
+# the client's mistake (400), not an overflow in the store (500, retried by Alertmanager forever).
+MAX_COUNT = 2**31 - 1
 
 
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
@@ -29,8 +41,36 @@ def _no_surrogates(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_surrogates)]
-Labels = dict[Text, Text]
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer: a number without a fraction (3 and 3.0 alike); never a boolean
+    # or a string, which pydantic's lax mode would turn into one.
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**63:
+        return int(value)
+    return value
+
+
+Count = Annotated[StrictInt, BeforeValidator(_json_integer)]
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339(value: object) -> object:
+    # The schema's date-time: RFC 3339 text with its offset. pydantic alone would also take
+    # a number or a numeric string as Unix time, which no Alertmanager sends.
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a time zone, "
+                         "e.g. 2026-02-26T10:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
+# What the schema says of text, so a client (and a schema-driven fuzzer) knows NUL is refused.
+# Lone surrogates are refused too; a JSON Schema pattern cannot name them portably.
+NO_NUL = "^[^\\x00]*$"
+Text = Annotated[str, AfterValidator(_no_surrogates),
+                 Field(json_schema_extra={"pattern": NO_NUL})]
+Labels = Annotated[dict[Text, Text], WithJsonSchema({
+    "type": "object", "propertyNames": {"pattern": NO_NUL},
+    "additionalProperties": {"type": "string", "pattern": NO_NUL}})]
 
 
 class _Payload(BaseModel):
@@ -43,8 +83,8 @@ class Alert(_Payload):
     status: Literal["firing", "resolved"]
     labels: Labels
     annotations: Labels = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: Timestamp
+    endsAt: Timestamp | None = None
     generatorURL: Text = ""
     fingerprint: Text = Field(min_length=1, max_length=128)
 
@@ -73,7 +113,7 @@ class Notification(_Payload):
 
     version: Literal["4"]
     groupKey: Text = Field(min_length=1, max_length=4096)
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: Count = Field(default=0, ge=0, le=MAX_COUNT)
     status: Literal["firing", "resolved"]
     receiver: Text
     groupLabels: Labels = Field(default_factory=dict)

@@ -8,9 +8,10 @@ Configured names and values they quote (the switch's key, the namespace...) come
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from service.domain.compose import compose_event, compose_evidence
+from service.domain.compose import MAX_RUN_IDS, capped, compose_event, compose_evidence
+from service.domain.facts import BuildOutcome, Facts
 from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
 from service.domain.policy import Escalate
@@ -22,7 +23,11 @@ _RULE_TITLES = {
     "recovery_deadline": "not recovered within the deadline",
     "registry": "registry unavailable while mirror jobs fail",
     "rollout_stuck": "control-plane rollout did not finish",
+    "mitigation_failed": "the cluster refused the kill switch",
+    "blind": "the responder cannot see what it needs",
+    "no_fix": "no automatic fix for this signature",
 }
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
@@ -70,16 +75,95 @@ def _base_sections(incident: Incident, text: RunbookText,
     return evidence.facts, sections
 
 
+def _investigated(incident: Incident, text: RunbookText,
+                  public_url: str) -> list[MessageSection]:
+    """The first investigation's logs and jobs, titled with when they were read (they are
+    not what the cluster says now: the fresh facts are above them)."""
+    bundle = incident.latest_evidence
+    if bundle is None:
+        return []
+    _, sections = _base_sections(incident, text, public_url)
+    at = f"{bundle.collected_at:%H:%M:%S} UTC"
+    return [s.model_copy(update={"title": f"{s.title} (investigation at {at})",
+                                 "priority": s.priority + 2})
+            for s in sections]
+
+
+def _switch_now(facts: Facts | None) -> str:
+    state = facts.kill_switch if facts is not None else None
+    if state is None:
+        return "unknown (cannot be read now)"
+    value = state.value if state.value is not None else "unset (cache on)"
+    rollout = {True: ", rollout complete", False: ", rollout in progress", None: ""}
+    return f"{state.location} = {value}{rollout[state.rollout_complete]}"
+
+
+def _failed_after(policy: PolicyRecord, signature: str) -> list[BuildOutcome]:
+    watch = policy.watch
+    failed = [b for b in watch.builds.values()
+              if b.status == "Failed" and b.signature == signature]
+    return sorted(failed, key=lambda b: (b.finished_at or b.created_at or _EPOCH, b.job))
+
+
+def _last_error(incident: Incident, policy: PolicyRecord, facts: Facts | None) -> datetime | None:
+    times = [b.finished_at for b in _failed_after(policy, incident.signature) if b.finished_at]
+    times += [t for t in (policy.watch.last_sighting_at,
+                          incident.latest_evidence.last_error_at
+                          if incident.latest_evidence else None) if t is not None]
+    if facts is not None:
+        times += [s.last_seen for s in facts.sightings
+                  if s.signature == incident.signature and s.last_seen is not None]
+    return max(times, default=None)
+
+
+def fresh_facts(incident: Incident, policy: PolicyRecord, facts: Facts | None) -> list[Fact]:
+    """What is true at the decision: the switch now, this episode's first and last error,
+    the run ids of its failures (those after the switch first)."""
+    failed = _failed_after(policy, incident.signature)
+    bundle = incident.latest_evidence
+    runs = [b.run_id for b in reversed(failed) if b.run_id]
+    runs += bundle.run_ids if bundle is not None else []
+    out = [Fact(name="Signature", value=incident.signature),
+           Fact(name="Namespace", value=incident.namespace),
+           Fact(name="Kill switch now", value=_switch_now(facts)),
+           Fact(name="First failure", value=_when(policy.episode_start
+                                                  or incident.first_failure_at)),
+           Fact(name="Last error", value=_when(_last_error(incident, policy, facts)))]
+    if runs:
+        out.append(Fact(name="Run ids", value=capped(list(dict.fromkeys(runs)), MAX_RUN_IDS)))
+    if incident.related_issue:
+        out.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
+    return out
+
+
+def _failures_section(policy: PolicyRecord, signature: str) -> list[MessageSection]:
+    failed = _failed_after(policy, signature)
+    if not failed:
+        return []
+    streak = policy.watch.streak
+    lines = [f"{b.job} ({b.kind}{', run ' + b.run_id if b.run_id else ''}): failed at "
+             f"{_when(b.finished_at or b.created_at)}"
+             + ("  <- in the streak" if i >= len(failed) - streak else "")
+             for i, b in enumerate(failed)]
+    title = f"Failed after the switch ({len(failed)}; the last {streak} in a row)"
+    return [MessageSection(title=title, lines=lines, priority=1)]
+
+
 def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalate, *,
-                       text: RunbookText, public_url: str, rollback_plan: str,
-                       now: datetime) -> Message:
-    facts, sections = _base_sections(incident, text, public_url)
+                       facts: Facts | None, text: RunbookText, public_url: str,
+                       rollback_plan: str, now: datetime) -> Message:
+    """An escalation, from the facts of the decision that fires it (``facts``: the cluster
+    as observed then; ``policy``: the record as that decision left it)."""
     head = [MessageSection(title="Why", lines=[action.reason], priority=0),
-            MessageSection(title="Next step", lines=[escalation_step(action.rule, text),
+            MessageSection(title="Next step", lines=[escalation_step(action.rule, text,
+                                                                     policy.mitigation.manual),
                                                      f"Rollback plan: {rollback_plan}"],
                            priority=0),
             MessageSection(title="What was done", lines=actions_taken(policy, text),
                            priority=1)]
+    if facts is not None and facts.gaps:
+        head.append(MessageSection(title="Cannot read now",
+                                   lines=[g.describe() for g in facts.gaps], priority=1))
     who = {"all": "SRE on-call and the Owner", "oncall": "SRE on-call",
            "owner": "the Owner"}[action.audience]
     return compose_event(
@@ -87,7 +171,9 @@ def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalat
         audience=action.audience,
         title=f"[{incident.id}] ESCALATION: {_RULE_TITLES[action.rule]}",
         summary=f"Escalated to {who}: {action.reason}.",
-        facts=[*facts, Fact(name="Rule", value=action.rule)], sections=[*head, *sections],
+        facts=[*fresh_facts(incident, policy, facts), Fact(name="Rule", value=action.rule)],
+        sections=[*head, *_failures_section(policy, incident.signature),
+                  *_investigated(incident, text, public_url)],
         public_url=public_url, created_at=now,
     )
 
@@ -130,21 +216,30 @@ def compose_mitigated(incident: Incident, policy: PolicyRecord, *, text: Runbook
 
 
 def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
-                     text: RunbookText, public_url: str, now: datetime) -> Message:
-    """The final update (also the GitHub issue comment): root cause, timeline, MTTR."""
+                     confirmed: bool, text: RunbookText, public_url: str,
+                     now: datetime) -> Message:
+    """The final update (also the GitHub issue comment): root cause, timeline, MTTR. An
+    incident the evidence never confirmed claims no cause and no recovery time."""
     mttr = policy.mttr_s
-    mttr_text = f"{mttr / 60:.1f} min" if mttr is not None else "unknown"
-    root = ("Stale registry cache (tag visible, manifest gone): Kaniko failed with "
-            "MANIFEST_UNKNOWN while retrieving image from cache."
-            if incident.signature == "cache" else f"Signature {incident.signature}.")
+    mttr_text = f"{mttr / 60:.1f} min" if mttr is not None else "none (not confirmed)"
+    if not confirmed:
+        root = (f"Not established: the evidence never confirmed the {incident.signature} "
+                "signature; the alert closed after new builds succeeded and a clean window.")
+    elif incident.signature == "cache":
+        root = ("Stale registry cache (tag visible, manifest gone): Kaniko failed with "
+                "MANIFEST_UNKNOWN while retrieving image from cache.")
+    else:
+        root = f"Signature {incident.signature}."
     timeline = [f"{_when(e.at)} {e.message}" for e in incident.timeline
                 if e.kind not in {"notification_queued"}][-25:]
+    head = "Recovered" if confirmed else "Closed, cause not confirmed"
     return compose_event(
         incident, event="resolved", key="resolved", severity="info", audience="all",
-        title=f"[{incident.id}] Recovered: {incident.signature} (MTTR {mttr_text})",
-        summary=f"Recovered: {reason}. MTTR {mttr_text} (SLO 30 min).",
+        title=f"[{incident.id}] {head}: {incident.signature} (MTTR {mttr_text})",
+        summary=f"{head}: {reason}. MTTR {mttr_text} (SLO 30 min).",
         facts=[Fact(name="Signature", value=incident.signature),
-               Fact(name="First failure", value=_when(incident.first_failure_at)),
+               Fact(name="First failure",
+                    value=_when(policy.episode_start or incident.first_failure_at)),
                Fact(name="MTTR", value=mttr_text)],
         sections=[MessageSection(title="Root cause", lines=[root], priority=0),
                   MessageSection(title="What was done", lines=actions_taken(policy, text),

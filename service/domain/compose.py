@@ -49,9 +49,11 @@ def incident_link(public_url: str, incident_id: str) -> str:
 
 
 def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: RunbookText,
-                     public_url: str, key: str) -> Message:
+                     public_url: str, key: str, next_step: list[str] | None = None) -> Message:
     """The on-call's first message: what happened and the evidence, by priority; the
-    runbook's step quotes the configured values in ``text``."""
+    runbook's step quotes the configured values in ``text``. ``next_step``: what the first
+    decision made of it (the responder acts, or needs a person); the runbook's own step for
+    this signature and switch value otherwise."""
     occurrences = _occurrences(bundle)
     where = f"{incident.namespace}"
     confirmed = "confirmed in logs/jobs" if bundle.confirmed else "NOT confirmed by evidence yet"
@@ -63,7 +65,8 @@ def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: Runboo
     if missing:
         summary += f" {len(missing)} diagnostic(s) missing (see below)."
     sections = [
-        MessageSection(title="Next step (runbook)", lines=_next_step(bundle, text),
+        MessageSection(title="Next step (runbook)",
+                       lines=next_step if next_step is not None else _next_step(bundle, text),
                        priority=PRIORITY_NEXT_STEP),
         *_failed_jobs(bundle),
         *_missing(bundle),
@@ -149,7 +152,8 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
 
 
-def _capped(items: Sequence[str], limit: int) -> str:
+def capped(items: Sequence[str], limit: int) -> str:
+    """The first ``limit`` items, and how many more: whole items, never one cut mid-value."""
     shown = ", ".join(items[:limit])
     extra = len(items) - limit
     return f"{shown} (+{extra} more)" if extra > 0 else shown
@@ -174,7 +178,7 @@ def _facts(incident: Incident, bundle: EvidenceBundle, occurrences: int) -> list
         Fact(name="Occurrences", value=str(occurrences)),
     ]
     if bundle.run_ids:
-        facts.append(Fact(name="Run ids", value=_capped(bundle.run_ids, MAX_RUN_IDS)))
+        facts.append(Fact(name="Run ids", value=capped(bundle.run_ids, MAX_RUN_IDS)))
     facts.append(Fact(name="Kill switch", value=_kill_switch(bundle)))
     if incident.related_issue:
         facts.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
@@ -268,7 +272,7 @@ def _registry(bundle: EvidenceBundle) -> list[MessageSection]:
         f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}",
     ]
     if data.failed_mirror_jobs:
-        lines.append(f"failed mirror jobs: {_capped(data.failed_mirror_jobs, MAX_JOBS)}")
+        lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS)}")
     if data.degraded_together:
         lines.append("registry and mirror jobs degrade together: escalate (runbook rule 3)")
     return [MessageSection(title="Registry and mirrors", lines=lines, priority=PRIORITY_REGISTRY)]

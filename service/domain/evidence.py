@@ -101,6 +101,11 @@ class KillSwitchState(BaseModel):
 
     location: str  # e.g. "deployment/codex-k8s-control-plane container control-plane env"
     value: str | None
+    # Where the value comes from: a literal env ``value`` (patchable in place), an env
+    # ``valueFrom`` or ``envFrom`` reference (``ref``: that Secret/ConfigMap key), a key of
+    # the configured Secret/ConfigMap (``object``), or nowhere (``unset``: cache on).
+    source: Literal["value", "valueFrom", "envFrom", "object", "unset"] = "value"
+    ref: str | None = None
     rollout_complete: bool | None = None
     generation: int | None = None
     observed_generation: int | None = None
@@ -117,6 +122,13 @@ class EvidenceBundle(BaseModel):
     first_error_at: datetime | None = None
     last_error_at: datetime | None = None
     run_ids: list[str] = Field(default_factory=list)
+    episode_start: datetime | None = Field(
+        default=None, description="the first failure after the last successful build before "
+        "the alert: where this episode (the 30-minute clock, MTTR) starts")
+    last_success_at: datetime | None = Field(
+        default=None, description="the last successful build before the alert, if seen")
+    causes: list[str] = Field(default_factory=list,
+                              description="what the logs name as the cause (a bad build ref)")
     duration_s: float = 0.0
     workloads: Collected[Workloads]
     control_plane_logs: Collected[ScanResult]
@@ -136,6 +148,10 @@ class EvidenceBundle(BaseModel):
             "kill_switch": self.kill_switch,  # type: ignore[dict-item]
         }
 
+    def blind(self) -> bool:
+        """No diagnostic could run at all (no cluster access)."""
+        return all(got.status is not CollectorStatus.OK for got in self.collectors().values())
+
     def missing(self) -> list[str]:
         """Collectors that did not answer ``ok``, with why, for the message."""
         out = []
@@ -144,3 +160,13 @@ class EvidenceBundle(BaseModel):
                 detail = got.hint or got.error or got.status.value
                 out.append(f"{name}: {got.status.value} ({detail})")
         return out
+
+
+def episode_start(failures: list[datetime], successes: list[datetime],
+                  alert_at: datetime) -> tuple[datetime | None, datetime | None]:
+    """(first failure of the episode, last success before it): the episode is the failures
+    after the last successful build before the alert, so a recovered earlier episode in the
+    same 6-hour window does not start this one's clock."""
+    last_ok = max((s for s in successes if s <= alert_at), default=None)
+    first = min((f for f in failures if last_ok is None or f > last_ok), default=None)
+    return first, last_ok

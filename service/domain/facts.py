@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.domain.evidence import JobKind, KillSwitchState, RegistryHealth
+from service.domain.evidence import EvidenceBundle, JobKind, KillSwitchState, RegistryHealth
 
 
 class BuildOutcome(BaseModel):
@@ -42,17 +42,27 @@ GapStatus = Literal["forbidden", "timeout", "error", "unreachable"]
 
 
 class Gap(BaseModel):
-    """A part of the namespace the live view has been unable to read since ``since``."""
+    """A part of the cluster the responder could not read (a live view's part, or a
+    collector's at a one-off observation)."""
 
-    part: GapPart
-    since: datetime
-    status: GapStatus
-    detail: str = Field(description="the last failure, redacted")
+    part: str = Field(description="jobs | pods | deployments | control_plane_logs | job_logs | "
+                                  "kill_switch | builds | registry | cluster")
+    status: str = Field(description="forbidden | timeout | unreachable | error")
+    detail: str = Field(description="the last failure, redacted (or the grant, for a "
+                                    "collector's forbidden)")
     hint: str | None = Field(default=None, description="the RBAC grant that would fix it")
+    since: datetime | None = Field(default=None, description="failing since (a live view "
+                                   "knows; a one-off read leaves it to the policy record)")
+
+    def describe(self) -> str:
+        if self.status == "forbidden":
+            return f"{self.part}: forbidden; {self.hint or self.detail}"
+        return f"{self.part}: {self.status} ({self.detail})"
 
 
 class Facts(BaseModel):
-    """One observation of the cluster since ``since`` (never raises: ``errors`` says gaps)."""
+    """One observation of the cluster since ``since`` (never raises: ``gaps`` says what is
+    missing)."""
 
     collected_at: datetime
     since: datetime
@@ -60,5 +70,11 @@ class Facts(BaseModel):
     sightings: list[SignatureSighting] = Field(default_factory=list)
     registry: RegistryHealth | None = None
     kill_switch: KillSwitchState | None = None
-    errors: list[str] = Field(default_factory=list)
-    gaps: list[Gap] = Field(default_factory=list, description="parts the live view cannot read")
+    gaps: list[Gap] = Field(default_factory=list)
+
+
+def facts_of(bundle: EvidenceBundle) -> Facts:
+    """The evidence bundle as the first decision's observation (the switch, the registry):
+    the watch counts builds from its own start, so none are carried over."""
+    return Facts(collected_at=bundle.collected_at, since=bundle.collected_at,
+                 registry=bundle.registry.data, kill_switch=bundle.kill_switch.data)

@@ -12,18 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
 
 from service.domain.evidence import EvidenceBundle, RegistryHealth
 from service.domain.facts import Facts
 from service.domain.lifecycle import State
-from service.domain.policy_record import (
-    Escalation,
-    Mode,
-    PolicyRecord,
-    Rule,
-    WatchRecord,
-)
+from service.domain.messages import Audience
+from service.domain.policy_record import Escalation, Mode, PolicyRecord, Rule
+from service.domain.watch import merge_builds, track_gaps
+
+# The switch is off (by us, found so, or by a person): its rollout is what to wait for.
+SWITCHED = frozenset({"applied", "already_off", "observed_off"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,7 @@ class PolicyConfig:
     # Which finished jobs speak for a signature: a cache failure shows in builds and mirrors,
     # a bad build ref in the codegen check. Signatures not listed use builds and mirrors.
     watched_kinds: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    blind_after: timedelta = timedelta(minutes=5)
 
     def kinds_for(self, signature: str) -> frozenset[str]:
         return self.watched_kinds.get(signature, frozenset({"build", "mirror"}))
@@ -61,13 +60,14 @@ class RequestApproval:
 @dataclass(frozen=True)
 class Escalate:
     rule: Rule
-    audience: Literal["oncall", "owner", "all"]
+    audience: Audience
     reason: str
 
 
 @dataclass(frozen=True)
 class Resolve:
     mttr_s: float | None
+    confirmed: bool  # the evidence confirmed the signature: a root cause and an MTTR sample
     reason: str
 
 
@@ -82,49 +82,18 @@ class Decision:
     notes: list[str] = field(default_factory=list)  # timeline lines: why the record changed
 
 
-def _first_failure(first_failure_at: datetime, evidence: EvidenceBundle | None) -> datetime:
-    if evidence is not None and evidence.first_error_at is not None:
-        return min(first_failure_at, evidence.first_error_at)
+
+
+def _episode_start(record: PolicyRecord, first_failure_at: datetime,
+                   evidence: EvidenceBundle | None) -> datetime:
+    """The episode's first failure, fixed at the first decision; the alert's start when the
+    evidence found none (an unconfirmed incident)."""
+    if record.episode_start is not None:
+        return record.episode_start
+    if evidence is not None and evidence.episode_start is not None:
+        # The alert starts after the last success by construction (episode_start's bound).
+        return min(first_failure_at, evidence.episode_start)
     return first_failure_at
-
-
-def _merge_builds(watch: WatchRecord, facts: Facts, signature: str,
-                  kinds: frozenset[str]) -> list[str]:
-    """Fold newly finished jobs of ``kinds`` into the watch; recompute the streak."""
-    if watch.since is None:
-        return []
-    notes = []
-    for build in facts.builds:
-        if build.job in watch.builds or build.kind not in kinds:
-            continue
-        if build.created_at is not None and build.created_at < watch.since:
-            continue
-        watch.builds[build.job] = build
-        if build.status == "Failed" and build.signature == signature:
-            notes.append(f"{build.kind} job {build.job} failed with {signature}"
-                         f" (watched since {watch.since:%H:%M:%S})")
-        elif build.status == "Complete" and watch.first_success_at is None:
-            notes.append(f"{build.kind} job {build.job} completed"
-                         f" (watched since {watch.since:%H:%M:%S}): recovered")
-    streak = 0
-    for build in sorted(watch.builds.values(),
-                        key=lambda b: (b.finished_at or b.created_at or watch.since, b.job)):
-        if build.status == "Complete":
-            streak = 0
-            if watch.first_success_at is None or (
-                    build.finished_at and build.finished_at < watch.first_success_at):
-                watch.first_success_at = build.finished_at or facts.collected_at
-        elif build.signature == signature:
-            streak += 1
-            watch.max_streak = max(watch.max_streak, streak)
-    watch.streak = streak
-    for sighting in facts.sightings:
-        if sighting.signature != signature or sighting.last_seen is None:
-            continue
-        if sighting.last_seen >= watch.since and (
-                watch.last_sighting_at is None or sighting.last_seen > watch.last_sighting_at):
-            watch.last_sighting_at = sighting.last_seen
-    return notes
 
 
 def _degraded_registry(evidence: EvidenceBundle | None,
@@ -137,8 +106,8 @@ def _degraded_registry(evidence: EvidenceBundle | None,
     return None
 
 
-def _escalate(decision: Decision, rule: Rule, audience: Literal["oncall", "owner", "all"],
-              reason: str, now: datetime) -> None:
+def _escalate(decision: Decision, rule: Rule, audience: Audience, reason: str,
+              now: datetime) -> None:
     if rule in decision.record.escalations:
         return  # each rule fires at most once per incident
     decision.record.escalations[rule] = Escalation(rule=rule, at=now, audience=audience,
@@ -146,27 +115,34 @@ def _escalate(decision: Decision, rule: Rule, audience: Literal["oncall", "owner
     decision.actions.append(Escalate(rule, audience, reason))
 
 
-def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBundle | None,
+def _watch_from(decision: Decision, now: datetime) -> None:
+    decision.state = State.MONITORING
+    decision.record.watch.since = now
+
+
+def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBundle,
                        facts: Facts | None, now: datetime, config: PolicyConfig) -> None:
     mit = decision.record.mitigation
-    if mit.status != "none" or evidence is None:
-        return
-    registry_down = _degraded_registry(evidence, facts) is not None
     mit.mode, mit.decided_at = config.mode, now
-    if registry_down:
+    if _degraded_registry(evidence, facts) is not None:
         mit.status = "skipped"
         decision.notes.append("kill switch not applied: the registry is down and mirror jobs "
                               "fail, so the cache is not the cause")
-        decision.state = State.MONITORING
-        decision.record.watch.since = now
-    elif not (evidence.confirmed and signature in config.switch_signatures):
+        _watch_from(decision, now)
+    elif not evidence.confirmed:
         mit.status = "not_needed"
         wanted = "/".join(sorted(config.switch_signatures))
-        why = (f"the kill switch does not fix {signature}" if evidence.confirmed
-               else f"evidence does not confirm a {wanted} signature")
-        decision.notes.append(f"{why}: no kill switch; watching for recovery")
-        decision.state = State.MONITORING
-        decision.record.watch.since = now
+        decision.notes.append(f"evidence does not confirm a {wanted} signature: no kill "
+                              "switch; watching for recovery")
+        _watch_from(decision, now)
+    elif signature not in config.switch_signatures:
+        mit.status = "not_needed"
+        decision.notes.append(f"the kill switch does not fix {signature}: no automatic fix")
+        named = f"; the logs name {', '.join(evidence.causes)}" if evidence.causes else ""
+        _escalate(decision, "no_fix", "oncall",
+                  f"{signature} confirmed and the responder has no automatic fix for it{named}",
+                  now)
+        _watch_from(decision, now)
     elif config.mode == "auto":
         mit.status = "applying"
     elif config.mode == "approval":
@@ -174,11 +150,56 @@ def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBun
         decision.actions.append(RequestApproval())
     elif config.mode == "dry-run":
         mit.status = "dry_run"
-        decision.state = State.MONITORING
-        decision.record.watch.since = now
+        _watch_from(decision, now)
     else:
         mit.status = "observing"
         decision.notes.append("observe mode: watching for a person to set the switch off")
+
+
+def _follow_switch(decision: Decision, facts: Facts | None, now: datetime,
+                   config: PolicyConfig) -> None:
+    """The switch after the decision: a person's flip, the rollout, a refusal."""
+    mit = decision.record.mitigation
+    switch = facts.kill_switch if facts is not None else None
+    if mit.status in {"observing", "failed"} and switch is not None \
+            and (switch.value or "").lower() == config.off_value.lower():
+        mit.status, mit.applied_at, mit.new_value = "observed_off", now, switch.value
+        mit.rollout, mit.rollout_deadline_at = "waiting", now + config.rollout_timeout
+        decision.notes.append("a person set the kill switch off; waiting for the rollout")
+    if mit.status == "failed":
+        _escalate(decision, "mitigation_failed", "oncall",
+                  f"the cluster refused the kill switch: {mit.failure or 'no reason given'}",
+                  now)
+        if decision.record.watch.since is None:
+            _watch_from(decision, now)
+    if mit.status in SWITCHED and mit.rollout == "waiting" and switch:
+        if switch.rollout_complete:
+            mit.rollout, mit.rollout_finished_at = "complete", now
+            decision.notes.append("control-plane rollout finished: counting new builds from "
+                                  "now")
+            _watch_from(decision, now)
+        elif mit.rollout_deadline_at is not None and now >= mit.rollout_deadline_at:
+            mit.rollout = "stuck"
+            _escalate(decision, "rollout_stuck", "oncall",
+                      f"control-plane rollout not finished {_minutes(config.rollout_timeout)} "
+                      "after the switch", now)
+
+
+def _track_gaps(decision: Decision, facts: Facts, now: datetime, config: PolicyConfig) -> None:
+    """Rule 5 (blind): what the view cannot read, for longer than ``blind_after``."""
+    decision.notes += track_gaps(decision.record.watch, facts, now)
+    gaps = decision.record.watch.gaps
+    current = {gap.part: gap for gap in facts.gaps}
+    blind = [current[p].describe() for p, since in sorted(gaps.items())
+             if now - since >= config.blind_after]
+    if blind:
+        _escalate(decision, "blind", "oncall",
+                  f"the responder cannot see what its rules need for more than "
+                  f"{_minutes(config.blind_after)}: {'; '.join(blind)}", now)
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{int(span.total_seconds() // 60)} min"
 
 
 def evaluate(*, state: State, first_failure_at: datetime, signature: str,
@@ -188,8 +209,14 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
     decision = Decision(record=record.model_copy(deep=True), state=state)
     if state is State.RESOLVED:
         return decision
-    mit, watch = decision.record.mitigation, decision.record.watch
-    _decide_mitigation(decision, signature, evidence, facts, now, config)
+    rec = decision.record
+    mit, watch = rec.mitigation, rec.watch
+    if evidence is not None and evidence.blind():
+        _escalate(decision, "blind", "oncall",
+                  f"diagnostics cannot run at all: {'; '.join(evidence.missing())}", now)
+    elif evidence is not None and mit.status == "none":
+        rec.episode_start = _episode_start(rec, first_failure_at, evidence)
+        _decide_mitigation(decision, signature, evidence, facts, now, config)
 
     if mit.status == "approved":
         mit.status = "applying"
@@ -200,56 +227,44 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
         decision.actions.append(ApplySwitch())
     if mit.status == "dry_run" and mit.patch is None:
         decision.actions.append(RecordDryRun())
-    switch = facts.kill_switch if facts is not None else None
-    if mit.status == "observing" and switch is not None and switch.value == config.off_value:
-        mit.status, mit.applied_at, mit.new_value = "observed_off", now, switch.value
-        watch.since = now
-        decision.state = State.MONITORING
-        decision.notes.append("a person set the kill switch off; counting from now")
-    if mit.status in {"applied", "already_off"} and mit.rollout == "waiting" and switch:
-        if switch.rollout_complete:
-            mit.rollout, mit.rollout_finished_at = "complete", now
-            decision.notes.append("control-plane rollout finished")
-            if decision.state is State.MITIGATING:
-                decision.state = State.MONITORING
-        elif mit.rollout_deadline_at is not None and now >= mit.rollout_deadline_at:
-            mit.rollout = "stuck"
-            _escalate(decision, "rollout_stuck", "oncall",
-                      f"control-plane rollout not finished {config.rollout_timeout} after "
-                      "the switch", now)
+    _follow_switch(decision, facts, now, config)
 
     if facts is not None:
-        decision.notes += _merge_builds(watch, facts, signature, config.kinds_for(signature))
+        _track_gaps(decision, facts, now, config)
+        decision.notes += merge_builds(watch, facts, signature, config.kinds_for(signature))
     registry = _degraded_registry(evidence, facts)
     if registry is not None:
         _escalate(decision, "registry", "oncall",
                   f"registry unavailable ({registry.registry_reason or 'not ready'}) while "
                   f"{registry.mirror_jobs_failed} mirror job(s) failed", now)
 
-    if watch.since is not None and watch.streak > config.repeat_threshold and \
-            mit.status in {"applied", "already_off", "observed_off"}:
+    # Rule 1 counts builds the new pods launched: only once the rollout completed.
+    if mit.status in SWITCHED and mit.rollout == "complete" \
+            and watch.streak > config.repeat_threshold:
         _escalate(decision, "repeat", "all",
                   f"{signature} repeated {watch.streak} times in a row after the kill switch "
                   f"(threshold: more than {config.repeat_threshold})", now)
 
-    started = _first_failure(first_failure_at, evidence)
+    started = _episode_start(rec, first_failure_at, evidence)
     # Recovered = a build succeeded after the mitigation (the SLO's MTTR end point); the clean
     # window that follows is confirmation, not part of the recovery time.
     if watch.first_success_at is None and now - started >= config.recovery_deadline:
-        _escalate(decision, "recovery_deadline", "oncall",
-                  f"not recovered {int((now - started).total_seconds() // 60)} min after the "
-                  f"first recorded failure at {started.isoformat()} (deadline "
-                  f"{int(config.recovery_deadline.total_seconds() // 60)} min)", now)
+        _escalate(decision, "recovery_deadline", "all",
+                  f"not recovered {_minutes(now - started)} after this episode's first "
+                  f"failure at {started:%Y-%m-%d %H:%M:%S} UTC (deadline "
+                  f"{_minutes(config.recovery_deadline)})", now)
 
     if watch.since is not None and watch.first_success_at is not None \
             and decision.state is State.MONITORING:
         quiet_since = max(watch.since, watch.last_sighting_at or watch.since)
         if now - quiet_since >= config.clean_window:
-            mttr = (watch.first_success_at - started).total_seconds()
-            decision.record.mttr_s = max(0.0, mttr)
+            confirmed = evidence is not None and evidence.confirmed
+            # An incident the evidence never confirmed claims no cause and no recovery time.
+            rec.mttr_s = max(0.0, (watch.first_success_at - started).total_seconds()) \
+                if confirmed else None
             decision.actions.append(Resolve(
-                decision.record.mttr_s,
-                f"a build completed at {watch.first_success_at.isoformat()} and no new "
-                f"{signature} failure for {int(config.clean_window.total_seconds() // 60)} min"))
+                rec.mttr_s, confirmed,
+                f"a build completed at {watch.first_success_at:%Y-%m-%d %H:%M:%S} UTC and no "
+                f"new {signature} failure for {_minutes(config.clean_window)}"))
             decision.state = State.RESOLVED
     return decision

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from service.domain.facts import BuildOutcome
+from service.domain.messages import Audience
 
 Mode = Literal["auto", "approval", "observe", "dry-run"]
 MitigationStatus = Literal[
@@ -27,9 +28,11 @@ MitigationStatus = Literal[
     "dry_run",            # recorded the patch it would send
     "observing",          # observe mode: waiting for a person to flip it
     "observed_off",       # observe mode: a person flipped it
+    "failed",             # the API refused the patch for good (403, 404, 422): by hand now
 ]
 RolloutStatus = Literal["n/a", "waiting", "complete", "stuck"]
-Rule = Literal["repeat", "recovery_deadline", "registry", "rollout_stuck"]
+Rule = Literal["repeat", "recovery_deadline", "registry", "rollout_stuck", "mitigation_failed",
+               "blind", "no_fix"]
 
 
 class MitigationRecord(BaseModel):
@@ -45,10 +48,18 @@ class MitigationRecord(BaseModel):
     rollout: RolloutStatus = "n/a"
     rollout_deadline_at: datetime | None = None
     rollout_finished_at: datetime | None = None
+    failure: str | None = Field(default=None, description="the API's reason for a refusal")
+    manual: str | None = Field(default=None, description="the command to run by hand")
 
 
 class WatchRecord(BaseModel):
-    """The recovery watch: builds seen after ``since`` and the current failure streak."""
+    """The recovery watch: builds seen after ``since`` and the current failure streak.
+
+    ``since`` is when counting starts: the decision for an incident the switch does not
+    touch, else the moment the control-plane rollout that carries the switch completed (builds
+    launched by the old pods, cache still on, say nothing of the switch). ``gaps``: since when
+    each part of the cluster view could not be read (the blind rule's clock).
+    """
 
     since: datetime | None = None
     builds: dict[str, BuildOutcome] = Field(default_factory=dict)
@@ -56,12 +67,13 @@ class WatchRecord(BaseModel):
     max_streak: int = 0
     first_success_at: datetime | None = None
     last_sighting_at: datetime | None = None
+    gaps: dict[str, datetime] = Field(default_factory=dict)
 
 
 class Escalation(BaseModel):
     rule: Rule
     at: datetime
-    audience: Literal["oncall", "owner", "all"]
+    audience: Audience
     reason: str
 
 
@@ -77,6 +89,9 @@ class PolicyRecord(BaseModel):
     watch: WatchRecord = Field(default_factory=WatchRecord)
     escalations: dict[str, Escalation] = Field(default_factory=dict)
     mttr_s: float | None = None
+    # The episode's first failure (the first after the last successful build before the
+    # alert), fixed at the first decision: the 30-minute clock, MTTR and "First failure".
+    episode_start: datetime | None = None
 
     def successor(self) -> PolicyRecord:
         """A copy to change and write back (the next version)."""

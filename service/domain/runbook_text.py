@@ -9,10 +9,11 @@ Boundary: pure. ``RunbookText`` is built from the settings by the caller
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
-from service.domain.policy_record import Rule
+from service.domain.policy_record import MitigationStatus, Rule
 
 SwitchKind = Literal["deployment-env", "secret", "configmap"]
 
@@ -47,12 +48,32 @@ def _seconds(value: float) -> str:
     return f"{int(value)}s" if value.is_integer() else f"{value}s"
 
 
-def _set_switch(text: RunbookText) -> str:
+def _where(text: RunbookText) -> str:
     if text.switch_kind == "deployment-env":
-        return (f"Set {text.switch_off} on deploy/{text.switch_object} "
-                f"(container {text.switch_container}).")
-    return (f"Set {text.switch_off} in {text.switch_kind}/{text.switch_object}, then "
-            f"`kubectl rollout restart deploy/{text.rollout_deployment}`.")
+        return f"on deploy/{text.switch_object} (container {text.switch_container})"
+    return (f"in {text.switch_kind}/{text.switch_object}, then "
+            f"`kubectl rollout restart deploy/{text.rollout_deployment}`")
+
+
+def _set_switch(text: RunbookText) -> str:
+    return f"Set {text.switch_off} {_where(text)}."
+
+
+def manual_switch(text: RunbookText, ref: str | None = None) -> str:
+    """The exact command that sets the switch by hand: where it is configured to live, or
+    ``ref`` (``secret/<name> key <key>``, a ``valueFrom`` source) when it lives there."""
+    ns = f"kubectl -n {text.namespace}"
+    restart = f" && {ns} rollout restart deploy/{text.rollout_deployment}"
+    kind: str = text.switch_kind
+    name, key = text.switch_object, text.switch_key
+    if ref is not None:
+        where, _, key = ref.partition(" key ")
+        kind, _, name = where.partition("/")
+    if kind == "deployment-env":
+        return f"{ns} set env deploy/{name} -c {text.switch_container} {text.switch_off}"
+    field = "stringData" if kind == "secret" else "data"
+    body = json.dumps({field: {key: text.switch_off_value}}, separators=(",", ":"))
+    return f"{ns} patch {kind} {name} --type merge -p '{body}'{restart}"
 
 
 def next_steps(signature: str, switch_value: str | None, text: RunbookText) -> list[str]:
@@ -82,8 +103,45 @@ def next_steps(signature: str, switch_value: str | None, text: RunbookText) -> l
     return [f"{i}. {step}" for i, step in enumerate(steps, 1)]
 
 
-def escalation_step(rule: Rule, text: RunbookText) -> str:
-    """What to do next when the escalation ``rule`` fired."""
+def decided_steps(signature: str, status: MitigationStatus, *, confirmed: bool,
+                  switch_value: str | None, text: RunbookText) -> list[str]:
+    """The next step as the first decision made it: what the responder does itself, or what
+    it needs a person to do (the first message is written after that decision)."""
+    later = f"more than {text.repeat_threshold} times after the rollout"
+    watch = (f"It waits for `kubectl rollout status deploy/{text.rollout_deployment} "
+             f"--timeout={_seconds(text.rollout_timeout_s)}`, watches new build/mirror jobs, "
+             f"and escalates to SRE on-call and the Owner if {signature} repeats {later}.")
+    if status == "applying":
+        steps = [f"The responder sets {text.switch_off} {_where(text)} itself now (auto "
+                 "mode).", watch]
+    elif status == "awaiting_approval":
+        steps = [f"Owner: approve the kill switch ({text.switch_off}) from the incident page "
+                 "(approval mode); the responder applies it right after.", watch]
+    elif status == "skipped":
+        steps = [escalation_step("registry", text), "Escalated to SRE on-call."]
+    elif status == "not_needed" and not confirmed:
+        steps = [f"The evidence does not confirm the {signature} signature: the responder "
+                 "changes nothing and watches for recovery.",
+                 "Check the failed jobs and the alert's source before acting."]
+    elif status == "not_needed":
+        return [*next_steps(signature, switch_value, text),
+                "Escalated to SRE on-call: the responder has no automatic fix for "
+                f"{signature}."]
+    elif status == "dry_run":
+        steps = ["Dry run: the responder recorded the patch it would send and sent nothing.",
+                 f"To set the switch by hand: `{manual_switch(text)}`."]
+    elif status == "observing":
+        return [*next_steps(signature, switch_value, text),
+                "Observe mode: the responder does not write; it notices when the switch is "
+                "off and watches from then."]
+    else:
+        return next_steps(signature, switch_value, text)
+    return [f"{i}. {step}" for i, step in enumerate(steps, 1)]
+
+
+def escalation_step(rule: Rule, text: RunbookText, manual: str | None = None) -> str:
+    """What to do next when the escalation ``rule`` fired; ``manual``: the command to set the
+    switch by hand, where the refusal showed it lives."""
     steps: dict[Rule, str] = {
         "repeat": "The cache is off and builds still fail: the cache is not the (only) cause. "
                   "Owner: decide on the platform release rollback (image rollback of "
@@ -95,5 +153,11 @@ def escalation_step(rule: Rule, text: RunbookText) -> str:
                     "that scales it to 0), then retry.",
         "rollout_stuck": f"Inspect the new control-plane ReplicaSet (kubectl -n {text.namespace} "
                          f"rollout status deploy/{text.rollout_deployment}; describe its pods).",
+        "mitigation_failed": f"Set the switch by hand: `{manual or manual_switch(text)}`, "
+                             "then wait for the rollout.",
+        "blind": "Give the responder what it cannot read (the grants or the fix below); until "
+                 "then, follow the runbook by hand.",
+        "no_fix": "Fix the cause the evidence names (for build-ref: set a valid "
+                  "CODEXK8S_BUILD_REF), then retry the failed run.",
     }
     return steps[rule]

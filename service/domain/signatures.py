@@ -62,6 +62,38 @@ class SignatureConfig(BaseModel):
     description: str = ""
     alertnames: list[str] = Field(default_factory=list)
     patterns: dict[str, SourcePatterns] = Field(default_factory=dict)
+    recovered: list[str] = Field(
+        default_factory=list,
+        description="control-plane log patterns of a build that ended well: where an episode "
+        "ends (jobs vanish with their TTL; the control-plane's line stays)")
+    cause: str | None = Field(
+        default=None, description="a regex whose first group names the cause in a matching "
+        "line (the bad build ref): quoted to on-call when there is no automatic fix")
+
+    @field_validator("recovered")
+    @classmethod
+    def _recovered_compiles(cls, value: list[str]) -> list[str]:
+        return SourcePatterns(defining=value).defining
+
+    @field_validator("cause")
+    @classmethod
+    def _cause_has_a_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value).groups
+            except re.error as exc:
+                raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+            if groups < 1:
+                raise ValueError(f"{value!r} needs a group naming the cause")
+        return value
+
+    def recovery_marker(self) -> SignatureConfig | None:
+        """The control-plane scan for this signature's successful jobs, as a signature of
+        its own (``<name>:recovered``), or None when none is configured."""
+        if not self.recovered:
+            return None
+        return SignatureConfig(name=recovery_name(self.name), patterns={
+            SOURCE_CONTROL_PLANE: SourcePatterns(defining=list(self.recovered))})
 
     def for_source(self, source: str) -> SourcePatterns:
         """Patterns for `source`; empty when this signature does not look at that source."""
@@ -80,6 +112,11 @@ _BUILD_REF_DEFINING = [
 _BUILD_REF_CONTEXT = ["checkout --detach", "CODEXK8S_BUILD_REF"]
 
 
+def recovery_name(signature: str) -> str:
+    """The name under which a signature's success lines are counted in a scan."""
+    return f"{signature}:recovered"
+
+
 def default_signatures() -> list[SignatureConfig]:
     """The runbook's signatures (cache, build-ref) with its grep patterns, as config objects."""
     return [
@@ -90,6 +127,7 @@ def default_signatures() -> list[SignatureConfig]:
                 "AI_SLOT_BUILD_FAILURE_BURST",
                 "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT",
             ],
+            recovered=["kaniko build job completed"],
             patterns={
                 SOURCE_CONTROL_PLANE: SourcePatterns(
                     defining=list(_CACHE_DEFINING), context=["kaniko", "mirror"]
@@ -106,6 +144,8 @@ def default_signatures() -> list[SignatureConfig]:
             name=SIGNATURE_BUILD_REF,
             description="codegen-check cannot check out CODEXK8S_BUILD_REF",
             alertnames=["AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"],
+            recovered=["codegen-check job completed"],
+            cause=r"CODEXK8S_BUILD_REF=(\S+)",
             patterns={
                 SOURCE_CODEGEN: SourcePatterns(
                     defining=list(_BUILD_REF_DEFINING), context=list(_BUILD_REF_CONTEXT)

@@ -21,7 +21,8 @@ def after_switch(record: PolicyRecord, *, outcome: Literal["applied", "already_o
                  previous_value: str | None, new_value: str | None,
                  patches: list[dict[str, object]], now: datetime,
                  rollout_timeout: timedelta) -> PolicyRecord:
-    """The switch is off (by our patch, or already): wait for the rollout, watch from now."""
+    """The switch is off (by our patch, or already): wait for the rollout; the watch counts
+    from the rollout's end (``evaluate``), when the new pods launch the builds."""
     after = record.successor()
     mit = after.mitigation
     mit.status = outcome
@@ -32,7 +33,22 @@ def after_switch(record: PolicyRecord, *, outcome: Literal["applied", "already_o
     mit.patch = {"patches": patches}
     mit.rollout = "waiting"
     mit.rollout_deadline_at = now + rollout_timeout
-    after.watch.since = now
+    return after
+
+
+def before_switch(record: PolicyRecord, *, previous_value: str | None) -> PolicyRecord:
+    """The value read just before the patch, stored before the patch is sent: a crash between
+    the patch landing and its answer must not make the switch's history ``false -> false``."""
+    after = record.successor()
+    after.mitigation.previous_value = previous_value
+    return after
+
+
+def switch_failed(record: PolicyRecord, *, failure: str, manual: str) -> PolicyRecord:
+    """The cluster refused the patch for good (or it must not be sent): a person does it."""
+    after = record.successor()
+    after.mitigation.status = "failed"
+    after.mitigation.failure, after.mitigation.manual = failure, manual
     return after
 
 

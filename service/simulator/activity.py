@@ -59,9 +59,11 @@ class PlatformActivity:
         self.record = record
         self.history: list[JobRecord] = []
         self._turn = 0
+        self._origin = 0.0
         self._lines = 0
 
     def start(self, origin: float) -> None:
+        self._origin = origin
         plan = self.scenario
         self.agenda.at(origin + plan.builds.first_after_seconds, self._build)
         self.agenda.at(origin + plan.mirror.first_after_seconds, self._mirror)
@@ -81,6 +83,10 @@ class PlatformActivity:
         self._turn += 1
         cache = self.cache_enabled()
         outcome: Outcome = plan.cache_on if cache else plan.cache_off
+        phase = next((p for p in plan.phases
+                      if self.agenda.now - self._origin < p.until_seconds), None)
+        if cache and phase is not None:
+            outcome = phase.outcome
         if not self.registry_ok() and outcome == "success":
             outcome = "registry_unavailable"
         suffix = self.ident.hex(8)

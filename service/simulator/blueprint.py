@@ -91,7 +91,7 @@ def _deployment(
     }
 
 
-def deployments(switch_in_env: bool) -> list[Obj]:
+def deployments(switch_in_env: bool, switch_from_secret: bool = False) -> list[Obj]:
     """The four Deployments of the platform."""
     image = "ghcr.io/codex-k8s/codex-k8s/{}:" + VERSION
     cp_env: list[Obj] = [
@@ -100,6 +100,9 @@ def deployments(switch_in_env: bool) -> list[Obj]:
     ]
     if switch_in_env:
         cp_env.append({"name": SWITCH, "value": "true"})
+    elif switch_from_secret:  # an env entry that reads the Secret's key (valueFrom)
+        cp_env.append({"name": SWITCH,
+                       "valueFrom": {"secretKeyRef": {"name": RUNTIME_SECRET, "key": SWITCH}}})
     app = {"app.kubernetes.io/name": "codex-k8s"}
     return [
         _deployment(

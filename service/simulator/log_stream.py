@@ -95,13 +95,15 @@ def prepare(
             "Forbidden: at most one of sinceTime or sinceSeconds may be specified",
         )
     if since_seconds is not None and since_seconds < 1:
-        raise _invalid(name, "sinceSeconds", "Invalid value: must be greater than 0")
+        raise _invalid(
+            name, "sinceSeconds", f"Invalid value: {since_seconds}: must be greater than 0"
+        )
     if tail is not None and tail < 0:
         raise _invalid(
             name, "tailLines", f"Invalid value: {tail}: must be greater than or equal to 0"
         )
     if limit is not None and limit < 1:
-        raise _invalid(name, "limitBytes", "Invalid value: must be greater than 0")
+        raise _invalid(name, "limitBytes", f"Invalid value: {limit}: must be greater than 0")
     if truthy(query.get("previous")):
         raise status.bad_request(
             f'previous terminated container "{container}" in pod "{name}" not found'

@@ -167,3 +167,14 @@ def event(
         "reportingComponent": component,
         "reportingInstance": "",
     }
+
+
+def env_conflict(template: Obj) -> tuple[str, str] | None:
+    """The apiserver's check of a pod template's env: ``value`` and ``valueFrom`` together are
+    invalid (a strategic merge that sets ``value`` keeps ``valueFrom``). (field, detail) or None."""
+    for i, container in enumerate((template.get("spec") or {}).get("containers") or []):
+        for j, entry in enumerate(container.get("env") or []):
+            if entry.get("valueFrom") and entry.get("value"):
+                return (f"spec.template.spec.containers[{i}].env[{j}].valueFrom",
+                        'Invalid value: "": may not be specified when `value` is not empty')
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from service.simulator import status
 from service.simulator.status import ApiError, bad_request, unsupported_media
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -248,3 +249,18 @@ def json_patch(original: dict[str, Any], ops: Any) -> Any:
         else:
             raise _invalid(f"Unexpected kind: {kind}")
     return doc
+
+
+def check_env(kind: str, group: str, name: str, obj: dict[str, Any]) -> None:
+    """The apiserver's validation of a pod template's env, as a 422 (``value`` and
+    ``valueFrom`` together are refused: a patch adding ``value`` to a Secret-sourced entry)."""
+    spec = obj.get("spec") or {}
+    template = (spec.get("template") or {}).get("spec") if kind != "Pod" else spec
+    path = "spec.template.spec" if kind != "Pod" else "spec"
+    for i, container in enumerate((template or {}).get("containers") or []):
+        for j, entry in enumerate(container.get("env") or []):
+            if entry.get("value") and "valueFrom" in entry:
+                raise status.invalid(kind, group, name,
+                                     f"{path}.containers[{i}].env[{j}].valueFrom",
+                                     'Invalid value: "": may not be specified when `value` '
+                                     "is not empty")

@@ -139,11 +139,13 @@ def set_pod_terminated(pod: Obj, ident: Identity, ts: float, exit_code: int) -> 
     phase = "Succeeded" if exit_code == 0 else "Failed"
     status = _status_base(pod, ts, phase)
     started = pod["status"].get("startTime", rfc3339(ts))
+    # The kubelet's reason: PodCompleted when every container succeeded, PodFailed otherwise.
+    ended = "PodCompleted" if exit_code == 0 else "PodFailed"
     status["conditions"] = [
         _cond("PodReadyToStartContainers", False, ts),
         _cond("Initialized", True, ts),
-        _cond("Ready", False, ts, "PodCompleted"),
-        _cond("ContainersReady", False, ts, "PodCompleted"),
+        _cond("Ready", False, ts, ended),
+        _cond("ContainersReady", False, ts, ended),
         _cond("PodScheduled", True, ts),
     ]
     reason = "Completed" if exit_code == 0 else "Error"

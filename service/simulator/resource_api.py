@@ -19,7 +19,7 @@ from aiohttp import web
 
 from service.simulator import catalog, protowire, status, tables
 from service.simulator.faults import FaultEngine
-from service.simulator.patches import apply_patch
+from service.simulator.patches import apply_patch, check_env
 from service.simulator.responses import RequestInfo, json_response, table_include
 from service.simulator.selectors import field_matcher, format_selector, label_matcher
 from service.simulator.world import World
@@ -125,9 +125,10 @@ class ResourceApi:
         return res, obj
 
     async def patch(self, request: web.Request, info: RequestInfo) -> web.Response:
-        _, obj = self._current(info)
+        res, obj = self._current(info)
         body = await read_json(request)
         patched = apply_patch(request.headers.get("Content-Type", ""), obj, body)
+        check_env(res.kind, res.group, info.name or "", patched)
         if request.query.get("dryRun") == "All":
             return json_response(patched)
         wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")

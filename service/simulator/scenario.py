@@ -24,8 +24,16 @@ class _Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Phase(_Plan):
+    """Before `until_seconds` after the history's start, builds with the cache on end so."""
+
+    until_seconds: float = Field(ge=0)
+    outcome: Outcome
+
+
 class BuildPlan(_Plan):
-    """Kaniko build jobs: one every `interval_seconds`, components in turn."""
+    """Kaniko build jobs: one every `interval_seconds`, components in turn. `phases`: the
+    outcome with the cache on over earlier spans (an earlier, recovered episode)."""
 
     interval_seconds: float = Field(default=180.0, gt=0)
     first_after_seconds: float = Field(default=30.0, ge=0)
@@ -37,6 +45,7 @@ class BuildPlan(_Plan):
     cache_on: Outcome = "success"
     cache_off: Outcome = "success"
     ttl_seconds: int = 600
+    phases: list[Phase] = Field(default_factory=list)
 
 
 class MirrorPlan(_Plan):
@@ -77,7 +86,9 @@ class Scenario(_Plan):
     seed: int = 205
     start: str | None = None
     history_seconds: float = Field(default=1200.0, ge=0)
-    switch_location: Literal["env", "secret"] = "env"
+    # env: a literal env value; secret: a key of the runtime Secret read through envFrom;
+    # valueFrom: an env entry whose valueFrom names that Secret's key.
+    switch_location: Literal["env", "secret", "valueFrom"] = "env"
     registry_available: bool = True
     builds: BuildPlan = Field(default_factory=BuildPlan)
     mirror: MirrorPlan = Field(default_factory=MirrorPlan)

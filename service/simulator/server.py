@@ -259,6 +259,9 @@ class Simulator:
                 raise status.service_unavailable(rule.retry_after or None)
             if rule.status == 404:  # the object went away (a pod removed with its job's TTL)
                 raise status.not_found(info.resource.split("/")[0], "", info.name or "")
+            if rule.status == 422:  # an admission webhook or validation refusing the write
+                raise status.invalid(info.resource, "", info.name or "", "metadata",
+                                     "Invalid value: refused by a validating webhook")
             raise status.internal_error("etcdserver: request timed out")
         drop = f.fire("drop", info.verb, info.resource, info.name)
         if drop is None and info.verb == "watch":  # how a watch ends: 410 Gone, or never

@@ -103,14 +103,16 @@ class World:
         self._stamp(ns, installed)
         ns["metadata"].pop("namespace")
         self.store.create("namespaces", ns)
-        in_secret = self.scenario.switch_location == "secret"
+        location = self.scenario.switch_location
+        in_secret = location in ("secret", "valueFrom")
         self.store.create("secrets", self._stamp(bp.runtime_secret(in_secret), installed))
         self.store.create(
             "configmaps", self._stamp(bp.config_map(self.scenario.codegen.build_ref), installed)
         )
         self.store.create("services", self._stamp(bp.registry_service(), installed))
         self.store.create("cronjobs", self._stamp(bp.registry_gc_cronjob(), installed))
-        for deploy in bp.deployments(switch_in_env=not in_secret):
+        for deploy in bp.deployments(switch_in_env=not in_secret,
+                                     switch_from_secret=location == "valueFrom"):
             deploy["metadata"]["generation"] = 1
             deploy["status"] = {}
             mf.default_template(deploy["spec"]["template"])
@@ -263,6 +265,9 @@ class World:
         if plural in ("deployments", "replicasets") and isinstance(merged.get("spec"), dict):
             template = merged["spec"].get("template")
             if isinstance(template, dict):
+                conflict = mf.env_conflict(template)
+                if conflict is not None:
+                    raise status.invalid(current["kind"], res.group, name, *conflict)
                 mf.default_template(template)
         spec_changed = merged.get("spec") != current.get("spec")
         if spec_changed and "generation" in cur_meta:

@@ -249,8 +249,10 @@ class PostgresStore:
     async def get_incident(self, incident_id: str) -> Incident | None:
         return await self._read(lambda conn: incidents_sql.get_incident(conn, incident_id))
 
-    async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]:
-        return await self._read(lambda conn: incidents_sql.list_incidents(conn, state, limit))
+    async def list_incidents(self, state: State | None, limit: int,
+                             before: str | None = None) -> list[IncidentSummary]:
+        return await self._read(
+            lambda conn: incidents_sql.list_incidents(conn, state, limit, before))
 
     async def count_by_state(self) -> dict[str, int]:
         return await self._read(incidents_sql.count_by_state)

@@ -242,13 +242,25 @@ async def get_incident(conn: Conn, incident_id: str) -> Incident | None:
     )
 
 
-async def list_incidents(conn: Conn, state: State | None, limit: int) -> list[IncidentSummary]:
+async def list_incidents(conn: Conn, state: State | None, limit: int,
+                         before: str | None = None) -> list[IncidentSummary]:
+    """Newest first, after ``before`` when given (see sqlite_incidents.list_incidents)."""
     sql = ("SELECT id, namespace, signature, state, escalated, opened_at, updated_at,"
            " first_failure_at FROM incidents")
+    where: list[str] = []
     args: list[Any] = []
     if state is not None:
-        sql += " WHERE state = $1"
         args.append(state.value)
+        where.append(f"state = ${len(args)}")
+    if before is not None:
+        if not postgres_outbox.storable(before) or await conn.fetchval(
+                "SELECT 1 FROM incidents WHERE id = $1", before) is None:
+            raise KeyError(before)
+        args.append(before)
+        where.append(f"(opened_at, seq) < (SELECT opened_at, seq FROM incidents"  # noqa: S608
+                     f" WHERE id = ${len(args)})")  # placeholders only, values are args
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     args.append(limit)
     sql += f" ORDER BY opened_at DESC, seq DESC LIMIT ${len(args)}"
     return [

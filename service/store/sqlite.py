@@ -51,9 +51,14 @@ class SqliteStore:
         self._commits = GroupCommit(self._writer, batch_max=batch_max, timeout_s=timeout_s)
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        await self._writer.open("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                                self._busy_timeout)
+        """Open and migrate; a file that cannot be opened is ``StoreUnavailable`` saying so."""
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            await self._writer.open("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
+                                    self._busy_timeout)
+        except (OSError, sqlite3.Error) as exc:
+            await self._writer.close()
+            raise StoreUnavailable(f"sqlite: cannot open {self._path}: {exc}") from exc
         await self._writer.run(self._migrate)
         released = await self._writer.run(outbox_sql.release_claims)
         if released:
@@ -110,8 +115,10 @@ class SqliteStore:
     async def get_incident(self, incident_id: str) -> Incident | None:
         return await self._reader.run(lambda c: incidents_sql.get_incident(c, incident_id))
 
-    async def list_incidents(self, state: State | None, limit: int) -> list[IncidentSummary]:
-        return await self._reader.run(lambda c: incidents_sql.list_incidents(c, state, limit))
+    async def list_incidents(self, state: State | None, limit: int,
+                             before: str | None = None) -> list[IncidentSummary]:
+        return await self._reader.run(
+            lambda c: incidents_sql.list_incidents(c, state, limit, before))
 
     async def count_by_state(self) -> dict[str, int]:
         return await self._reader.run(incidents_sql.count_by_state)

@@ -210,14 +210,24 @@ def get_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
     )
 
 
-def list_incidents(conn: sqlite3.Connection, state: State | None,
-                   limit: int) -> list[IncidentSummary]:
+def list_incidents(conn: sqlite3.Connection, state: State | None, limit: int,
+                   before: str | None = None) -> list[IncidentSummary]:
+    """Newest first; ``before`` (an incident id) starts after that incident (keyset
+    pagination: stable while new incidents arrive). An unknown ``before`` is a KeyError."""
     sql = ("SELECT id, namespace, signature, state, escalated, opened_at, updated_at,"
            " first_failure_at FROM incidents")
-    args: tuple[Any, ...] = ()
+    where: list[str] = []
+    args: list[Any] = []
     if state is not None:
-        sql += " WHERE state = ?"
-        args = (state.value,)
+        where.append("state = ?")
+        args.append(state.value)
+    if before is not None:
+        if conn.execute("SELECT 1 FROM incidents WHERE id = ?", (before,)).fetchone() is None:
+            raise KeyError(before)
+        where.append("(opened_at, rowid) < (SELECT opened_at, rowid FROM incidents WHERE id = ?)")
+        args.append(before)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY opened_at DESC, rowid DESC LIMIT ?"
     return [
         IncidentSummary(id=r[0], namespace=r[1], signature=r[2], state=State(r[3]),

@@ -25,11 +25,6 @@ from service.domain.facts import Facts, Gap
 from service.domain.logscan import ScanResult
 from service.settings import Settings
 
-# How a gap of the view shows in ``Facts.errors``: under the part ``collect_facts`` names.
-_ERROR_PART = {"jobs": "builds", "pods": "builds", "job_logs": "builds",
-               "control_plane_logs": "control_plane_logs", "deployments": "registry",
-               "kill_switch": "kill_switch"}
-
 
 @dataclass
 class ViewState:
@@ -44,13 +39,14 @@ class ViewState:
 
 
 def _registry(state: ViewState, settings: Settings, since: datetime,
-              errors: list[str]) -> RegistryHealth | None:
+              gaps: list[Gap]) -> RegistryHealth | None:
     platform = settings.platform
     if state.deployments is None or state.jobs is None:
         return None
     deploy = state.deployments.get(platform.registry_deployment)
     if deploy is None:
-        errors.append(f"registry: deployment {platform.registry_deployment} not found")
+        gaps.append(Gap(part="registry", status="error",
+                        detail=f"deployment {platform.registry_deployment} not found"))
         return None
     mirrors = [j for j in state.jobs.values()
                if matches(platform.mirror_job_selector, (j.get("metadata") or {})
@@ -60,10 +56,11 @@ def _registry(state: ViewState, settings: Settings, since: datetime,
 
 def facts_of(state: ViewState, settings: Settings, *, signature: str, since: datetime,
              now: datetime) -> Facts:
-    """The view's observation since ``since``; its gaps in ``gaps`` and ``errors``."""
-    errors = [f"{_ERROR_PART[g.part]}: {g.status} ({g.hint or g.detail})" for g in state.gaps]
+    """The view's observation since ``since``, with what it cannot read in ``gaps``."""
+    gaps = list(state.gaps)
     if not any(s.name == signature for s in settings.diagnostics.signatures):
-        errors.append(f"control_plane_logs: signature {signature!r} is not configured")
+        gaps.append(Gap(part="control_plane_logs", status="error",
+                        detail=f"signature {signature!r} is not configured"))
     finished = finished_after(state.jobs.values(), settings.platform, since) \
         if state.jobs is not None else []
     return Facts(
@@ -71,8 +68,7 @@ def facts_of(state: ViewState, settings: Settings, *, signature: str, since: dat
         since=since,
         builds=outcomes(finished, state.tails),
         sightings=sightings(state.scan, signature, since) if state.scan is not None else [],
-        registry=_registry(state, settings, since, errors),
+        registry=_registry(state, settings, since, gaps),
         kill_switch=state.kill_switch,
-        errors=errors,
-        gaps=list(state.gaps),
+        gaps=gaps,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from service.domain.alerts import Notification
+from service.domain.alerts import MAX_COUNT, Notification
 from service.domain.evidence import (
     Collected,
     CollectorStatus,
@@ -401,3 +401,35 @@ async def test_both_backends_show_the_same_for_the_same_calls(tmp_path: Path,
         finally:
             await store.close()
     assert shown[0] == shown[1]
+
+
+async def test_the_largest_truncated_count_the_schema_allows_fits(store: Store) -> None:
+    """The payload's bound (``MAX_COUNT``) is what both stores' columns hold (issue 12, 3)."""
+    payload = notification(alert("fp-max"))
+    payload["truncatedAlerts"] = MAX_COUNT
+    result = await store.ingest(Notification.model_validate(payload),
+                                json.dumps(payload).encode(), T0)
+    assert result.opened and not result.redelivery
+
+
+async def test_keyset_pages_cover_every_incident_once_while_new_ones_arrive(
+        store: Store) -> None:
+    """``before`` pages past the newest (issue 12, finding 10): same instants keep insertion
+    order, an incident opened meanwhile does not shift the pages, a state filter holds."""
+    ids = [await open_incident(store, f"fp{i}", T0 + timedelta(minutes=i // 2),
+                               error_signature=f"sig-{i}") for i in range(7)]
+    newest_first = list(reversed(ids))
+    first = await store.list_incidents(None, 3)
+    assert [s.id for s in first] == newest_first[:3]
+    await open_incident(store, "fp-late", T0 + timedelta(hours=1), error_signature="sig-late")
+    second = await store.list_incidents(None, 3, before=first[-1].id)
+    third = await store.list_incidents(None, 3, before=second[-1].id)
+    assert [s.id for s in second + third] == newest_first[3:]
+    assert await store.list_incidents(None, 3, before=ids[0]) == []
+    await store.move(ids[1], State.INVESTIGATING, entry("investigating"))
+    await store.move(ids[4], State.INVESTIGATING, entry("investigating"))
+    assert [s.id for s in await store.list_incidents(State.INVESTIGATING, 5,
+                                                     before=ids[4])] == [ids[1]]
+    for unknown in ("inc-missing", "inc\x00nul"):
+        with pytest.raises(KeyError):
+            await store.list_incidents(None, 3, before=unknown)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tests.procs import alertmanager, http, responder, wait_until
 
@@ -66,3 +68,39 @@ def test_wrong_token_fails_with_401_and_stores_nothing(tmp_path: Path) -> None:
         _, listing = http("GET", f"{svc.base}/incidents", token=READ)
         assert listing["incidents"] == []
         assert TOKEN not in svc.log() and "not-the-token" not in svc.log()
+
+
+def test_a_group_over_the_body_limit_is_logged_and_counted(tmp_path: Path) -> None:
+    """Issue 12, finding 5: Alertmanager drops a group the responder refuses with 413 (a 4xx is
+    not retried). On main the responder neither logged nor counted it; now it says how big the
+    group was, and ``aislot_webhooks_total{outcome="rejected_413"}`` feeds the alert rule
+    (its promtool test is in config/prometheus-rules.test.yml)."""
+    limit = 64 * 1024
+    env = {**ENV, "AISLOT_SERVER__MAX_BODY_BYTES": str(limit)}
+    with responder(tmp_path, env) as svc, \
+            alertmanager(tmp_path, f"{svc.base}/webhook", TOKEN) as am:
+        group = []
+        for i in range(300):  # one group (alertname + namespace), one alert per failed job
+            one = _alert()
+            one["labels"] = {**one["labels"], "job_name": f"kaniko-build-{i:04d}"}
+            group.append(one)
+        am.post_alerts(group)
+
+        def refused() -> list[dict[str, Any]]:
+            lines = [json.loads(x) for x in svc.log().splitlines() if x.startswith("{")]
+            return [e for e in lines
+                    if e.get("event") == "webhook_rejected" and e.get("status") == 413]
+
+        (event,) = wait_until(refused, what="the responder to log the 413")
+        assert event["level"] == "error" and event["limit_bytes"] == limit
+        assert event["body_bytes"] > limit
+        wait_until(lambda: "Notify for alerts failed" in am.log() or "413" in am.log(),
+                   what="Alertmanager to see the 413")
+        _, metrics = http("GET", f"{svc.base}/metrics")
+        assert 'aislot_webhooks_total{outcome="rejected_413"} 1.0' in metrics
+        sizes = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+                 if line.startswith("aislot_webhook_body_bytes_bucket")}
+        # group_wait 0s may flush a first part of the group, under the limit: only one is over.
+        over = sizes['aislot_webhook_body_bytes_bucket{le="+Inf"}'] - sizes[
+            f'aislot_webhook_body_bytes_bucket{{le="{float(limit)}"}}']
+        assert over == 1, sizes

@@ -149,6 +149,13 @@ async def test_killed_while_the_patch_is_in_flight(tmp_path: Path) -> None:
         done = await w.until(incident_id, lambda i: i["policy"]["mitigation"]["rollout"]
                              == "complete")
         assert done["policy"]["mitigation"]["status"] == "applied"
+        # The value read before the patch was stored before it was sent: after the crash
+        # the switch reads false, and the record still says what it was.
+        assert (done["policy"]["mitigation"]["previous_value"],
+                done["policy"]["mitigation"]["new_value"]) == ("true", "false")
+        mitigated = [e for e in done["timeline"] if e["kind"] == "mitigated"]
+        assert [e["message"] for e in mitigated] == [
+            "kill switch CODEXK8S_KANIKO_CACHE_ENABLED: true -> false (applied)"]
         assert len(w.patches()) == 1
         await w.until(incident_id, _all_delivered)
         keys = [d["key"] for d in (await w.incident(incident_id))["deliveries"]]

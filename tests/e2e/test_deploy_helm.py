@@ -399,7 +399,8 @@ def test_monitoring_objects_shape(helm: ModuleType) -> None:
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert alerts == {"AI_SLOT_BUILD_FAILURE_BURST", "AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT",
                       "AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID",
-                      "AI_SLOT_BUILD_FAILURE_RATE_ELEVATED", "AI_SLOT_BUILD_MTTR_SLO_RISK"}
+                      "AI_SLOT_BUILD_FAILURE_RATE_ELEVATED", "AI_SLOT_BUILD_MTTR_SLO_RISK",
+                      "AISLOT_RESPONDER_NOTIFICATIONS_REJECTED"}
     for r in (r for g in rule["spec"]["groups"] for r in g["rules"]):
         assert "{{ $labels.namespace }}" in r["annotations"]["summary"] + r["annotations"][
             "description"] or r["labels"].get("namespace") == values["watchedNamespace"]

@@ -41,9 +41,12 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
                           timeout=120)
 
 
-def rules() -> list[dict[str, Any]]:
+SELF = "AISLOT_RESPONDER_NOTIFICATIONS_REJECTED"  # the responder's own health, not the catalog
+
+
+def rules(group: str = "aislot-build-pipeline") -> list[dict[str, Any]]:
     doc = yaml.safe_load(RULES.read_text(encoding="utf-8"))
-    return [rule for group in doc["groups"] for rule in group["rules"]]
+    return [rule for g in doc["groups"] if g["name"] == group for rule in g["rules"]]
 
 
 # ---------------------------------------------------------------------------------- Alertmanager
@@ -87,10 +90,12 @@ def test_every_catalog_alert_reaches_the_responder_once(alertname: str) -> None:
     assert proc.stdout.strip() == "aislot-responder", proc.stdout
 
 
-def test_other_alerts_do_not_reach_the_responder() -> None:
+@pytest.mark.parametrize("alertname", ["KubePodCrashLooping", SELF])
+def test_other_alerts_do_not_reach_the_responder(alertname: str) -> None:
+    """Nor does the responder's own alert: refusing notifications, it would refuse it too."""
     proc = run(tool("amtool", "prometheus-alertmanager"), "config", "routes", "test",
-               f"--config.file={AM_CONFIG}", "alertname=KubePodCrashLooping",
-               "namespace=codex-k8s-prod")
+               f"--config.file={AM_CONFIG}", f"alertname={alertname}",
+               "namespace=codex-k8s-prod", "severity=page")
     assert proc.stdout.strip() == "default", proc.stdout
 
 
@@ -100,14 +105,15 @@ def test_other_alerts_do_not_reach_the_responder() -> None:
 def test_promtool_accepts_the_rules() -> None:
     proc = run(tool("promtool", "prometheus"), "check", "rules", str(RULES))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"SUCCESS: {len(CATALOG)} rules found" in proc.stdout
+    assert f"SUCCESS: {len(CATALOG) + 1} rules found" in proc.stdout
+    assert [r["alert"] for r in rules("aislot-responder")] == [SELF]
 
 
 def test_promtool_unit_tests_pass() -> None:
     text = RULE_TESTS.read_text(encoding="utf-8")
     tested = {t["alertname"] for case in yaml.safe_load(text)["tests"]
               for t in case.get("alert_rule_test", [])}
-    assert {"AI_SLOT_BUILD_FAILURE_BURST", "AI_SLOT_BUILD_FAILURE_RATE_ELEVATED"} <= tested
+    assert {"AI_SLOT_BUILD_FAILURE_BURST", "AI_SLOT_BUILD_FAILURE_RATE_ELEVATED", SELF} <= tested
     proc = run(tool("promtool", "prometheus"), "test", "rules", str(RULE_TESTS))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
@@ -138,7 +144,11 @@ def test_log_sourced_rules_use_the_service_metrics() -> None:
     persistent = exprs["AI_SLOT_BUILD_MANIFEST_UNKNOWN_PERSISTENT"]
     assert "aislot_signature_occurrences_total" in persistent
     assert "aislot_mitigations_total" in persistent
-    assert "aislot_signature_occurrences_total" in exprs["AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"]
+    # The build-ref page must fire before any incident is open: from the platform's job facts,
+    # not from the responder's own counter (which only moves once an incident exists).
+    build_ref = exprs["AI_SLOT_CODEGEN_CHECK_BUILD_REF_INVALID"]
+    assert "kube_job_status_failed" in build_ref and "codegen-check" in build_ref
+    assert "aislot_" not in build_ref
     assert "aislot_incident_mttr_seconds" in exprs["AI_SLOT_BUILD_MTTR_SLO_RISK"]
 
 

@@ -86,7 +86,10 @@ def test_two_replicas_one_incident_per_key_no_duplicate_alerts(tmp_path: Path,
 
         listings = [http("GET", f"{r.base}/incidents?limit=500", token=READ)[1]["incidents"]
                     for r in replicas]
-        assert listings[0] == listings[1]
+        # The same incidents on both (their states move on: with no cluster here, the leader
+        # investigates each, blind, and tells on-call).
+        assert [(s["id"], s["signature"]) for s in listings[0]] == [
+            (s["id"], s["signature"]) for s in listings[1]]
         by_signature = Counter(s["signature"] for s in listings[0])
         assert by_signature == Counter(f"sig-{k}" for k in range(KEYS))  # one per key
 

@@ -87,3 +87,20 @@ async def test_read_with_a_store_that_cannot_answer_is_503_retry_later(
         body = await r.json()
     assert body["error"]["message"] == "the store cannot answer right now; retry later"
     assert SECRET not in json.dumps(body)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("POST", "/incidents", {"GET", "HEAD"}),
+    ("DELETE", "/webhook", {"POST"}),
+    ("GET", "/incidents/inc-1/approve", {"POST"}),
+    ("PUT", "/metrics", {"GET", "HEAD"}),
+])
+async def test_a_405_keeps_its_allow_header(start_app: AppStarter, settings, method: str,
+                                            path: str, allowed: set[str]) -> None:
+    """Issue 12, finding 4: the error middleware rebuilt aiohttp's 405 as JSON and lost its
+    ``Allow`` header (RFC 9110 section 15.5.6: a 405 MUST carry it)."""
+    client = await start_app(settings)
+    async with client.http.request(method, f"{client.base}{path}") as r:
+        assert r.status == 405
+        assert {m.strip() for m in r.headers["Allow"].split(",")} == allowed
+        assert (await r.json())["error"]["status"] == 405

@@ -51,7 +51,7 @@ async def _flipped(sim_factory: SimFactory, scenario: str,
 async def test_cache_recovers_shows_complete_builds_and_no_sightings(
         sim_factory: SimFactory) -> None:
     async with _flipped(sim_factory, "cache-recovers") as facts:
-        assert facts.errors == []
+        assert facts.gaps == []
         builds = [b for b in facts.builds if b.kind == "build"]
         assert len(builds) >= 4 and {b.status for b in builds} == {"Complete"}
         assert all(b.created_at is not None and b.created_at > facts.since for b in builds)
@@ -63,7 +63,7 @@ async def test_cache_recovers_shows_complete_builds_and_no_sightings(
 
 async def test_cache_persists_shows_failures_with_the_signature(sim_factory: SimFactory) -> None:
     async with _flipped(sim_factory, "cache-persists") as facts:
-        assert facts.errors == []
+        assert facts.gaps == []
         builds = [b for b in facts.builds if b.kind == "build"]
         assert len(builds) >= 4
         assert {(b.status, b.signature) for b in builds} == {("Failed", "cache")}
@@ -90,9 +90,10 @@ async def test_facts_never_raise_and_list_their_gaps(sim_factory: SimFactory) ->
         finally:
             await kube.close()
     hint = "grant get on pods/log in namespace codex-k8s-prod"
-    assert any(e.startswith("control_plane_logs: forbidden") and hint in e for e in facts.errors)
-    assert any(e.startswith("builds: forbidden") for e in facts.errors)
+    described = [g.describe() for g in facts.gaps]
+    assert any(e.startswith("control_plane_logs: forbidden") and hint in e for e in described)
+    assert any(e.startswith("builds: forbidden") for e in described)
     # the job list itself was readable: the outcomes are there, without signatures
     assert facts.builds and all(b.signature is None for b in facts.builds)
     assert facts.kill_switch is not None and facts.registry is not None
-    assert any("'nope' is not configured" in e for e in unknown.errors)
+    assert any("'nope' is not configured" in g.detail for g in unknown.gaps)

@@ -35,6 +35,11 @@ SCENARIOS = ["healthy", "cache-recovers", "cache-persists", "cache-secret", "reg
              "build-ref", "rbac-restricted", "rollout-stuck"]
 
 
+# The view names the part it watches; a one-off observation names the collector.
+_COLLECTOR_PART = {"jobs": "builds", "pods": "builds", "job_logs": "builds",
+                   "deployments": "registry"}
+
+
 def policy_fields(facts: Facts) -> dict[str, Any]:
     """What the policy reads of ``Facts``, comparable."""
     return {
@@ -43,7 +48,7 @@ def policy_fields(facts: Facts) -> dict[str, Any]:
                       for s in facts.sightings],
         "registry": facts.registry.model_dump() if facts.registry else None,
         "kill_switch": facts.kill_switch.model_dump() if facts.kill_switch else None,
-        "error_parts": sorted({e.split(":")[0] for e in facts.errors}),
+        "gap_parts": sorted({_COLLECTOR_PART.get(g.part, g.part) for g in facts.gaps}),
     }
 
 

@@ -113,7 +113,8 @@ async def test_gaps_say_what_cannot_be_read_since_when(sim_factory: SimFactory) 
             assert gaps["control_plane_logs"].hint == \
                 "grant get on pods/log in namespace codex-k8s-prod"
             facts = view.facts(signature="cache", since=began, now=sim_now(sim))
-            assert any(e.startswith("builds: forbidden") and HINT in e for e in facts.errors)
+            assert any(g.part == "jobs" and g.describe() == f"jobs: forbidden; {HINT}"
+                       for g in facts.gaps)
             clock.advance(60)
             sim.faults.remove(denied.id)
             sim.faults.remove(logs.id)

@@ -103,9 +103,9 @@ async def test_an_approval_written_during_a_watch_step_is_not_lost(
         incident_id = await h.fire()
         first = await h.investigated(incident_id)
         assert first.policy.mitigation.status == "awaiting_approval"
-        assert first.latest_evidence is not None and first.latest_evidence.first_error_at
+        assert first.policy.episode_start is not None
         # Up to just before the 30-minute deadline: the step below escalates, so it writes.
-        deadline = first.latest_evidence.first_error_at + timedelta(minutes=30)
+        deadline = first.policy.episode_start + timedelta(minutes=30)
         while h.clock.now() + timedelta(seconds=60) < deadline:
             await h.tick(30)
         h.sim.add_fault(kind="latency", verb="list", resource="jobs", seconds=1.0)

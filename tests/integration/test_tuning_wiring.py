@@ -18,10 +18,13 @@ from service.diagnostics import failed_jobs
 from service.domain.evidence import JobInfo
 from service.kube import KubeClient
 from service.metrics import Metrics
+from service.notifier import Notifier
+from service.observer import BlindObserver
 from service.runbook import Runbook
 from service.sinks.outbox import OutboxPolicy, OutboxWorker
 from service.store import postgres
 from service.store.sqlite import SqliteStore
+from service.wording import runbook_text
 from service.workqueue import WorkQueue
 from tests.conftest import AppStarter, make_settings
 
@@ -113,9 +116,12 @@ def test_postgres_store_is_built_with_the_store_settings(
 async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, diagnostics={"investigations_at_once": 2})
     work = WorkQueue()
+    notifier = Notifier(route=lambda _m: [], wake_outbox=lambda: None,
+                        text=runbook_text(settings), public_url="http://x",
+                        rollback_plan="plan")
     runbook = Runbook(settings=settings, store=build_store(settings),
-                      kube=cast(KubeClient, object()), clock=SystemClock(), work=work,
-                      route=lambda _m: [], wake_outbox=lambda: None, metrics=Metrics())
+                      observer=BlindObserver("none here", settings), mitigator=None,
+                      clock=SystemClock(), work=work, notifier=notifier, metrics=Metrics())
     peak = _Peak()
 
     async def investigate(incident_id: str) -> None:

@@ -20,7 +20,7 @@ from service.domain.incidents import Incident
 from service.domain.messages import Message
 from service.domain.policy import Escalate
 from service.domain.policy_record import PolicyRecord, Rule
-from service.domain.runbook_text import RunbookText
+from service.domain.runbook_text import RunbookText, decided_steps, manual_switch
 from service.settings import Settings
 from service.wording import runbook_text
 from tests.adapters.fakes import bundles
@@ -72,7 +72,8 @@ def _with_evidence() -> Incident:
 
 def _escalation_step(rule: Rule, text: RunbookText) -> str:
     message = compose_escalation(_with_evidence(), _applied(), Escalate(rule, "all", "why"),
-                                 text=text, public_url=URL, rollback_plan="plan", now=NOW)
+                                 facts=None, text=text, public_url=URL, rollback_plan="plan",
+                                 now=NOW)
     (step,) = [s for s in message.sections if s.title == "Next step"]
     return step.lines[0]
 
@@ -145,19 +146,52 @@ def test_other_settings_change_the_policy_messages() -> None:
     assert "kubectl -n ci-builds rollout status deploy/builder;" in _escalation_step(
         "rollout_stuck", OTHER)
     messages = [
-        compose_escalation(incident, record, Escalate(rule, "all", "why"), text=OTHER,
-                           public_url=URL, rollback_plan="plan", now=NOW)
-        for rule in ("repeat", "recovery_deadline", "registry", "rollout_stuck")
+        compose_escalation(incident, record, Escalate(rule, "all", "why"), facts=None,
+                           text=OTHER, public_url=URL, rollback_plan="plan", now=NOW)
+        for rule in ("repeat", "recovery_deadline", "registry", "rollout_stuck",
+                     "mitigation_failed", "blind", "no_fix")
     ]
     messages += [
         compose_approval_request(incident, PolicyRecord(), text=OTHER, public_url=URL, now=NOW),
         compose_mitigated(incident, record, text=OTHER, public_url=URL, now=NOW),
-        compose_resolved(incident, record, reason="a build succeeded", text=OTHER,
-                         public_url=URL, now=NOW),
+        compose_resolved(incident, record, reason="a build succeeded", confirmed=True,
+                         text=OTHER, public_url=URL, now=NOW),
     ]
-    assert messages[4].title.endswith("Approval needed: set KANIKO_CACHE=0")
+    assert messages[7].title.endswith("Approval needed: set KANIKO_CACHE=0")
     assert any(line.startswith("Kill switch KANIKO_CACHE=0 (set by the responder)")
-               for line in messages[5].sections[0].lines)
+               for line in messages[8].sections[0].lines)
     for message in messages:
         owned = _owned_text(message)
         assert not any(literal in owned for literal in DEFAULT_LITERALS), owned
+
+
+def test_the_first_message_says_what_the_decision_does() -> None:
+    def steps(status: str, confirmed: bool = True, signature: str = "cache") -> str:
+        return " ".join(decided_steps(signature, status, confirmed=confirmed,  # type: ignore
+                                      switch_value="true", text=DEFAULT))
+
+    assert steps("applying").startswith("1. The responder sets CODEXK8S_KANIKO_CACHE_ENABLED="
+                                        "false on deploy/codex-k8s-control-plane")
+    assert "Owner: approve" in steps("awaiting_approval")
+    registry = steps("skipped")
+    assert "will not help" in registry and "Set CODEXK8S" not in registry
+    healthy = steps("not_needed", confirmed=False)
+    assert "changes nothing" in healthy and "Set CODEXK8S" not in healthy
+    build_ref = steps("not_needed", signature="build-ref")
+    assert "CODEXK8S_BUILD_REF" in build_ref and "no automatic fix" in build_ref
+    assert "kubectl -n codex-k8s-prod set env deploy/codex-k8s-control-plane -c control-plane " \
+           "CODEXK8S_KANIKO_CACHE_ENABLED=false" in steps("dry_run")
+    assert "Observe mode" in steps("observing")
+    other = " ".join(decided_steps("cache", "applying", confirmed=True, switch_value="1",
+                                   text=OTHER))
+    assert not any(literal in other for literal in DEFAULT_LITERALS), other
+
+
+def test_the_manual_command_follows_where_the_switch_lives() -> None:
+    assert manual_switch(SECRET) == (
+        "kubectl -n codex-k8s-prod patch secret build-flags --type merge -p "
+        "'{\"stringData\":{\"CODEXK8S_KANIKO_CACHE_ENABLED\":\"false\"}}' && "
+        "kubectl -n codex-k8s-prod rollout restart deploy/builder")
+    from_ref = manual_switch(DEFAULT, "secret/codex-k8s-runtime key CACHE_FLAG")
+    assert "patch secret codex-k8s-runtime" in from_ref and '"CACHE_FLAG":"false"' in from_ref
+    assert from_ref.endswith("rollout restart deploy/codex-k8s-control-plane")

@@ -42,6 +42,7 @@ def bundle(*, confirmed: bool = True, registry_up: bool = True, mirrors_failed: 
     return EvidenceBundle(
         incident_id="inc-1", collected_at=T0, since=T0 - timedelta(hours=6), signature="cache",
         confirmed=confirmed, first_error_at=T0 - timedelta(minutes=5), last_error_at=T0,
+        episode_start=T0 - timedelta(minutes=5),
         workloads=ok(Workloads()), control_plane_logs=ok(ScanResult(source="control_plane")),
         worker_logs=ok(ScanResult(source="worker")), failed_jobs=ok(FailedJobs()),
         registry=ok(RegistryHealth(registry_available=registry_up,
@@ -73,13 +74,16 @@ def step(record: PolicyRecord, state: State, now: datetime, *, evidence: Evidenc
                     config=config)
 
 
-def applied(at: datetime) -> PolicyRecord:
-    """What the executor records after it patched the switch at ``at``."""
+def applied(at: datetime, *, rolled_out: bool = True) -> PolicyRecord:
+    """What the executor records after it patched the switch at ``at``; ``rolled_out``: and
+    the control-plane rollout completed at once (counting starts then)."""
     record = PolicyRecord()
     mit = record.mitigation
     mit.status, mit.applied_at, mit.previous_value, mit.new_value = "applied", at, "true", "false"
     mit.rollout, mit.rollout_deadline_at = "waiting", at + timedelta(seconds=180)
-    record.watch.since = at
+    if rolled_out:
+        mit.rollout, mit.rollout_finished_at = "complete", at
+        record.watch.since = at
     return record
 
 
@@ -114,10 +118,11 @@ def test_registry_down_with_mirrors_failing_escalates_at_once_without_switch() -
 
 
 def test_rollout_completes_or_escalates_when_stuck() -> None:
-    record = applied(T0)
+    record = applied(T0, rolled_out=False)
     done = step(record, State.MITIGATING, T0 + timedelta(seconds=60),
                 observed=facts(T0, rollout=True))
     assert done.state is State.MONITORING and done.record.mitigation.rollout == "complete"
+    assert done.record.watch.since == T0 + timedelta(seconds=60)  # counting starts now
     waiting = step(record, State.MITIGATING, T0 + timedelta(seconds=179),
                    observed=facts(T0, rollout=False))
     assert waiting.actions == [] and waiting.state is State.MITIGATING
@@ -129,7 +134,6 @@ def test_rollout_completes_or_escalates_when_stuck() -> None:
 
 def test_more_than_two_in_a_row_after_the_switch_pages_oncall_and_owner() -> None:
     record = applied(T0)
-    record.mitigation.rollout = "complete"
     two = step(record, State.MONITORING, T0 + timedelta(minutes=4),
                observed=facts(T0, build("b1", "Failed", 1), build("b2", "Failed", 2)))
     assert two.actions == [] and two.record.watch.streak == 2
@@ -162,20 +166,19 @@ def test_failures_before_the_switch_do_not_count() -> None:
 
 def test_recovery_deadline_fires_from_time_alone_once() -> None:
     record = applied(T0)
-    record.mitigation.rollout = "complete"
     first_failure = T0 - timedelta(minutes=5)  # the evidence's first error is the earliest
     early = step(record, State.MONITORING, first_failure + timedelta(minutes=29, seconds=59))
     assert early.actions == []
     late = step(record, State.MONITORING, first_failure + timedelta(minutes=30))
     (action,) = late.actions
     assert isinstance(action, Escalate) and action.rule == "recovery_deadline"
-    assert action.audience == "oncall" and "30 min" in action.reason
+    # The rollback plan is next: the Owner's decision, so on-call and the Owner.
+    assert action.audience == "all" and "30 min" in action.reason
     assert step(late.record, State.MONITORING, T0 + timedelta(hours=2)).actions == []
 
 
 def test_a_success_before_the_deadline_is_recovery_even_before_the_clean_window() -> None:
     record = applied(T0)
-    record.mitigation.rollout = "complete"
     recovered = step(record, State.MONITORING, T0 + timedelta(minutes=10),
                      observed=facts(T0, build("ok", "Complete", 8)))
     later = step(recovered.record, State.MONITORING, T0 + timedelta(minutes=26))
@@ -184,7 +187,6 @@ def test_a_success_before_the_deadline_is_recovery_even_before_the_clean_window(
 
 def test_resolves_after_a_success_and_a_clean_window_with_mttr() -> None:
     record = applied(T0)
-    record.mitigation.rollout = "complete"
     seen = step(record, State.MONITORING, T0 + timedelta(minutes=5),
                 observed=facts(T0, build("ok", "Complete", 4)))
     assert seen.state is State.MONITORING and seen.record.watch.first_success_at is not None

@@ -101,11 +101,16 @@ def test_yaml_syntax_error_near_a_dsn_does_not_print_it(tmp_path: Path) -> None:
     assert "hunter2" not in str(err.value) and err.value.__cause__ is None
 
 
-def test_malformed_dsn_in_config_names_the_field_not_the_value(tmp_path: Path) -> None:
+def test_malformed_dsn_in_config_names_the_field_not_the_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tmp_path / "dsn.yaml"
-    cfg.write_text(f"store:\n  backend: postgres\n  postgres_dsn: 'postgresql://aislot:{SECRET}"
-                   "@db/x'\n")
-    run = _check_config(cfg)
+    cfg.write_text("store:\n  backend: postgres\n")
+    dsn = f"postgresql://aislot:{SECRET}@db/x"
+    run = subprocess.run([sys.executable, "-m", "service", "check-config", str(cfg)],
+                         capture_output=True, text=True, cwd=ROOT, check=False,
+                         env={"PATH": "/usr/bin:/bin", "AISLOT_STORE__POSTGRES_DSN": dsn})
+    monkeypatch.setenv("AISLOT_STORE__POSTGRES_DSN", dsn)
     assert run.returncode == 2
     assert "store.postgres_dsn" in run.stderr and "percent-encode" in run.stderr
     for fragment in _fragments(f"postgresql://aislot:{SECRET}@db/x"):

@@ -23,15 +23,16 @@ def test_env_overrides_file_per_leaf(tmp_path: Path, monkeypatch: pytest.MonkeyP
     cfg = tmp_path / "c.yaml"
     cfg.write_text("server:\n  host: 10.0.0.1\n  port: 8000\nmitigation:\n  mode: approval\n")
     monkeypatch.setenv("AISLOT_SERVER__PORT", "9001")
-    monkeypatch.setenv("AISLOT_AUTH__WEBHOOK_TOKEN", "tok-from-env")
+    monkeypatch.setenv("AISLOT_AUTH__WEBHOOK_TOKEN", "tok-from-env-0123456789")
+    monkeypatch.setenv("AISLOT_AUTH__OWNER_TOKEN", "owner-from-env-0123456789")
     monkeypatch.setenv("AISLOT_SINKS__CHAT__TYPE", "slack")
     monkeypatch.setenv("AISLOT_SINKS__CHAT__URL", "https://hooks.example/x")
     settings = load_settings(cfg)
     assert (settings.server.host, settings.server.port) == ("10.0.0.1", 9001)
     assert settings.mitigation.mode == "approval"
     assert settings.auth.webhook_token is not None
-    assert settings.auth.webhook_token.get_secret_value() == "tok-from-env"
-    assert "tok-from-env" not in repr(settings)
+    assert settings.auth.webhook_token.get_secret_value() == "tok-from-env-0123456789"
+    assert "tok-from-env-0123456789" not in repr(settings)
     assert settings.sinks["chat"].type == "slack"
 
 

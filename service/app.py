@@ -8,6 +8,7 @@ the last, in reverse order.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp
 import structlog
@@ -34,7 +35,7 @@ from service.kube_errors import KubeConfigError
 from service.metrics import Metrics
 from service.mitigator import Mitigator
 from service.notifier import Notifier
-from service.observer import BlindObserver, ClusterObserver, Observer
+from service.observer import BlindObserver, ClusterObserver, Observer, ViewObserver
 from service.runbook import Runbook
 from service.settings import Settings
 from service.sinks.outbox import OutboxWorker
@@ -42,6 +43,7 @@ from service.sinks.registry import SinkRegistry
 from service.store.base import Store, StoreUnavailable
 from service.store.sqlite import SqliteStore
 from service.supervisor import Supervisor
+from service.view import NamespaceView
 from service.wording import runbook_text
 from service.workqueue import WorkQueue
 
@@ -113,6 +115,7 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
                         public_url=settings.server.public_url,
                         rollback_plan=settings.escalation.rollback_plan)
     kube: KubeClient | None = None
+    view: NamespaceView | None = None
     observer: Observer
     mitigator: Mitigator | None = None
     try:
@@ -122,10 +125,17 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
         reason = redact(str(exc))
         log.error("kube_unavailable", error=reason)
         # Blind, not silent: each incident is investigated, and on-call is told at once.
-        observer = BlindObserver(reason, settings)
+        observer = BlindObserver(reason, settings, app[CLOCK])
     else:
         app[KUBE_STATUS] = "ok"
-        observer = ClusterObserver(kube, settings)
+        if settings.kube.observe == "watch":
+            # Logs from as far back as the evidence reads them: an incident open before a
+            # restart is watched as if there had been none.
+            view = NamespaceView(kube, settings, app[CLOCK], log_since=app[CLOCK].now()
+                                 - timedelta(seconds=settings.diagnostics.log_window_s))
+            observer = ViewObserver(view, kube, settings, app[CLOCK])
+        else:
+            observer = ClusterObserver(kube, settings, app[CLOCK])
         mitigator = Mitigator(settings=settings, store=app[STORE], kube=kube, metrics=metrics,
                               notifier=notifier)
     runbook = Runbook(settings=settings, store=app[STORE], observer=observer,
@@ -146,6 +156,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
             await app[STORE].follow_changes(app[WORK].incidents_changed)
         except StoreUnavailable as exc:  # the watch pass still finds them, later
             log.warning("incident_changes_unfollowed", error=str(exc))
+        if view is not None:
+            supervisor.spawn("view", view.run)
         supervisor.spawn("investigations", runbook.run_investigations)
         supervisor.spawn("watch", runbook.run_watch)
 

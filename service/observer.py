@@ -1,17 +1,24 @@
-"""What the runbook sees of the cluster: the evidence bundle and the watch's facts.
+"""What the runbook sees of the cluster: the evidence bundle, the watch's facts, and when to
+look again.
 
-Purpose: one seam between the runbook's loop and the cluster. ``ClusterObserver`` runs the
-runbook's collectors through the kube client; ``BlindObserver`` stands in when there is no
-cluster access at all (no kubeconfig, not in a cluster): it says so in every observation, so the
-policy escalates at once instead of an incident sitting ``open`` with nobody told.
+Purpose: one seam between the runbook's loop and the cluster. ``ViewObserver`` reads the
+watch's facts from the live view of the namespace (``service.view``: list+watch, logs read
+once) and wakes the loop when the namespace changes; ``ClusterObserver`` runs the runbook's
+collectors again at each interval (``kube.observe: poll``, the baseline of bench_reaction);
+``BlindObserver`` stands in when there is no cluster access at all (no kubeconfig, not in a
+cluster): it says so in every observation, so the policy escalates at once instead of an
+incident sitting ``open`` with nobody told. The evidence bundle is the runbook's diagnostics
+in every case (worker logs and the 6-hour window are not the view's).
 Boundary: reads only; decisions are the policy's.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from service.clock import Clock
 from service.diagnostics.investigation import collect_evidence
 from service.diagnostics.observation import collect_facts
 from service.domain.evidence import Collected, CollectorStatus, EvidenceBundle
@@ -19,6 +26,12 @@ from service.domain.facts import Facts, Gap
 from service.domain.incidents import Incident
 from service.kube import KubeClient
 from service.settings import Settings
+from service.view import NamespaceView
+
+# A burst of watch events (a rollout, a job and its pod) arrives in a few loop iterations:
+# wait until the view stops changing for this many of them, so one decision sees it whole.
+_QUIET_YIELDS = 3
+_MAX_YIELDS = 200
 
 
 class Observer(Protocol):
@@ -28,11 +41,34 @@ class Observer(Protocol):
     async def facts(self, signature: str, since: datetime, now: datetime) -> Facts:
         """The watch's observation since ``since`` (never raises)."""
 
+    async def changed(self, timeout_s: float) -> None:
+        """Return when the cluster changed since the last ``facts``, or after ``timeout_s``
+        seconds of the injected clock (the time rules' timer)."""
 
-class ClusterObserver:
-    """The runbook's collectors against the cluster."""
+    @property
+    def version(self) -> int:
+        """What the observer has seen so far (a counter; it grows with each change)."""
 
-    def __init__(self, kube: KubeClient, settings: Settings) -> None:
+
+class _Timer:
+    """Observers that learn of no change: the loop looks again at each interval."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    async def changed(self, timeout_s: float) -> None:
+        await self._clock.sleep(timeout_s)
+
+
+class ClusterObserver(_Timer):
+    """The runbook's collectors against the cluster, again at each interval."""
+
+    def __init__(self, kube: KubeClient, settings: Settings, clock: Clock) -> None:
+        super().__init__(clock)
         self._kube, self._settings = kube, settings
 
     async def evidence(self, incident: Incident, now: datetime) -> EvidenceBundle:
@@ -45,10 +81,49 @@ class ClusterObserver:
                                    since=since, now=now)
 
 
-class BlindObserver:
+class ViewObserver(ClusterObserver):
+    """The watch's facts from the live view; the loop wakes as the namespace changes."""
+
+    def __init__(self, view: NamespaceView, kube: KubeClient, settings: Settings,
+                 clock: Clock) -> None:
+        super().__init__(kube, settings, clock)
+        self._view = view
+        self._served = -1  # the view's version the last facts were of
+
+    @property
+    def version(self) -> int:
+        return self._view.version
+
+    async def facts(self, signature: str, since: datetime, now: datetime) -> Facts:
+        # Just started: wait for the first lists, for a collector's time at most.
+        deadline = now + timedelta(seconds=self._settings.diagnostics.collector_timeout_s)
+        while not self._view.synced and self._clock.now() < deadline:
+            left = (deadline - self._clock.now()).total_seconds()
+            await self._view.wait_changed(self._view.version, left)
+        self._served = self._view.version
+        facts = self._view.facts(signature=signature, since=since, now=now)
+        if not self._view.synced and not facts.gaps:
+            facts.gaps.append(Gap(part="cluster", status="timeout",
+                                  detail="the live view has not listed the namespace yet"))
+        return facts
+
+    async def changed(self, timeout_s: float) -> None:
+        await self._view.wait_changed(self._served, timeout_s)
+        # Let the rest of a burst arrive before the decision (no clock: loop iterations).
+        quiet, seen = 0, self._view.version
+        for _ in range(_MAX_YIELDS):
+            await asyncio.sleep(0)
+            quiet = quiet + 1 if self._view.version == seen else 0
+            seen = self._view.version
+            if quiet >= _QUIET_YIELDS:
+                break
+
+
+class BlindObserver(_Timer):
     """No cluster access: every observation is a gap naming why."""
 
-    def __init__(self, reason: str, settings: Settings) -> None:
+    def __init__(self, reason: str, settings: Settings, clock: Clock) -> None:
+        super().__init__(clock)
         self._reason, self._settings = reason, settings
 
     async def evidence(self, incident: Incident, now: datetime) -> EvidenceBundle:

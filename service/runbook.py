@@ -1,11 +1,12 @@
 """The runbook, carried out: observe, decide, record, act; for every active incident.
 
 Two supervised loops share this object: ``run_investigations`` (woken by the webhook through
-the ``WorkQueue``) and ``run_watch`` (a timer on the injected clock, so the 30-minute rule fires
-with no webhook, and after a restart). Each turn observes (the ``Observer``: the evidence
-bundle, or the watch's facts), decides (the pure ``evaluate()``), records the decision with the
-messages it sends (composed by the ``Notifier`` from the same observation) in one transaction,
-then acts (the ``Mitigator``), which records the action's outcome after it.
+the ``WorkQueue``) and ``run_watch`` (woken when the observed namespace changes, and by a
+timer on the injected clock, so the 30-minute rule fires with no webhook, and after a restart).
+Each turn observes (the ``Observer``: the evidence bundle, or the watch's facts), decides (the
+pure ``evaluate()``), records the decision with the messages it sends (composed by the
+``Notifier`` from the same observation) in one transaction, then acts (the ``Mitigator``),
+which records the action's outcome after it.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class Runbook:
             asyncio.Lock)
         self._tick = asyncio.Event()
         self.passes = 0  # completed watch passes over the active incidents (observability)
+        self.observed = -1  # the observer's version the last completed pass started at
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -120,6 +122,7 @@ class Runbook:
 
     async def run_watch(self) -> None:
         while True:
+            started_at = self._observer.version
             for incident_id in await self._store.active_incidents():
                 incident = await self._store.get_incident(incident_id)
                 latest = incident.latest_evidence if incident is not None else None
@@ -130,10 +133,12 @@ class Runbook:
                 if latest is not None:
                     await self.step(incident_id)
             self.passes += 1
+            self.observed = started_at
             await self._wait(self._settings.escalation.monitor_interval_s)
 
     async def _wait(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        """Until the namespace changes, ``seconds`` pass (the time rules), or ``poke()``."""
+        sleeper = asyncio.ensure_future(self._observer.changed(seconds))
         waker = asyncio.ensure_future(self._tick.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)

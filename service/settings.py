@@ -137,6 +137,11 @@ class KubeSettings(Section):
     view_retry_s: float = Field(
         default=60.0, gt=0,
         description="a job tail or the switch the live view could not read is retried after")
+    observe: Literal["watch", "poll"] = Field(
+        default="watch",
+        description="watch: one live view of the namespace (list+watch, logs read once), the "
+                    "policy evaluated as it changes; poll: the collectors again at each "
+                    "monitor_interval_s (the baseline of bench_reaction)")
 
 
 class PlatformObjects(Section):
@@ -203,7 +208,8 @@ JobKindName = Literal["build", "mirror", "codegen", "other"]
 
 
 def _default_recovery_jobs() -> dict[str, list[JobKindName]]:
-    return {"cache": ["build", "mirror"], "build-ref": ["codegen"]}
+    # Only builds say the cache is fixed: a mirror job completes with the cache still stale.
+    return {"cache": ["build"], "build-ref": ["codegen"]}
 
 
 class EscalationSettings(Section):

@@ -63,6 +63,10 @@ def facts_of(state: ViewState, settings: Settings, *, signature: str, since: dat
                         detail=f"signature {signature!r} is not configured"))
     finished = finished_after(state.jobs.values(), settings.platform, since) \
         if state.jobs is not None else []
+    # A failed job whose tail is not read yet is not a fact yet: its signature is unknown,
+    # and the watch keeps a build's first outcome. It comes with its tail (or its gap).
+    finished = [(job, info) for job, info in finished
+                if info.status != "Failed" or info.name in state.tails]
     return Facts(
         collected_at=now,
         since=since,

@@ -9,6 +9,7 @@ decision, a refused patch retried forever, a blind responder saying nothing).
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -203,19 +204,21 @@ async def test_a_switch_sourced_by_value_from_is_never_patched_with_value(
 
 async def test_losing_the_job_list_for_longer_than_the_limit_escalates_once(
         tmp_path: Path, start_app: AppStarter) -> None:
+    # Watches end after 1 s (real) here, so the revoked grant shows at the next one, as it
+    # does at a real apiserver's next watch (open watches are not cut by an RBAC change).
     async with harness(tmp_path, "cache-recovers", start_app,
+                       kube={"watch_timeout_s": 1},
                        escalation={"monitor_interval_s": 30, "blind_after_s": 300}) as h:
         incident_id = await h.fire()
         await h.investigated(incident_id)
         await h.run_until(incident_id, lambda i: i.policy.mitigation.rollout == "complete")
-        h.sim.add_fault(kind="forbidden", verb="list", resource="jobs")
-        await h.tick(30)
-        lost = await h.incident(incident_id)
-        assert "builds" in lost.policy.watch.gaps and "blind" not in lost.policy.escalations
+        h.sim.add_fault(kind="forbidden", resource="jobs")
+        lost = await h.settled(incident_id, lambda i: "jobs" in i.policy.watch.gaps)
+        assert "blind" not in lost.policy.escalations
         blind = await h.run_until(incident_id, lambda i: "blind" in i.policy.escalations)
         fired = blind.policy.escalations["blind"]
-        assert fired.at - lost.policy.watch.gaps["builds"] >= timedelta(minutes=5)
-        assert "grant list on jobs" in fired.reason
+        assert fired.at - lost.policy.watch.gaps["jobs"] >= timedelta(minutes=5)
+        assert re.search(r"grant (list|watch) on jobs", fired.reason), fired.reason
         for _ in range(20):
             await h.tick(30)
         await h.delivered(incident_id)

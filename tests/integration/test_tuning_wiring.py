@@ -120,7 +120,7 @@ async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path
                         text=runbook_text(settings), public_url="http://x",
                         rollback_plan="plan")
     runbook = Runbook(settings=settings, store=build_store(settings),
-                      observer=BlindObserver("none here", settings), mitigator=None,
+                      observer=BlindObserver("none here", settings, SystemClock()), mitigator=None,
                       clock=SystemClock(), work=work, notifier=notifier, metrics=Metrics())
     peak = _Peak()
 

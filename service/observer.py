@@ -45,9 +45,8 @@ class Observer(Protocol):
         """Return when the cluster changed since the last ``facts``, or after ``timeout_s``
         seconds of the injected clock (the time rules' timer)."""
 
-    @property
-    def version(self) -> int:
-        """What the observer has seen so far (a counter; it grows with each change)."""
+    def unseen(self) -> bool:
+        """Changes arrived that no observation has looked at yet."""
 
 
 class _Timer:
@@ -56,9 +55,8 @@ class _Timer:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    @property
-    def version(self) -> int:
-        return 0
+    def unseen(self) -> bool:
+        return False
 
     async def changed(self, timeout_s: float) -> None:
         await self._clock.sleep(timeout_s)
@@ -88,11 +86,10 @@ class ViewObserver(ClusterObserver):
                  clock: Clock) -> None:
         super().__init__(kube, settings, clock)
         self._view = view
-        self._served = -1  # the view's version the last facts were of
+        self._served = -1  # the view's version last looked at
 
-    @property
-    def version(self) -> int:
-        return self._view.version
+    def unseen(self) -> bool:
+        return self._view.version != self._served
 
     async def facts(self, signature: str, since: datetime, now: datetime) -> Facts:
         # Just started: wait for the first lists, for a collector's time at most.
@@ -117,6 +114,9 @@ class ViewObserver(ClusterObserver):
             seen = self._view.version
             if quiet >= _QUIET_YIELDS:
                 break
+        # The pass this wakes reads the view as of now or later: what came so far is seen
+        # (with no incident to look at, the next wait must not return at once).
+        self._served = self._view.version
 
 
 class BlindObserver(_Timer):

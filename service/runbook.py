@@ -92,7 +92,8 @@ class Runbook:
             asyncio.Lock)
         self._tick = asyncio.Event()
         self.passes = 0  # completed watch passes over the active incidents (observability)
-        self.observed = -1  # the observer's version the last completed pass started at
+        self.passing = False  # a watch pass is under way
+        self.timer_at: datetime | None = None  # when the watch looks again with no change
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class Runbook:
 
     async def run_watch(self) -> None:
         while True:
-            started_at = self._observer.version
+            self.passing = True
             for incident_id in await self._store.active_incidents():
                 incident = await self._store.get_incident(incident_id)
                 latest = incident.latest_evidence if incident is not None else None
@@ -132,12 +133,17 @@ class Runbook:
                     self._work.incidents_changed([incident_id])
                 if latest is not None:
                     await self.step(incident_id)
-            self.passes += 1
-            self.observed = started_at
+            self.passes, self.passing = self.passes + 1, False
             await self._wait(self._settings.escalation.monitor_interval_s)
+
+    @property
+    def caught_up(self) -> bool:
+        """No pass under way, and no change the observer has not looked at."""
+        return not self.passing and not self._observer.unseen()
 
     async def _wait(self, seconds: float) -> None:
         """Until the namespace changes, ``seconds`` pass (the time rules), or ``poke()``."""
+        self.timer_at = self._clock.now() + timedelta(seconds=seconds)
         sleeper = asyncio.ensure_future(self._observer.changed(seconds))
         waker = asyncio.ensure_future(self._tick.wait())
         try:

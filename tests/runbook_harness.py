@@ -151,6 +151,17 @@ class Harness:
                                      f"(now={self.sim.clock.now()}, passes={before}):\n"
                                      + stacks)
             await asyncio.sleep(0.01)
+        await self.caught_up()
+
+    async def caught_up(self, checks: int = 3, timeout: float = 30) -> None:
+        """Wait (real time, bounded) until the watch has looked at every change the live view
+        received (the events an advance of the clock sets off arrive over HTTP a moment later),
+        ``checks`` checks in a row."""
+        quiet, deadline = 0, time.monotonic() + timeout
+        while quiet < checks:
+            assert time.monotonic() < deadline, "the watch never caught up with the view"
+            quiet = quiet + 1 if self.runbook.caught_up else 0
+            await asyncio.sleep(0.01)
 
     async def run_until(self, incident_id: str, done: Callable[[Incident], bool], *,
                         step_s: float = 30, max_s: float = 3 * 3600) -> Incident:

@@ -41,13 +41,13 @@ class _Builds(BaseModel):
 
 def finished_after(jobs: Iterable[dict[str, Any]], platform: PlatformObjects,
                    since: datetime) -> list[tuple[dict[str, Any], JobInfo]]:
-    """Build/mirror/codegen jobs created after ``since`` that finished, oldest first."""
+    """Build/mirror/codegen jobs created at or after ``since`` that finished, oldest first."""
     finished = []
     for job in sorted(jobs, key=objects.creation_order):
         info = objects.job_info(job, platform)
         if info.kind == "other" or info.status not in ("Complete", "Failed"):
             continue
-        if info.created_at is None or info.created_at <= since:
+        if info.created_at is None or info.created_at < since:
             continue
         finished.append((job, info))
     return finished

@@ -117,7 +117,9 @@ def _escalate(decision: Decision, rule: Rule, audience: Audience, reason: str,
 
 def _watch_from(decision: Decision, now: datetime) -> None:
     decision.state = State.MONITORING
-    decision.record.watch.since = now
+    # Kubernetes stamps objects in whole seconds: a build created in the second the rollout
+    # completed is one of the watch's.
+    decision.record.watch.since = now.replace(microsecond=0)
 
 
 def _decide_mitigation(decision: Decision, signature: str, evidence: EvidenceBundle,

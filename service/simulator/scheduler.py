@@ -40,5 +40,9 @@ class Agenda:
         self.now = max(self.now, target)
         return ran
 
+    def next_at(self) -> float | None:
+        """When the next action is due (None: nothing planned)."""
+        return self._heap[0][0] if self._heap else None
+
     def pending(self) -> int:
         return len(self._heap)

@@ -124,7 +124,9 @@ class Api:
         """Create ``obj``, or replace it (same name) when it exists."""
         meta = obj["metadata"]
         status, body = self.request("POST", collection(obj["kind"], meta.get("namespace")), obj)
-        if status == 409:
+        for _ in range(5):  # a controller may write it between our read and our replace
+            if status != 409:
+                break
             current = self.get(path_of(obj))
             obj = {**obj, "metadata": {**meta,
                                        "resourceVersion": current["metadata"]["resourceVersion"]}}

@@ -2,10 +2,8 @@
 
 The real apiserver's answer to the patch that sets ``value`` alone is a 422 (a strategic merge
 keeps ``valueFrom`` beside the new ``value``); the responder, with the chart's identity (no
-Secret access in ``deployment-env`` mode), must not change the Deployment, and its incident must
-not claim the switch applied. What it does instead is being reworked elsewhere: at the time of
-writing the mitigation stays ``applying`` and every tick logs ``kill_switch_failed`` (the Secret
-behind ``valueFrom`` is forbidden to it); these tests hold only what stays true.
+Secret access in ``deployment-env`` mode), changes nothing, does not claim the switch applied, and
+tells on-call at once (``mitigation_failed``) with the API's reason and the exact manual command.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from tests.realkube.responder import (
     install_identity,
     mitigation,
     responder,
-    ticks,
     until,
     writes,
 )
@@ -69,11 +66,17 @@ def test_responder_neither_changes_the_deployment_nor_claims_the_switch(
     mark = control_plane.audit_mark()
     with responder(tmp_path, config) as svc:
         incident_id = fire(svc)
-        until(svc, incident_id,
-              lambda d: bool(d["evidence"]) and ticks(control_plane, rbac, mark) >= 4,
-              "evidence and a few monitor ticks", timeout=60)
-        detail = until(svc, incident_id, lambda d: True, "the incident")
-    assert mitigation(detail)["status"] not in {"applied", "already_off"}, detail["policy"]
+        detail = until(svc, incident_id,
+                       lambda d: "mitigation_failed" in d["policy"]["escalations"],
+                       "the refused switch escalated", timeout=60)
+        fired = detail["policy"]["escalations"]["mitigation_failed"]
+    mit = mitigation(detail)
+    assert mit["status"] == "failed" and mit["applied_at"] is None, detail["policy"]
+    # The real authorizer's words, and what a person with the grant runs instead.
+    assert 'secrets "codex-k8s-runtime" is forbidden' in fired["reason"]
+    assert fired["audience"] == "oncall"
+    assert mit["manual"] == ("kubectl -n codex-k8s-prod set env deploy/codex-k8s-control-plane "
+                             "-c control-plane CODEXK8S_KANIKO_CACHE_ENABLED=false")
     assert detail["state"] != "resolved"
     # Whatever it tried, the apiserver let no write through.
     assert [e for e in writes(control_plane, rbac, mark)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from service.api import approval, incidents, ops, webhook
 from service.api.errors import error_middleware
+from service.api.headers import security_headers
 from service.api.keys import (
     CLOCK,
     HTTP,
@@ -151,7 +152,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the aiohttp application for ``settings`` (no I/O until it starts)."""
     app = web.Application(
-        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware]
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[security_headers, error_middleware],
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)

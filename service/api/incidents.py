@@ -1,4 +1,7 @@
-"""Read API: ``GET /incidents`` and ``GET /incidents/<id>`` (JSON, or HTML for browsers)."""
+"""Read API: ``GET /incidents`` and ``GET /incidents/<id>``: JSON, or HTML for browsers.
+
+The answer's type follows ``Accept`` (q-values honoured, ``Vary: Accept``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from aiohttp import web
 
 from service.api.auth import require_bearer
 from service.api.errors import ApiError
+from service.api.headers import HTML, negotiated, preferred_type
 from service.api.keys import SETTINGS, STORE
 from service.api.page import render_incident
 from service.domain.lifecycle import State
@@ -40,26 +44,20 @@ def _query_state(request: web.Request) -> State | None:
         raise ApiError(400, f"state must be one of {allowed}", field="state") from None
 
 
-async def list_incidents(request: web.Request) -> web.Response:
+async def list_incidents(request: web.Request) -> web.StreamResponse:
     _authorize_read(request)
     state, limit = _query_state(request), _query_limit(request)
     rows = await request.app[STORE].list_incidents(state, limit)
     return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows]})
 
 
-def _wants_html(request: web.Request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "text/html" in accept and accept.find("text/html") < (
-        accept.find("application/json") if "application/json" in accept else len(accept)
-    )
-
-
-async def get_incident(request: web.Request) -> web.Response:
+async def get_incident(request: web.Request) -> web.StreamResponse:
     _authorize_read(request)
+    kind = preferred_type(request)
     incident_id = request.match_info["incident_id"]
     incident = await request.app[STORE].get_incident(incident_id)
     if incident is None:
         raise ApiError(404, f"no incident with id {incident_id[:80]!r}", field="incident_id")
-    if _wants_html(request):
-        return web.Response(text=render_incident(incident), content_type="text/html")
-    return web.json_response(text=incident.model_dump_json())
+    if kind == HTML:
+        return negotiated(web.Response(text=render_incident(incident), content_type=HTML))
+    return negotiated(web.json_response(text=incident.model_dump_json()))

@@ -18,6 +18,7 @@ from service.api.errors import error_middleware
 from service.api.headers import security_headers
 from service.api.keys import (
     CLOCK,
+    GRANTS,
     HTTP,
     KUBE_STATUS,
     METRICS,
@@ -31,6 +32,7 @@ from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
 from service.domain.messages import Message
 from service.domain.redaction import redact
+from service.grants import GrantSigner
 from service.kube import KubeClient
 from service.kube_errors import KubeConfigError
 from service.metrics import Metrics
@@ -105,7 +107,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     outbox = OutboxWorker(
         app[STORE], registry, app[CLOCK], policy=settings.outbox,
         record=lambda sink, outcome: metrics.deliveries.labels(sink=sink,
-                                                               outcome=outcome).inc())
+                                                               outcome=outcome).inc(),
+        link=app[GRANTS].for_message if GRANTS in app else None)
     kube: KubeClient | None = None
     runbook: Runbook | None = None
     try:
@@ -157,6 +160,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)
+    if settings.auth.link_key is not None:
+        app[GRANTS] = GrantSigner(settings.auth.link_key, ttl_s=settings.auth.link_ttl_s,
+                                  clock=app[CLOCK])
     app[METRICS] = Metrics()
     app[METRICS].precreate(settings.incidents.default_namespace,
                            [s.name for s in settings.diagnostics.signatures])

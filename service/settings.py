@@ -39,6 +39,9 @@ DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
 ENV_PREFIX = "AISLOT_"
 
 
+MIN_LINK_KEY_CHARS = 32
+
+
 class ConfigError(Exception):
     """A configuration that cannot be used; the message says which field and why."""
 
@@ -52,6 +55,28 @@ class AuthSettings(Section):
     read_token: SecretStr | None = None
     owner_token: SecretStr | None = None
     owner_name: str = "owner"
+    link_key: SecretStr | None = Field(
+        default=None, min_length=MIN_LINK_KEY_CHARS,
+        description="signs the grants in messages' incident links (env AISLOT_AUTH__LINK_KEY)")
+    link_key_file: Path | None = Field(
+        default=None, description="a file holding link_key (a mounted Secret)")
+    link_ttl_s: float = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600,
+                              description="how long a message's incident link opens the page")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _link_key_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("link_key_file"):
+            return data
+        if data.get("link_key"):
+            raise ValueError("set link_key or link_key_file, not both")
+        path = Path(data["link_key_file"])
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeError) as exc:
+            raise ValueError(f"link_key_file {path}: cannot read: {type(exc).__name__}") \
+                from None
+        return {**data, "link_key": key}
 
     @model_validator(mode="after")
     def _basic_is_a_pair(self) -> AuthSettings:

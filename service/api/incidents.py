@@ -1,6 +1,8 @@
 """Read API: ``GET /incidents`` and ``GET /incidents/<id>``: JSON, or HTML for browsers.
 
-The answer's type follows ``Accept`` (q-values honoured, ``Vary: Accept``).
+The answer's type follows ``Accept`` (q-values honoured, ``Vary: Accept``). The list needs the
+read or Owner token; one incident also opens with the grant its message's link carries
+(``service.api.grant``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from aiohttp import web
 
 from service.api.auth import require_bearer
 from service.api.errors import ApiError
+from service.api.grant import incident_access
 from service.api.headers import HTML, negotiated, preferred_type
 from service.api.keys import SETTINGS, STORE
 from service.api.page import render_incident
@@ -52,9 +55,9 @@ async def list_incidents(request: web.Request) -> web.StreamResponse:
 
 
 async def get_incident(request: web.Request) -> web.StreamResponse:
-    _authorize_read(request)
-    kind = preferred_type(request)
     incident_id = request.match_info["incident_id"]
+    incident_access(request, incident_id)
+    kind = preferred_type(request)
     incident = await request.app[STORE].get_incident(incident_id)
     if incident is None:
         raise ApiError(404, f"no incident with id {incident_id[:80]!r}", field="incident_id")

@@ -37,6 +37,9 @@ log = structlog.get_logger(__name__)
 
 Outcome = Literal["delivered", "retry", "failed"]
 OutcomeRecorder = Callable[[str, Outcome], None]
+# Puts a fresh grant in a message's incident link as it is sent (``GrantSigner.for_message``):
+# stored messages hold none, so reading one (the API shows deliveries) yields no grant.
+LinkGranter = Callable[[Message], Message]
 ERROR_CHARS = 500
 
 
@@ -64,8 +67,9 @@ class OutboxWorker:
 
     def __init__(self, store: Store, registry: SinkRegistry, clock: Clock, *,
                  policy: OutboxPolicy | None = None, record: OutcomeRecorder | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, link: LinkGranter | None = None) -> None:
         self._store = store
+        self._link = link
         self._registry = registry
         self._clock = clock
         self._policy = policy or OutboxPolicy()
@@ -196,7 +200,10 @@ class OutboxWorker:
                 update={"attempts": delivery.attempts + tries})
             tries += 1
             try:
-                await sink.send(current.model_copy(update={"message": scrub(current.message)}))
+                message = scrub(current.message)
+                if self._link is not None:
+                    message = self._link(message)
+                await sink.send(current.model_copy(update={"message": message}))
             except Retryable as exc:
                 if exc.retry_after_s is not None and exc.retry_after_s > policy.inline_max_wait_s:
                     raise _Deferred(exc) from exc

@@ -1,13 +1,19 @@
-"""The incident routes over HTTP: Accept negotiation and the security headers on every answer."""
+"""The incident routes over HTTP: Accept negotiation, the security headers on every answer,
+and the grants that messages' links carry (one incident, read or approve, until expiry)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import SecretStr
 
+from service.clock import ManualClock
+from service.grants import GrantSigner
 from tests.conftest import (
+    OWNER_TOKEN,
     READ_TOKEN,
     AppStarter,
     Client,
@@ -15,12 +21,14 @@ from tests.conftest import (
     make_settings,
     notification,
 )
+from tests.runbook_harness import harness
 
+LINK_KEY = "page-test-link-key-" + "0123456789abcdef" * 2
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 def _settings(tmp_path: Path, **sections: dict[str, Any]):  # type: ignore[no-untyped-def]
-    return make_settings(tmp_path, **sections)
+    return make_settings(tmp_path, auth={"link_key": LINK_KEY, "link_ttl_s": 3600}, **sections)
 
 
 async def _get(client: Client, path: str, *, accept: str | None = None,
@@ -102,3 +110,71 @@ async def test_every_answer_carries_the_security_headers(start_app: AppStarter,
         status, headers, _ = await _get(client, path, accept=accept, token=token)
         assert status == want, path
         _assert_secure(headers)
+
+
+async def test_a_message_link_opens_its_incident_without_a_token(
+        start_app: AppStarter, tmp_path: Path) -> None:
+    async with harness(tmp_path, "cache-recovers", start_app,
+                       auth={"link_key": LINK_KEY, "link_ttl_s": 3600}) as h:
+        incident_id = await h.fire()
+        other_id = await _incident(h.client, "fp-other", error_signature="other")
+        await h.investigated(incident_id)
+        await h.delivered(incident_id)
+        link = next(b["message"]["incident_url"] for b in h.oncall.deliveries
+                    if b["message"]["incident_id"] == incident_id)
+        client = h.client
+        parts = urlsplit(link)
+        assert parts.path == f"/incidents/{incident_id}"
+        (grant,) = parse_qs(parts.query)["grant"]
+        query = f"?{parts.query}"
+        # The stored message holds no grant: reading the incident never yields one.
+        _, _, stored = await _get(client, f"/incidents/{incident_id}")
+        assert grant not in stored
+        status, headers, page = await _get(client, parts.path + query, accept=BROWSER,
+                                           token=None)
+        assert status == 200 and incident_id in page, page
+        _assert_secure(headers)
+        status, _, body = await _get(client, parts.path + query, token=None)
+        assert status == 200 and f'"id":"{incident_id}"' in body
+        # Not another incident, not the list, not approve.
+        assert (await _get(client, f"/incidents/{other_id}{query}", token=None))[0] == 401
+        assert (await _get(client, f"/incidents{query}", token=None))[0] == 401
+        async with client.http.post(f"{client.base}/incidents/{incident_id}/approve",
+                                    data={"grant": grant}, allow_redirects=False) as r:
+            assert r.status == 401 and "not approve" in (await r.json())["error"]["message"]
+        # Tampered, or expired.
+        bad = grant[:-2] + ("AA" if not grant.endswith("AA") else "BB")
+        status, _, body = await _get(client, f"{parts.path}?grant={bad}", token=None)
+        assert status == 401 and "not valid" in body
+        h.clock.advance(3601)
+        status, _, body = await _get(client, parts.path + query, accept=BROWSER, token=None)
+        assert status == 401 and "expired" in body
+        # The read token still works for the API.
+        assert (await _get(client, f"/incidents/{incident_id}"))[0] == 200
+
+
+async def test_approve_takes_the_owner_grant_or_token_only(
+        start_app: AppStarter, tmp_path: Path, clock: ManualClock) -> None:
+    client = await start_app(_settings(tmp_path))
+    incident_id = await _incident(client)
+    signer = GrantSigner(SecretStr(LINK_KEY), ttl_s=3600, clock=clock)
+    url = f"{client.base}/incidents/{incident_id}/approve"
+    owner, read = signer.mint(incident_id, "owner"), signer.mint(incident_id, "read")
+    other = signer.mint("inc-other", "owner")
+    for data, want in [({"grant": read}, 401), ({"grant": other}, 401), ({}, 401),
+                       ({"grant": owner}, 503)]:  # 503: authorized, no cluster to act on
+        async with client.http.post(url, data=data, allow_redirects=False) as r:
+            assert r.status == want, (data, await r.text())
+            _assert_secure(dict(r.headers))
+    async with client.http.post(url, headers={"Authorization": f"Bearer {READ_TOKEN}"}) as r:
+        assert r.status == 401
+    async with client.http.post(url, headers={"Authorization": f"Bearer {OWNER_TOKEN}"}) as r:
+        assert r.status == 503
+
+
+async def test_without_a_link_key_links_carry_no_grant_and_grants_are_refused(
+        start_app: AppStarter, tmp_path: Path, clock: ManualClock) -> None:
+    client = await start_app(make_settings(tmp_path))
+    incident_id = await _incident(client)
+    status, _, body = await _get(client, f"/incidents/{incident_id}?grant=read.x.y", token=None)
+    assert status == 401 and "link_key" in body

@@ -28,6 +28,7 @@ from service.api.keys import (
     SUPERVISOR,
     WORK,
 )
+from service.api.page import STATIC_URL
 from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
 from service.domain.messages import Message
@@ -180,6 +181,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/incidents", incidents.list_incidents)
     app.router.add_get("/incidents/{incident_id}", incidents.get_incident)
     app.router.add_post("/incidents/{incident_id}/approve", approval.post_approve)
+    app.router.add_get(STATIC_URL, incidents.get_stylesheet)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)

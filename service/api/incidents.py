@@ -13,9 +13,11 @@ from service.api.auth import require_bearer
 from service.api.errors import ApiError
 from service.api.grant import incident_access
 from service.api.headers import HTML, negotiated, preferred_type
-from service.api.keys import SETTINGS, STORE
-from service.api.page import render_incident
+from service.api.keys import CLOCK, SETTINGS, STORE
+from service.api.page import render_incident, render_list, stylesheet
 from service.domain.lifecycle import State
+from service.runbook import policy_config
+from service.wording import runbook_text
 
 MAX_LIMIT = 500
 
@@ -49,18 +51,33 @@ def _query_state(request: web.Request) -> State | None:
 
 async def list_incidents(request: web.Request) -> web.StreamResponse:
     _authorize_read(request)
+    kind = preferred_type(request)
     state, limit = _query_state(request), _query_limit(request)
     rows = await request.app[STORE].list_incidents(state, limit)
-    return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows]})
+    if kind == HTML:
+        page = render_list(rows, now=request.app[CLOCK].now(), state=state)
+        return negotiated(web.Response(text=page, content_type=HTML))
+    return negotiated(web.json_response(
+        {"incidents": [r.model_dump(mode="json") for r in rows]}))
 
 
 async def get_incident(request: web.Request) -> web.StreamResponse:
     incident_id = request.match_info["incident_id"]
-    incident_access(request, incident_id)
+    access = incident_access(request, incident_id)
     kind = preferred_type(request)
     incident = await request.app[STORE].get_incident(incident_id)
     if incident is None:
         raise ApiError(404, f"no incident with id {incident_id[:80]!r}", field="incident_id")
     if kind == HTML:
-        return negotiated(web.Response(text=render_incident(incident), content_type=HTML))
+        settings = request.app[SETTINGS]
+        page = render_incident(incident, now=request.app[CLOCK].now(),
+                               config=policy_config(settings), text=runbook_text(settings),
+                               owner_name=settings.auth.owner_name, access=access)
+        return negotiated(web.Response(text=page, content_type=HTML))
     return negotiated(web.json_response(text=incident.model_dump_json()))
+
+
+async def get_stylesheet(request: web.Request) -> web.Response:
+    """The pages' stylesheet: public, cacheable (it holds no incident data)."""
+    return web.Response(text=stylesheet(), content_type="text/css",
+                        headers={"Cache-Control": "public, max-age=3600"})

@@ -72,7 +72,7 @@ async def test_accept_picks_json_or_html_by_q_value(
         start_app: AppStarter, tmp_path: Path, accept: str | None, kind: str) -> None:
     client = await start_app(_settings(tmp_path))
     incident_id = await _incident(client)
-    for path in (f"/incidents/{incident_id}",):
+    for path in (f"/incidents/{incident_id}", "/incidents"):
         status, headers, body = await _get(client, path, accept=accept)
         assert status == 200, body
         assert headers["Content-Type"].startswith(kind), (path, headers["Content-Type"])
@@ -110,6 +110,23 @@ async def test_every_answer_carries_the_security_headers(start_app: AppStarter,
         status, headers, _ = await _get(client, path, accept=accept, token=token)
         assert status == want, path
         _assert_secure(headers)
+    status, headers, css = await _get(client, "/static/page.css", token=None)
+    assert status == 200 and headers["Content-Type"].startswith("text/css")
+    assert "body{" in css
+    _assert_secure(headers, no_store=False)  # no incident data: the browser may keep it
+
+
+async def test_html_escapes_what_alerts_carry(start_app: AppStarter, tmp_path: Path) -> None:
+    client = await start_app(_settings(tmp_path))
+    status, ack = await client.webhook(notification({
+        **alert("fp-x", summary="x"),
+        "annotations": {"summary": "<script>alert(1)</script>", "description": "<img src=x>"},
+        "generatorURL": "javascript:alert(1)"}))
+    assert status == 200
+    _, _, page = await _get(client, f"/incidents/{ack['incidents'][0]}", accept=BROWSER)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x>" not in page
+    assert 'href="javascript:' not in page and "javascript:alert(1)" in page
 
 
 async def test_a_message_link_opens_its_incident_without_a_token(
@@ -178,3 +195,17 @@ async def test_without_a_link_key_links_carry_no_grant_and_grants_are_refused(
     incident_id = await _incident(client)
     status, _, body = await _get(client, f"/incidents/{incident_id}?grant=read.x.y", token=None)
     assert status == 401 and "link_key" in body
+
+
+async def test_the_list_page_links_each_incident_and_filters_by_state(
+        start_app: AppStarter, tmp_path: Path) -> None:
+    client = await start_app(_settings(tmp_path))
+    first = await _incident(client, "fp1")
+    second = await _incident(client, "fp2", error_signature="build-ref")
+    status, headers, page = await _get(client, "/incidents", accept=BROWSER)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    for incident_id in (first, second):
+        assert f'href="/incidents/{incident_id}"' in page
+    assert 'href="/static/page.css"' in page and "<script" not in page
+    _, _, none = await _get(client, "/incidents?state=resolved", accept=BROWSER)
+    assert first not in none and "No incidents in state resolved" in none

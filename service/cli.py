@@ -14,6 +14,7 @@ def _load(path: Path | None) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import structlog
     from aiohttp import web
 
     from service.app import create_app
@@ -21,19 +22,31 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     configure_logging(settings.logging.level, settings.logging.format)
+    log = structlog.get_logger("service.cli")
+    problem = None
     if settings.auth.webhook_token is None and settings.auth.webhook_basic_user is None:
-        raise ConfigError("auth.webhook_token (env AISLOT_AUTH__WEBHOOK_TOKEN) or "
-                          "auth.webhook_basic_user/password must be set to serve")
-    if settings.auth.read_token is None:
-        raise ConfigError("auth.read_token (env AISLOT_AUTH__READ_TOKEN) must be set to serve")
+        problem = ("auth.webhook_token (env AISLOT_AUTH__WEBHOOK_TOKEN) or "
+                   "auth.webhook_basic_user/password must be set to serve")
+    elif settings.auth.read_token is None:
+        problem = "auth.read_token (env AISLOT_AUTH__READ_TOKEN) must be set to serve"
+    if problem is not None:  # logging is set up: said as an event, in the log's format
+        log.error("config_invalid", error=problem)
+        return 2
+    if settings.auth.link_key is None:
+        log.warning("link_grants_disabled",
+                    reason="no auth.link_key: messages' links need the read token to open")
     web.run_app(
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout_s,
         access_log=None,
-        print=lambda text: print(text, file=sys.stderr, flush=True),
+        # aiohttp calls this once its sites listen: a log event instead of its text banner.
+        print=lambda _banner: log.info("server_listening", host=settings.server.host,
+                                       port=settings.server.port,
+                                       public_url=settings.server.public_url),
     )
+    log.info("server_stopped")
     return 0
 
 

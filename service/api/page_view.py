@@ -91,8 +91,25 @@ def first_failure(incident: Incident) -> datetime:
     return incident.first_failure_at
 
 
+_RULE_NAMES = {"repeat": "the error repeats after the kill switch",
+               "recovery_deadline": "not recovered within the deadline",
+               "registry": "registry down while mirror jobs fail",
+               "rollout_stuck": "the control-plane rollout did not finish"}
+
+
 def doing_now(incident: Incident, now: datetime, config: PolicyConfig) -> str:
-    """One sentence: what the responder is doing for this incident right now."""
+    """What the responder is doing for this incident right now; an escalation first."""
+    activity = _activity(incident, now, config)
+    if incident.state is State.RESOLVED or not incident.policy.escalations:
+        return activity
+    latest = max(incident.policy.escalations.values(), key=lambda e: e.at)
+    who = {"all": "on-call and the Owner", "oncall": "on-call",
+           "owner": "the Owner"}[latest.audience]
+    return (f"Escalated to {who} at {when(latest.at)} ({_RULE_NAMES[latest.rule]}). "
+            f"Meanwhile: {activity[0].lower()}{activity[1:]}")
+
+
+def _activity(incident: Incident, now: datetime, config: PolicyConfig) -> str:
     mit, watch = incident.policy.mitigation, incident.policy.watch
     if incident.state is State.RESOLVED:
         mttr = incident.policy.mttr_s
@@ -116,6 +133,12 @@ def doing_now(incident: Incident, now: datetime, config: PolicyConfig) -> str:
         return (f"A build completed at {when(watch.first_success_at)}; resolving after a clean "
                 f"window of {duration(config.clean_window.total_seconds())} "
                 f"({duration(max(left, timedelta()).total_seconds())} to go).")
+    if mit.status in {"skipped", "not_needed", "dry_run"}:
+        why = {"skipped": "the registry is down, so the cache is not the cause",
+               "not_needed": "the evidence does not call for it",
+               "dry_run": "dry run"}[mit.status]
+        return (f"Watching new builds for a recovery; no kill switch ({why}); "
+                f"{watch.streak} {incident.signature} failure(s) in a row so far.")
     return (f"Watching new builds: {watch.streak} {incident.signature} failure(s) in a row "
             f"(escalates above {config.repeat_threshold}).")
 

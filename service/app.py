@@ -157,7 +157,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     """Build the aiohttp application for ``settings`` (no I/O until it starts)."""
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[security_headers, error_middleware],
+        middlewares=[security_headers, incidents.browser_errors, error_middleware],
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)

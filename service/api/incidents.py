@@ -7,14 +7,17 @@ read or Owner token; one incident also opens with the grant its message's link c
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from service.api.auth import require_bearer
 from service.api.errors import ApiError
 from service.api.grant import incident_access
-from service.api.headers import HTML, negotiated, preferred_type
+from service.api.headers import HTML, JSON, negotiated, preferred_type
 from service.api.keys import CLOCK, SETTINGS, STORE
-from service.api.page import render_incident, render_list, stylesheet
+from service.api.page import render_error, render_incident, render_list, stylesheet
 from service.domain.lifecycle import State
 from service.runbook import policy_config
 from service.wording import runbook_text
@@ -81,3 +84,33 @@ async def get_stylesheet(request: web.Request) -> web.Response:
     """The pages' stylesheet: public, cacheable (it holds no incident data)."""
     return web.Response(text=stylesheet(), content_type="text/css",
                         headers={"Cache-Control": "public, max-age=3600"})
+
+
+@web.middleware
+async def browser_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An error on the incident pages, for a browser, as a page saying the same thing (an
+    expired link reads as one); status and headers stay, API clients keep the JSON."""
+    response = await handler(request)
+    if (response.status < 400 or not request.path.startswith("/incidents")
+            or not isinstance(response, web.Response) or response.content_type != JSON
+            or not _prefers_html(request)):
+        return response
+    try:
+        error = json.loads(response.text or "")["error"]
+        message = str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        return response
+    page = render_error(response.status, message, now=request.app[CLOCK].now(),
+                        request_id=response.headers.get("X-Request-Id"))
+    answer = web.Response(status=response.status, text=page, content_type=HTML)
+    for name, value in response.headers.items():
+        if name.lower() not in {"content-type", "content-length"}:
+            answer.headers[name] = value
+    return negotiated(answer)
+
+
+def _prefers_html(request: web.Request) -> bool:
+    try:
+        return preferred_type(request) == HTML
+    except web.HTTPException:  # an unusable Accept: keep the JSON error
+        return False

@@ -159,6 +159,17 @@ def render_incident(incident: Incident, *, now: datetime, config: PolicyConfig,
     return _ENV.get_template("incident.html").render(context)
 
 
+_ERROR_TITLES = {400: "That request is not right", 401: "This link does not open the incident",
+                 404: "No such incident", 406: "Not available in that format"}
+
+
+def render_error(status: int, message: str, *, now: datetime, request_id: str | None) -> str:
+    """An error answer for a person in a browser (the API's clients get the JSON)."""
+    return _ENV.get_template("error.html").render(
+        status=status, message=message, now=now, request_id=request_id,
+        title=_ERROR_TITLES.get(status, "Something went wrong"))
+
+
 def render_list(rows: list[IncidentSummary], *, now: datetime, state: State | None) -> str:
     """The incidents list (for holders of the read token)."""
     return _ENV.get_template("list.html").render(

@@ -3,11 +3,13 @@ and the grants that messages' links carry (one incident, read or approve, until 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from multidict import CIMultiDict
 from pydantic import SecretStr
 
 from service.clock import ManualClock
@@ -32,13 +34,13 @@ def _settings(tmp_path: Path, **sections: dict[str, Any]):  # type: ignore[no-un
 
 
 async def _get(client: Client, path: str, *, accept: str | None = None,
-               token: str | None = READ_TOKEN) -> tuple[int, dict[str, str], str]:
+               token: str | None = READ_TOKEN) -> tuple[int, CIMultiDict[str], str]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if accept is not None:
         headers["Accept"] = accept
     async with client.http.get(f"{client.base}{path}", headers=headers,
                                allow_redirects=False) as r:
-        return r.status, dict(r.headers), await r.text()
+        return r.status, r.headers.copy(), await r.text()
 
 
 async def _incident(client: Client, fingerprint: str = "fp1", **labels: str) -> str:
@@ -48,7 +50,7 @@ async def _incident(client: Client, fingerprint: str = "fp1", **labels: str) -> 
     return incident_id
 
 
-def _assert_secure(headers: dict[str, str], *, no_store: bool = True) -> None:
+def _assert_secure(headers: Mapping[str, str], *, no_store: bool = True) -> None:
     csp = headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
     assert "script-src" not in csp and "unsafe-inline" not in csp  # no script runs at all
@@ -182,7 +184,7 @@ async def test_approve_takes_the_owner_grant_or_token_only(
                        ({"grant": owner}, 503)]:  # 503: authorized, no cluster to act on
         async with client.http.post(url, data=data, allow_redirects=False) as r:
             assert r.status == want, (data, await r.text())
-            _assert_secure(dict(r.headers))
+            _assert_secure(r.headers)
     async with client.http.post(url, headers={"Authorization": f"Bearer {READ_TOKEN}"}) as r:
         assert r.status == 401
     async with client.http.post(url, headers={"Authorization": f"Bearer {OWNER_TOKEN}"}) as r:
@@ -209,3 +211,21 @@ async def test_the_list_page_links_each_incident_and_filters_by_state(
     assert 'href="/static/page.css"' in page and "<script" not in page
     _, _, none = await _get(client, "/incidents?state=resolved", accept=BROWSER)
     assert first not in none and "No incidents in state resolved" in none
+
+
+async def test_a_browser_reads_an_error_as_a_page_an_api_client_as_json(
+        start_app: AppStarter, tmp_path: Path) -> None:
+    client = await start_app(_settings(tmp_path))
+    incident_id = await _incident(client)
+    status, headers, page = await _get(client, f"/incidents/{incident_id}?grant=read.x.y",
+                                       accept=BROWSER, token=None)
+    assert status == 401 and headers["Content-Type"].startswith("text/html")
+    assert "not valid for this incident" in page and headers["WWW-Authenticate"]
+    assert headers["X-Request-Id"] in page and "<script" not in page
+    _assert_secure(headers)
+    status, headers, body = await _get(client, f"/incidents/{incident_id}?grant=read.x.y",
+                                       token=None)
+    assert status == 401 and headers["Content-Type"].startswith("application/json")
+    assert "not valid" in body
+    status, _, page = await _get(client, "/incidents/inc-nope", accept=BROWSER)
+    assert status == 404 and "No such incident" in page

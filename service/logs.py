@@ -18,7 +18,8 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEY = re.compile(r"(token|password|secret|authorization|dsn|api_key|cookie)", re.I)
+_SECRET_KEY = re.compile(r"(token|password|secret|authorization|dsn|api_key|link_key|grant|cookie)",
+                         re.I)
 
 
 def drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from multidict import CIMultiDict
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from service.clock import ManualClock
 from service.grants import GrantSigner
@@ -149,9 +150,12 @@ async def test_a_message_link_opens_its_incident_without_a_token(
         # The stored message holds no grant: reading the incident never yields one.
         _, _, stored = await _get(client, f"/incidents/{incident_id}")
         assert grant not in stored
-        status, headers, page = await _get(client, parts.path + query, accept=BROWSER,
-                                           token=None)
+        with capture_logs() as logs:
+            status, headers, page = await _get(client, parts.path + query, accept=BROWSER,
+                                               token=None)
+            await _get(client, f"/incidents/{other_id}{query}", token=None)  # refused
         assert status == 200 and incident_id in page, page
+        assert grant not in repr(logs) and LINK_KEY not in repr(logs)
         _assert_secure(headers)
         status, _, body = await _get(client, parts.path + query, token=None)
         assert status == 200 and f'"id":"{incident_id}"' in body

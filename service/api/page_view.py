@@ -78,6 +78,9 @@ class Rule:
     progress: float | None = None  # 0..1, for a bar
 
 
+_SWITCH_OFF = {"applied", "already_off", "observed_off"}  # rule 1 counts only after these
+
+
 def _pct(part: float, whole: float) -> float:
     return max(0.0, min(1.0, part / whole)) if whole > 0 else 0.0
 
@@ -134,9 +137,12 @@ def _activity(incident: Incident, now: datetime, config: PolicyConfig) -> str:
                 f"window of {duration(config.clean_window.total_seconds())} "
                 f"({duration(max(left, timedelta()).total_seconds())} to go).")
     if mit.status in {"skipped", "not_needed", "dry_run"}:
+        evidence = incident.latest_evidence
+        not_needed = (f"the kill switch does not fix {incident.signature}"
+                      if evidence is not None and evidence.confirmed
+                      else "the evidence does not confirm a signature it fixes")
         why = {"skipped": "the registry is down, so the cache is not the cause",
-               "not_needed": "the evidence does not call for it",
-               "dry_run": "dry run"}[mit.status]
+               "not_needed": not_needed, "dry_run": "dry run"}[mit.status]
         return (f"Watching new builds for a recovery; no kill switch ({why}); "
                 f"{watch.streak} {incident.signature} failure(s) in a row so far.")
     return (f"Watching new builds: {watch.streak} {incident.signature} failure(s) in a row "
@@ -152,7 +158,8 @@ def rules(incident: Incident, now: datetime, config: PolicyConfig) -> list[Rule]
     threshold = config.repeat_threshold
     out.append(Rule(
         "repeat", "Error repeats after the kill switch",
-        "fired" if "repeat" in fired else ("watching" if watch.since else "n/a"),
+        "fired" if "repeat" in fired else
+        ("watching" if watch.since and mit.status in _SWITCH_OFF else "n/a"),
         f"{watch.streak} in a row now (most {watch.max_streak}); escalates at more than "
         f"{threshold}", _pct(watch.streak, threshold + 1)))
     started = first_failure(incident)

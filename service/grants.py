@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from pydantic import SecretStr
 
 from service.clock import Clock
-from service.domain.messages import Message
+from service.domain.messages import Audience, Message
 
 Scope = Literal["read", "owner"]
 SCOPES: tuple[Scope, ...] = ("read", "owner")
@@ -86,9 +86,11 @@ class GrantSigner:
         sep = "&" if "?" in url else "?"
         return f"{url}{sep}{urlencode({GRANT_PARAM: self.mint(incident_id, scope)})}"
 
-    def for_message(self, message: Message) -> Message:
+    def for_message(self, message: Message, sink_audience: Audience) -> Message:
         """``message`` whose incident link carries a grant: ``owner`` for a message to the
-        Owner (the approval request: approve from the page), ``read`` for the others."""
-        scope: Scope = "owner" if message.audience == "owner" else "read"
+        Owner (the approval request: approve from the page) sent to a sink only the Owner
+        reads, ``read`` for the others (a shared channel or issue never gets an owner grant)."""
+        owner = message.audience == "owner" and sink_audience == "owner"
+        scope: Scope = "owner" if owner else "read"
         url = self.link(message.incident_url, message.incident_id, scope)
         return message.model_copy(update={"incident_url": url})

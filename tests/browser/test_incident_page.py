@@ -228,6 +228,10 @@ async def test_the_owner_approves_from_the_page_with_the_owners_grant_only(
         await h.delivered(incident_id)
         read_link, owner_link = _grant_link(h, incident_id), _grant_link(h, incident_id,
                                                                           owner=True)
+        # The approval request also reaches the shared issue: there, its link only reads.
+        shared = [c["body"] for c in h.github.comments.get(205, []) if "grant=" in c["body"]]
+        assert shared and all("grant=read." in b and "grant=owner." not in b for b in shared)
+        assert "grant=owner." in owner_link
         async with chromium(tmp_path / "profile") as browser:
             page = await browser.new_page()
             await page.goto(read_link)  # on-call's link: reads, cannot approve

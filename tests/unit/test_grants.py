@@ -74,7 +74,7 @@ def test_another_key_does_not_verify(signer: GrantSigner, clock: ManualClock) ->
     assert other.verify(signer.mint("inc-1", "read"), "inc-1").scope is None
 
 
-def test_messages_to_the_owner_carry_an_owner_grant(signer: GrantSigner) -> None:
+def test_only_messages_to_the_owners_own_sink_carry_an_owner_grant(signer: GrantSigner) -> None:
     def message(audience: str) -> Message:
         return Message(incident_id="inc-1", event="escalated", key="k", audience=audience,
                        title="t", summary="s", incident_url="https://r.example/incidents/inc-1",
@@ -82,12 +82,15 @@ def test_messages_to_the_owner_carry_an_owner_grant(signer: GrantSigner) -> None
 
     scopes = {}
     for audience in ("oncall", "owner", "all"):
-        url = signer.for_message(message(audience)).incident_url
-        parts = urlsplit(url)
-        assert parts.path == "/incidents/inc-1"
-        (grant,) = parse_qs(parts.query)["grant"]
-        scopes[audience] = signer.verify(grant, "inc-1").scope
-    assert scopes == {"oncall": "read", "owner": "owner", "all": "read"}
+        for sink in ("oncall", "owner", "all"):
+            url = signer.for_message(message(audience), sink).incident_url  # type: ignore[arg-type]
+            parts = urlsplit(url)
+            assert parts.path == "/incidents/inc-1"
+            (grant,) = parse_qs(parts.query)["grant"]
+            scopes[audience, sink] = signer.verify(grant, "inc-1").scope
+    # Only a message to the Owner, on a sink only the Owner reads, can approve.
+    assert {k for k, v in scopes.items() if v == "owner"} == {("owner", "owner")}
+    assert set(scopes.values()) == {"read", "owner"}
 
 
 def test_link_key_settings(tmp_path: Path) -> None:

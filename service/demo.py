@@ -171,7 +171,8 @@ async def _run(scenario: str, workdir: Path) -> int:
     base = f"http://127.0.0.1:{port}"
     settings = load_settings(overrides={
         "server": {"host": "127.0.0.1", "port": port, "public_url": base},
-        "auth": {"webhook_token": webhook_token, "read_token": read_token},
+        "auth": {"webhook_token": webhook_token, "read_token": read_token,
+                 "link_key": secrets.token_urlsafe(32)},  # messages' links open the page
         "store": {"sqlite_path": str(workdir / "demo.db")},
         "logging": {"level": "warning", "format": "console"},
         "kube": {"kubeconfig": str(kubeconfig)},

@@ -18,7 +18,7 @@ from service.domain.policy import Escalate
 from service.domain.policy_record import PolicyRecord
 from service.domain.runbook_text import RunbookText, escalation_step
 
-_RULE_TITLES = {
+RULE_TITLES = {  # the page says them too
     "repeat": "the error keeps repeating after the cache kill switch",
     "recovery_deadline": "not recovered within the deadline",
     "registry": "registry unavailable while mirror jobs fail",
@@ -169,7 +169,7 @@ def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalat
     return compose_event(
         incident, event="escalated", key=f"escalated-{action.rule}", severity="critical",
         audience=action.audience,
-        title=f"[{incident.id}] ESCALATION: {_RULE_TITLES[action.rule]}",
+        title=f"[{incident.id}] ESCALATION: {RULE_TITLES[action.rule]}",
         summary=f"Escalated to {who}: {action.reason}.",
         facts=[*fresh_facts(incident, policy, facts), Fact(name="Rule", value=action.rule)],
         sections=[*head, *_failures_section(policy, incident.signature),

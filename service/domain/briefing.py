@@ -17,6 +17,7 @@ from service.domain.messages import Fact, Message, MessageSection
 from service.domain.policy import Escalate
 from service.domain.policy_record import PolicyRecord
 from service.domain.runbook_text import RunbookText, escalation_step
+from service.domain.timetext import moment, span
 
 _RULE_TITLES = {
     "repeat": "the error keeps repeating after the cache kill switch",
@@ -28,8 +29,10 @@ _RULE_TITLES = {
     "no_fix": "no automatic fix for this signature",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+    return moment(value, "-")
 
 
 def actions_taken(policy: PolicyRecord, text: RunbookText) -> list[str]:
@@ -83,7 +86,7 @@ def _investigated(incident: Incident, text: RunbookText,
     if bundle is None:
         return []
     _, sections = _base_sections(incident, text, public_url)
-    at = f"{bundle.collected_at:%H:%M:%S} UTC"
+    at = moment(bundle.collected_at)
     return [s.model_copy(update={"title": f"{s.title} (investigation at {at})",
                                  "priority": s.priority + 2})
             for s in sections]
@@ -221,7 +224,7 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
     """The final update (also the GitHub issue comment): root cause, timeline, MTTR. An
     incident the evidence never confirmed claims no cause and no recovery time."""
     mttr = policy.mttr_s
-    mttr_text = f"{mttr / 60:.1f} min" if mttr is not None else "none (not confirmed)"
+    mttr_text = span(mttr) if mttr is not None else "none (not confirmed)"
     if not confirmed:
         root = (f"Not established: the evidence never confirmed the {incident.signature} "
                 "signature; the alert closed after new builds succeeded and a clean window.")

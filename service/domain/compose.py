@@ -19,6 +19,7 @@ from service.domain.logscan.models import ScanResult
 from service.domain.messages import Audience, EventName, Fact, Message, MessageSection, Severity
 from service.domain.redaction import redact
 from service.domain.runbook_text import RunbookText, next_steps
+from service.domain.timetext import clock, moment
 
 T = TypeVar("T")
 
@@ -148,10 +149,6 @@ def scrub(message: Message) -> Message:
 # -- pieces ----------------------------------------------------------------------------------
 
 
-def _time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
-
-
 def capped(items: Sequence[str], limit: int) -> str:
     """The first ``limit`` items, and how many more: whole items, never one cut mid-value."""
     shown = ", ".join(items[:limit])
@@ -173,8 +170,8 @@ def _facts(incident: Incident, bundle: EvidenceBundle, occurrences: int) -> list
     facts = [
         Fact(name="Signature", value=bundle.signature),
         Fact(name="Namespace", value=incident.namespace),
-        Fact(name="First error", value=_time(bundle.first_error_at)),
-        Fact(name="Last error", value=_time(bundle.last_error_at)),
+        Fact(name="First error", value=moment(bundle.first_error_at)),
+        Fact(name="Last error", value=moment(bundle.last_error_at)),
         Fact(name="Occurrences", value=str(occurrences)),
     ]
     if bundle.run_ids:
@@ -207,7 +204,7 @@ def _failed_jobs(bundle: EvidenceBundle) -> list[MessageSection]:
     lines: list[str] = []
     for job in data.jobs[:MAX_JOBS]:
         reason = job.reason or "Failed"
-        when = _time(job.finished_at or job.created_at)
+        when = moment(job.finished_at or job.created_at)
         run = f" run {job.run_id}" if job.run_id else ""
         lines.append(f"{job.name} ({job.kind}{run}): {reason} at {when}")
         lines.extend(f"  {line}" for line in job.last_lines[-MAX_JOB_LINES:])
@@ -242,15 +239,14 @@ def _log_section(title: str, got: Collected[ScanResult], signature: str,
         return []
     lines = [_excerpt_line(m.timestamp, m.run_id, m.excerpt)
              for m in _spread(stats.excerpts, MAX_EXCERPTS)]
-    head = (f"{title}: {stats.lines} matching line(s), first {_time(stats.first_seen)}, "
-            f"last {_time(stats.last_seen)}")
+    head = (f"{title}: {stats.lines} matching line(s), first {moment(stats.first_seen)}, "
+            f"last {moment(stats.last_seen)}")
     return [MessageSection(title=head, lines=lines, priority=priority, code=True)]
 
 
 def _excerpt_line(at: datetime | None, run_id: str | None, excerpt: str) -> str:
-    stamp = at.strftime("%H:%M:%S") if at else "--:--:--"
     run = f" [{run_id}]" if run_id else ""
-    return f"{stamp}{run} {excerpt}"
+    return f"{clock(at)}{run} {excerpt}"
 
 
 def _spread(items: Sequence[T], limit: int) -> Iterable[T]:

@@ -16,7 +16,7 @@ from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
 from service.domain.policy import Escalate
 from service.domain.policy_record import PolicyRecord
-from service.domain.runbook_text import RunbookText, escalation_step
+from service.domain.runbook_text import RunbookText, escalation_step, patch_commands
 from service.domain.timetext import moment, span
 
 _RULE_TITLES = {
@@ -205,15 +205,19 @@ def compose_mitigated(incident: Incident, policy: PolicyRecord, *, text: Runbook
     verb = {"applied": "Kill switch applied", "already_off": "Kill switch was already off",
             "dry_run": "Dry run: kill switch patch recorded, not sent",
             "observed_off": "Kill switch set off by a person"}.get(mit.status, "Kill switch")
-    lines = actions_taken(policy, text)
-    if mit.patch is not None:
-        lines.append(f"Patch: {mit.patch}")
+    sections = [MessageSection(title="What was done", lines=actions_taken(policy, text),
+                               priority=0)]
+    commands = patch_commands(mit.patch, text) if mit.patch is not None else []
+    if commands:
+        sent = "not sent (dry run)" if mit.status == "dry_run" else "sent"
+        sections.append(MessageSection(title=f"The patch {sent}, as kubectl", lines=commands,
+                                       priority=1, code=True))
     return compose_event(
         incident, event="mitigated", key=f"mitigated-{mit.status}", severity="warning",
         audience="oncall", title=f"[{incident.id}] {verb}",
         summary=f"{verb}; the responder watches new builds and escalates per the runbook.",
         facts=[Fact(name="Signature", value=incident.signature)],
-        sections=[MessageSection(title="What was done", lines=lines, priority=0)],
+        sections=sections,
         public_url=public_url, created_at=now,
     )
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.domain.compose import MAX_RUN_IDS, capped, compose_event, compose_evidence
+from service.domain.brevity import capped
+from service.domain.compose import FACT_CHARS, MAX_RUN_IDS, compose_event, compose_evidence
 from service.domain.facts import BuildOutcome, Facts
 from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
@@ -133,7 +134,8 @@ def fresh_facts(incident: Incident, policy: PolicyRecord, facts: Facts | None) -
                                                   or incident.first_failure_at)),
            Fact(name="Last error", value=_when(_last_error(incident, policy, facts)))]
     if runs:
-        out.append(Fact(name="Run ids", value=capped(list(dict.fromkeys(runs)), MAX_RUN_IDS)))
+        out.append(Fact(name="Run ids",
+                        value=capped(list(dict.fromkeys(runs)), MAX_RUN_IDS, FACT_CHARS)))
     if incident.related_issue:
         out.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
     return out

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from service.domain.brevity import capped, head
 from service.domain.evidence import Collected, CollectorStatus, EvidenceBundle
 from service.domain.incidents import Incident
 from service.domain.logscan.models import ScanResult
@@ -43,6 +44,9 @@ MAX_TOTAL_LINES = 400
 MAX_LINE_CHARS = 1000
 MAX_SUMMARY_CHARS = 2000
 MAX_FACTS = 30
+# A fact's value fits the smallest medium's line (render.LINE_CHARS) whole: lists are capped
+# by whole items to this, so no renderer has to cut a run id.
+FACT_CHARS = 240
 
 def incident_link(public_url: str, incident_id: str) -> str:
     """The incident's page on the responder."""
@@ -104,11 +108,7 @@ def compose_event(incident: Incident, *, event: EventName, key: str, title: str,
 
 def bounded(text: str, limit: int) -> str:
     """``text`` within ``limit`` characters, cut at a space so no token is left half-redacted."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut[: limit // 2]) + " …"
+    return head(text, limit)
 
 
 def _clean(text: str, limit: int = MAX_LINE_CHARS) -> str:
@@ -149,13 +149,6 @@ def scrub(message: Message) -> Message:
 # -- pieces ----------------------------------------------------------------------------------
 
 
-def capped(items: Sequence[str], limit: int) -> str:
-    """The first ``limit`` items, and how many more: whole items, never one cut mid-value."""
-    shown = ", ".join(items[:limit])
-    extra = len(items) - limit
-    return f"{shown} (+{extra} more)" if extra > 0 else shown
-
-
 def _occurrences(bundle: EvidenceBundle) -> int:
     counts = [0]
     for logs in (bundle.control_plane_logs, bundle.worker_logs):
@@ -175,7 +168,7 @@ def _facts(incident: Incident, bundle: EvidenceBundle, occurrences: int) -> list
         Fact(name="Occurrences", value=str(occurrences)),
     ]
     if bundle.run_ids:
-        facts.append(Fact(name="Run ids", value=capped(bundle.run_ids, MAX_RUN_IDS)))
+        facts.append(Fact(name="Run ids", value=capped(bundle.run_ids, MAX_RUN_IDS, FACT_CHARS)))
     facts.append(Fact(name="Kill switch", value=_kill_switch(bundle)))
     if incident.related_issue:
         facts.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
@@ -268,7 +261,7 @@ def _registry(bundle: EvidenceBundle) -> list[MessageSection]:
         f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}",
     ]
     if data.failed_mirror_jobs:
-        lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS)}")
+        lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS, FACT_CHARS)}")
     if data.degraded_together:
         lines.append("registry and mirror jobs degrade together: escalate (runbook rule 3)")
     return [MessageSection(title="Registry and mirrors", lines=lines, priority=PRIORITY_REGISTRY)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from service.domain.compose import (
+    FACT_CHARS,
     MAX_LINE_CHARS,
+    MAX_RUN_IDS,
     MAX_SECTION_LINES,
     bounded,
     compose_event,
@@ -82,7 +84,13 @@ def test_many_run_ids_are_capped() -> None:
     incident = bundles.incident()
     message = compose_evidence(incident, bundles.bundle(incident.id, scale=10), text=TEXT,
                                public_url=URL, key="k")
-    assert _facts(message)["Run ids"].endswith("(+20 more)")
+    bundle = bundles.bundle(incident.id, scale=10)
+    value = _facts(message)["Run ids"]
+    shown, _, more = value.rpartition(" and ")
+    ids = shown.split(", ")
+    assert more == f"{len(bundle.run_ids) - len(ids)} more" and len(ids) <= MAX_RUN_IDS
+    assert all(run in bundle.run_ids for run in ids)  # whole ids, none cut
+    assert len(value) <= FACT_CHARS
 
 
 def test_tokens_in_the_evidence_are_redacted_again() -> None:

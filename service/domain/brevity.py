@@ -30,6 +30,10 @@ def abridge(text: str, limit: int) -> str:
     cut hard (nothing else would fit)."""
     if len(text) <= limit:
         return text
+    body = text.lstrip(" ")
+    indent = text[: len(text) - len(body)]
+    if indent and len(indent) < limit // 2:  # an indented line stays indented
+        return indent + abridge(body, limit - len(indent))
     words = text.split(" ")
     room = limit - 3  # " … "
     first = _fill(words, room * 3 // 5)

@@ -11,12 +11,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from service.domain.brevity import capped
-from service.domain.compose import FACT_CHARS, MAX_RUN_IDS, compose_event, compose_evidence
+from service.domain.compose import (
+    FACT_CHARS,
+    MAX_RUN_IDS,
+    Tally,
+    compose_event,
+    compose_evidence,
+)
 from service.domain.facts import BuildOutcome, Facts
 from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
 from service.domain.policy import Escalate
-from service.domain.policy_record import PolicyRecord
+from service.domain.policy_record import PolicyRecord, Rule
 from service.domain.runbook_text import RunbookText, escalation_step, patch_commands
 from service.domain.timetext import moment, span
 
@@ -36,8 +42,10 @@ def _when(value: datetime | None) -> str:
     return moment(value, "-")
 
 
-def actions_taken(policy: PolicyRecord, text: RunbookText) -> list[str]:
-    """What the responder did and when, for a message."""
+def actions_taken(policy: PolicyRecord, text: RunbookText, *,
+                  besides: Rule | None = None) -> list[str]:
+    """What the responder did and when, for a message; ``besides``: an escalation the message
+    itself is (not repeated under what was done)."""
     mit = policy.mitigation
     lines = []
     if mit.status in {"applied", "already_off", "observed_off"}:
@@ -65,6 +73,8 @@ def actions_taken(policy: PolicyRecord, text: RunbookText) -> list[str]:
         lines.append(f"Since {_when(watch.since)}: {done} build(s) completed, {failed} failed; "
                      f"current streak {watch.streak}")
     for esc in policy.escalations.values():
+        if esc.rule == besides:
+            continue
         lines.append(f"Escalated ({esc.rule}) at {_when(esc.at)}: {esc.reason}")
     return lines or ["Nothing done yet"]
 
@@ -126,13 +136,16 @@ def fresh_facts(incident: Incident, policy: PolicyRecord, facts: Facts | None) -
     failed = _failed_after(policy, incident.signature)
     bundle = incident.latest_evidence
     runs = [b.run_id for b in reversed(failed) if b.run_id]
-    runs += bundle.run_ids if bundle is not None else []
+    runs += Tally.of(bundle).runs if bundle is not None else []
+    # Unconfirmed, the episode starts when the alert does: no failure of the signature is known.
+    first = "First failure" if bundle is None or bundle.confirmed else "Alert firing since"
     out = [Fact(name="Signature", value=incident.signature),
            Fact(name="Namespace", value=incident.namespace),
            Fact(name="Kill switch now", value=_switch_now(facts)),
-           Fact(name="First failure", value=_when(policy.episode_start
-                                                  or incident.first_failure_at)),
-           Fact(name="Last error", value=_when(_last_error(incident, policy, facts)))]
+           Fact(name=first, value=_when(policy.episode_start or incident.first_failure_at)),
+           Fact(name="Last error", value=moment(_last_error(incident, policy, facts),
+                                                f"none with the {incident.signature} "
+                                                "signature"))]
     if runs:
         out.append(Fact(name="Run ids",
                         value=capped(list(dict.fromkeys(runs)), MAX_RUN_IDS, FACT_CHARS)))
@@ -164,8 +177,8 @@ def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalat
                                                                      policy.mitigation.manual),
                                                      f"Rollback plan: {rollback_plan}"],
                            priority=0),
-            MessageSection(title="What was done", lines=actions_taken(policy, text),
-                           priority=1)]
+            MessageSection(title="What was done",
+                           lines=actions_taken(policy, text, besides=action.rule), priority=1)]
     if facts is not None and facts.gaps:
         head.append(MessageSection(title="Cannot read now",
                                    lines=[g.describe() for g in facts.gaps], priority=1))
@@ -247,7 +260,7 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
         title=f"[{incident.id}] {head}: {incident.signature} (MTTR {mttr_text})",
         summary=f"{head}: {reason}. MTTR {mttr_text} (SLO 30 min).",
         facts=[Fact(name="Signature", value=incident.signature),
-               Fact(name="First failure",
+               Fact(name="First failure" if confirmed else "Alert firing since",
                     value=_when(policy.episode_start or incident.first_failure_at)),
                Fact(name="MTTR", value=mttr_text)],
         sections=[MessageSection(title="Root cause", lines=[root], priority=0),

@@ -36,6 +36,11 @@ _RULE_TITLES = {
     "no_fix": "no automatic fix for this signature",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NOT_APPLIED = {
+    "skipped": "the registry is down, so the cache is not the cause",
+    "not_needed": "it does not fix what the evidence shows",
+    "observing": "observe mode, a person sets it",
+}
 
 
 def _when(value: datetime | None) -> str:
@@ -62,16 +67,23 @@ def actions_taken(policy: PolicyRecord, text: RunbookText, *,
     elif mit.status == "awaiting_approval":
         lines.append("Kill switch waiting for the Owner's approval since "
                      f"{_when(mit.decided_at)}")
-    elif mit.status in {"skipped", "not_needed", "observing"}:
-        lines.append(f"Kill switch not applied ({mit.status.replace('_', ' ')})")
+    elif mit.status == "failed":
+        lines.append(f"Kill switch NOT set: the cluster refused it at {_when(mit.decided_at)}; "
+                     f"value still {mit.previous_value or 'unknown'}")
+    elif mit.status in _NOT_APPLIED:
+        lines.append(f"Kill switch not applied: {_NOT_APPLIED[mit.status]}")
     if mit.approved_by:
         lines.append(f"Approved by {mit.approved_by} at {_when(mit.approved_at)}")
     watch = policy.watch
     if watch.since is not None:
         failed = sum(1 for b in watch.builds.values() if b.status == "Failed")
         done = sum(1 for b in watch.builds.values() if b.status == "Complete")
-        lines.append(f"Since {_when(watch.since)}: {done} build(s) completed, {failed} failed; "
-                     f"current streak {watch.streak}")
+        if not failed and not done:
+            lines.append(f"Watching new jobs since {_when(watch.since)}: none finished yet")
+        else:
+            streak = f"; the last {watch.streak} failed in a row" if watch.streak > 1 else ""
+            lines.append(f"Since {_when(watch.since)}: {done} job(s) completed, {failed} "
+                         f"failed{streak}")
     for esc in policy.escalations.values():
         if esc.rule == besides:
             continue
@@ -243,7 +255,8 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
     """The final update (also the GitHub issue comment): root cause, timeline, MTTR. An
     incident the evidence never confirmed claims no cause and no recovery time."""
     mttr = policy.mttr_s
-    mttr_text = span(mttr) if mttr is not None else "none (not confirmed)"
+    mttr_text = span(mttr) if mttr is not None else ("unknown" if confirmed
+                                                      else "none (not confirmed)")
     if not confirmed:
         root = (f"Not established: the evidence never confirmed the {incident.signature} "
                 "signature; the alert closed after new builds succeeded and a clean window.")
@@ -254,11 +267,18 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
         root = f"Signature {incident.signature}."
     timeline = [f"{_when(e.at)} {e.message}" for e in incident.timeline
                 if e.kind not in {"notification_queued"}][-25:]
-    head = "Recovered" if confirmed else "Closed, cause not confirmed"
+    if confirmed:
+        head = "Recovered"
+        title = f"{head}: {incident.signature} (MTTR {mttr_text})"
+        summary = f"{head}: {reason}. MTTR {mttr_text} (SLO 30 min)."
+    else:
+        head = "Closed, cause not confirmed"
+        title = f"{head}: {incident.signature} alert"
+        summary = (f"{head}: {reason}. No MTTR sample: the evidence never confirmed the "
+                   "signature.")
     return compose_event(
         incident, event="resolved", key="resolved", severity="info", audience="all",
-        title=f"[{incident.id}] {head}: {incident.signature} (MTTR {mttr_text})",
-        summary=f"{head}: {reason}. MTTR {mttr_text} (SLO 30 min).",
+        title=f"[{incident.id}] {title}", summary=summary,
         facts=[Fact(name="Signature", value=incident.signature),
                Fact(name="First failure" if confirmed else "Alert firing since",
                     value=_when(policy.episode_start or incident.first_failure_at)),

@@ -80,7 +80,7 @@ def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: Runboo
     return compose_event(
         incident, event="evidence", key=key,
         title=f"[{incident.id}] {_headline(incident, bundle)}",
-        summary=_summary(incident, bundle, tally),
+        summary=_summary(bundle, tally),
         severity="critical" if bundle.confirmed else "warning",
         audience="oncall", facts=_facts(incident, bundle, tally), sections=sections,
         public_url=public_url, created_at=bundle.collected_at,
@@ -187,15 +187,15 @@ def _headline(incident: Incident, bundle: EvidenceBundle) -> str:
     return f"{bundle.signature} build failures in {incident.namespace}"
 
 
-def _summary(incident: Incident, bundle: EvidenceBundle, tally: Tally) -> str:
+def _summary(bundle: EvidenceBundle, tally: Tally) -> str:
     """What happened, in counts that match the lists below them; what is missing named here,
     not "see below" (a small medium may not show the section)."""
-    where = f"{bundle.signature} failures in {incident.namespace}"
     if bundle.confirmed:
-        head = (f"{where}, confirmed: {_plural(tally.builds, 'failed build')} in the logs "
-                "carry the signature")
+        head = (f"Confirmed: {_plural(tally.builds, 'failed build')} in the logs carry the "
+                f"{bundle.signature} signature")
     else:
-        head = f"{where}, NOT confirmed: no log line or failed job carries the signature"
+        head = (f"Not confirmed: no log line or failed job carries the {bundle.signature} "
+                "signature")
     summary = (f"{head}; {_plural(tally.jobs, 'failed job')} in the cluster; "
                f"{_plural(len(tally.runs), 'run')} affected.")
     missing = [name for name, got in bundle.collectors().items()

@@ -42,7 +42,7 @@ def test_the_first_message_says_what_happened_and_links_the_incident() -> None:
     assert facts["Failed builds (logs)"] == "3" and facts["Failed jobs"] == "3"
     assert facts["Kill switch"].endswith("= true, rollout complete")
     assert facts["Related issue"] == "#205"
-    assert "3 failed builds in the logs" in message.summary
+    assert message.summary.startswith("Confirmed: 3 failed builds in the logs carry the cache")
     assert "3 failed jobs in the cluster; 3 runs affected" in message.summary
     assert next(s.title for s in message.sections if s.title.startswith("Failed jobs")) \
         == "Failed jobs (3)"

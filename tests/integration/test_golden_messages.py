@@ -15,7 +15,7 @@ import pytest
 
 from service.domain.lifecycle import State
 from service.domain.messages import Message
-from tests.conftest import AppStarter
+from tests.conftest import OWNER_TOKEN, AppStarter
 from tests.golden import as_console, as_telegram, check
 from tests.runbook_harness import Harness, harness
 
@@ -68,15 +68,33 @@ async def _build_ref(h: Harness) -> str:
 
 
 async def _refused(h: Harness) -> str:
+    """The first decision and what it does at once (a refusal escalates; a dry run records
+    its patch), then a minute."""
     incident_id = await h.fire()
     await _decided(h, incident_id)
-    await h.settled(incident_id, lambda i: bool(i.policy.escalations))
+    await h.settled(incident_id, lambda i: bool(i.policy.escalations)
+                    or i.policy.mitigation.patch is not None)
     return await _ticks(h, incident_id, 2)
 
 
-CACHE_CONFIRMED = {"cache-recovers", "cache-persists", "rollout-stuck", "rbac-restricted",
+CACHE_CONFIRMED = {"cache-recovers", "cache-recovers.approval", "cache-recovers.dry-run",
+                   "cache-persists", "rollout-stuck", "rbac-restricted",
                    "cache-value-from"}
+async def _approved(h: Harness) -> str:
+    incident_id = await h.fire()
+    await _decided(h, incident_id)
+    await _ticks(h, incident_id, 2)
+    async with h.client.http.post(f"{h.client.base}/incidents/{incident_id}/approve",
+                                  headers={"Authorization": f"Bearer {OWNER_TOKEN}"}) as resp:
+        assert resp.status == 200, await resp.text()
+    await h.run_until(incident_id, lambda i: i.state is State.RESOLVED)
+    return incident_id
+
+
+# "<scenario>" or "<scenario>.<mitigation mode>" (auto otherwise): the golden directory.
 SCENARIOS: dict[str, Drive] = {
+    "cache-recovers.approval": _approved,
+    "cache-recovers.dry-run": _refused,
     "cache-recovers": _until_resolved,
     "cache-persists": _cache_persists,
     "registry-outage": _registry_outage,
@@ -100,7 +118,8 @@ async def _messages(h: Harness, incident_id: str) -> list[Message]:
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 async def test_each_message_as_each_sink_shows_it(scenario: str, tmp_path: Path,
                                                   start_app: AppStarter) -> None:
-    async with harness(tmp_path, scenario, start_app) as h:
+    name, _, mode = scenario.partition(".")
+    async with harness(tmp_path, name, start_app, mode=mode or "auto") as h:
         incident_id = await SCENARIOS[scenario](h)
         messages = await _messages(h, incident_id)
     assert messages, f"{scenario}: no message at all"

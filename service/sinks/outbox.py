@@ -27,6 +27,7 @@ from service.clock import Clock
 from service.domain.compose import scrub
 from service.domain.messages import Audience, Delivery, Message
 from service.domain.redaction import Redactor
+from service.domain.timetext import moment
 from service.retry import Permanent, Retryable, call_with_retry
 from service.settings import OutboxSettings
 from service.sinks.base import Sink
@@ -155,7 +156,7 @@ class OutboxWorker:
             # Newer messages must not overtake the older ones waiting for this sink.
             for delivery in deliveries:
                 await self._retry_later(delivery, Retryable(
-                    f"{name}: not sent, the sink is backing off until {until.isoformat()}"))
+                    f"{name}: not sent, the sink is backing off until {moment(until)}"))
             return
         for index, delivery in enumerate(deliveries):
             if sink is None:

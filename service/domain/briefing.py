@@ -216,8 +216,10 @@ def compose_approval_request(incident: Incident, policy: PolicyRecord, *, text: 
         incident, event="escalated", key="approval-request", severity="warning",
         audience="owner",
         title=f"[{incident.id}] Approval needed: set {text.switch_off}",
-        summary="The evidence confirms the cache signature. Approve the runbook's kill switch "
-                f"with POST {approve} (Owner token).",
+        summary="The evidence confirms the cache signature. Owner: approve the runbook's kill "
+                "switch with the Approve button on the incident page (this message's link, "
+                "where only you read it; a shared channel's link only shows the page), or by "
+                f"script: POST {approve} with the Owner token.",
         facts=facts, sections=[MessageSection(title="What was done",
                                               lines=actions_taken(policy, text),
                                               priority=1),

@@ -232,6 +232,11 @@ async def test_the_owner_approves_from_the_page_with_the_owners_grant_only(
         shared = [c["body"] for c in h.github.comments.get(205, []) if "grant=" in c["body"]]
         assert shared and all("grant=read." in b and "grant=owner." not in b for b in shared)
         assert "grant=owner." in owner_link
+        # The request tells the Owner to use the page's button; scripts keep the API route.
+        (request,) = [b["message"] for b in h.owner.deliveries
+                      if b["message"]["key"] == "approval-request"]
+        assert "Approve button on the incident page" in request["summary"]
+        assert f"/incidents/{incident_id}/approve with the Owner token" in request["summary"]
         async with chromium(tmp_path / "profile") as browser:
             page = await browser.new_page()
             await page.goto(read_link)  # on-call's link: reads, cannot approve

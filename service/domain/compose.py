@@ -260,9 +260,9 @@ def _missing(bundle: EvidenceBundle) -> list[MessageSection]:
     for name, got in bundle.collectors().items():
         if got.status is CollectorStatus.OK:
             continue
-        line = f"{name}: {got.status.value}"
-        if got.hint:
-            line += f"; grant: {got.hint}"
+        line = f"{name.replace('_', ' ')}: {got.status.value}"
+        if got.hint:  # what to grant, said by the collector ("grant get on pods/log in ...")
+            line += f"; to fix: {got.hint}"
         elif got.error:
             line += f" ({got.error})"
         lines.append(line)
@@ -278,8 +278,10 @@ def _log_section(title: str, got: Collected[ScanResult], signature: str,
     stats = got.data.stats(signature)
     if not stats.excerpts:
         return []
-    lines = [_excerpt_line(m.timestamp, m.run_id, m.excerpt)
-             for m in _spread(stats.excerpts, MAX_EXCERPTS)]
+    shown = list(_spread(stats.excerpts, MAX_EXCERPTS))
+    lines = [_excerpt_line(m.timestamp, m.run_id, m.excerpt) for m in shown]
+    if (hidden := stats.lines - len(shown)) > 0:  # first and last kept: the gap is inside
+        lines.insert(len(shown) // 2, f"… {hidden} more matching line(s) in between")
     head = (f"{title}: {stats.lines} matching line(s), first {moment(stats.first_seen)}, "
             f"last {moment(stats.last_seen)}")
     return [MessageSection(title=head, lines=lines, priority=priority, code=True)]
@@ -306,7 +308,8 @@ def _registry(bundle: EvidenceBundle) -> list[MessageSection]:
         f"registry available: {'yes' if data.registry_available else 'NO'} "
         f"({data.registry_ready_replicas}/{data.registry_replicas} ready"
         f"{'; ' + data.registry_reason if data.registry_reason else ''})",
-        f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}",
+        f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}"
+        + ("" if data.mirror_jobs_total else " (no mirror job seen)"),
     ]
     if data.failed_mirror_jobs:
         lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS, FACT_CHARS)}")

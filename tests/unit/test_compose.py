@@ -69,7 +69,7 @@ def test_a_forbidden_collector_is_named_with_what_to_grant() -> None:
     message = compose_evidence(incident, bundles.bundle(incident.id, worker_forbidden=True),
                                text=TEXT, public_url=URL, key="k")
     (missing,) = [s for s in message.sections if s.title == "Diagnostics missing"]
-    assert missing.lines == ["worker_logs: forbidden; grant: get pods/log in codex-k8s-prod "
+    assert missing.lines == ["worker logs: forbidden; to fix: get pods/log in codex-k8s-prod "
                              "(Role rule: pods/log get)"]
     assert not any(s.title.startswith("Worker log") for s in message.sections)
     assert "Could not read: worker logs." in message.summary

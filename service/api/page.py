@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from service.api.grant import Access
 from service.api.page_view import (
+    AUDIENCE_WORDS,
     Piece,
     doing_now,
     duration,
@@ -31,6 +32,7 @@ from service.api.page_view import (
     rules,
     when,
 )
+from service.domain.briefing import RULE_TITLES
 from service.domain.evidence import CollectorStatus, FailedJob
 from service.domain.incidents import Incident, IncidentSummary
 from service.domain.lifecycle import State
@@ -49,7 +51,8 @@ def _safe_link(url: str) -> bool:
 
 _ENV = Environment(loader=PackageLoader("service.api", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.globals.update(when=when, relative=relative, duration=duration, static_url=STATIC_URL)
+_ENV.globals.update(when=when, relative=relative, duration=duration, static_url=STATIC_URL,
+                    rule_titles=RULE_TITLES, audience_words=AUDIENCE_WORDS)
 _ENV.tests["safe_link"] = _safe_link
 _ENV.filters["times"] = plain_times
 

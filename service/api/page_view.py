@@ -19,11 +19,12 @@ from service.domain.incidents import Incident
 from service.domain.lifecycle import State
 from service.domain.logscan.models import LogMatch
 from service.domain.policy import PolicyConfig
+from service.domain.timetext import moment
 
 
 def when(value: datetime | None) -> str:
-    """The page's one time format."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else "-"
+    """The page's one time format: the messages' (``service.domain.timetext``)."""
+    return moment(value, missing="-")
 
 
 _ISO = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
@@ -96,14 +97,16 @@ def first_failure(incident: Incident) -> datetime:
 
 
 
+AUDIENCE_WORDS = {"all": "on-call and the Owner", "oncall": "on-call", "owner": "the Owner"}
+
+
 def doing_now(incident: Incident, now: datetime, config: PolicyConfig) -> str:
     """What the responder is doing for this incident right now; an escalation first."""
     activity = _activity(incident, now, config)
     if incident.state is State.RESOLVED or not incident.policy.escalations:
         return activity
     latest = max(incident.policy.escalations.values(), key=lambda e: e.at)
-    who = {"all": "on-call and the Owner", "oncall": "on-call",
-           "owner": "the Owner"}[latest.audience]
+    who = AUDIENCE_WORDS[latest.audience]
     return (f"Escalated to {who} at {when(latest.at)} ({RULE_TITLES[latest.rule]}). "
             f"Meanwhile: {activity[0].lower()}{activity[1:]}")
 
@@ -141,8 +144,9 @@ def _activity(incident: Incident, now: datetime, config: PolicyConfig) -> str:
                "not_needed": not_needed, "dry_run": "dry run"}[mit.status]
         return (f"Watching new builds for a recovery; no kill switch ({why}); "
                 f"{watch.streak} {incident.signature} failure(s) in a row so far.")
+    done = "escalated" if "repeat" in incident.policy.escalations else "escalates"
     return (f"Watching new builds: {watch.streak} {incident.signature} failure(s) in a row "
-            f"(escalates above {config.repeat_threshold}).")
+            f"({done} above {config.repeat_threshold}).")
 
 
 def rules(incident: Incident, now: datetime, config: PolicyConfig) -> list[Rule]:
@@ -183,7 +187,8 @@ def rules(incident: Incident, now: datetime, config: PolicyConfig) -> list[Rule]
         "registry not checked" if registry is None else
         (f"registry {'available' if registry.registry_available else 'UNAVAILABLE'} "
          f"({registry.registry_ready_replicas}/{registry.registry_replicas} ready); "
-         f"mirror jobs failed {registry.mirror_jobs_failed}/{registry.mirror_jobs_total}")))
+         f"mirror jobs failed {registry.mirror_jobs_failed} of {registry.mirror_jobs_total}"
+         + ("" if registry.mirror_jobs_total else " (no mirror job seen)"))))
     if mit.rollout == "complete":
         rollout_numbers = f"rollout complete at {when(mit.rollout_finished_at)}"
     elif mit.rollout_deadline_at is not None:

@@ -3,6 +3,9 @@ and the grants that messages' links carry (one incident, read or approve, until 
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -215,6 +218,24 @@ async def test_the_list_page_links_each_incident_and_filters_by_state(
     assert 'href="/static/page.css"' in page and "<script" not in page
     _, _, none = await _get(client, "/incidents?state=resolved", accept=BROWSER)
     assert first not in none and "No incidents in state resolved" in none
+
+
+async def test_the_list_page_pages_on_as_the_api_does(start_app: AppStarter,
+                                                      tmp_path: Path) -> None:
+    """One incident a page: the page links to the older ones with the API's next_before."""
+    client = await start_app(_settings(tmp_path))
+    await _incident(client, "fp1")
+    await _incident(client, "fp2", error_signature="build-ref")
+    _, _, listed = await _get(client, "/incidents?limit=1")
+    newest, next_before = json.loads(listed)["incidents"][0]["id"], \
+        json.loads(listed)["next_before"]
+    assert next_before == newest
+    _, _, page = await _get(client, "/incidents?limit=1", accept=BROWSER)
+    older = re.search(r'href="([^"]*before=[^"]*)">Older incidents<', page)
+    assert older is not None and newest in page
+    _, _, second = await _get(client, html.unescape(older.group(1)), accept=BROWSER)
+    assert newest not in second and "Older incidents" not in second
+    assert 'href="/incidents">Newest<' in second
 
 
 async def test_a_browser_reads_an_error_as_a_page_an_api_client_as_json(

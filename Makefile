@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both bootstrap their environment.
-.PHONY: demo test lint bootstrap lock bench k8s
+.PHONY: demo test lint bootstrap lock bench k8s golden
 
 demo:
 	@scripts/bootstrap
@@ -11,6 +11,12 @@ test:
 	.venv/bin/ruff check service tests
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
+
+# Rewrite tests/golden/ (every message as each sink shows it) after a deliberate change;
+# review the diff before committing it.
+golden:
+	@scripts/bootstrap
+	UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/integration/test_golden_messages.py
 
 bench:
 	@scripts/bootstrap

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "aislot-responder" / "values.schema.json"
-SECRET = {"auth": {"webhook_token", "webhook_basic_password", "read_token", "owner_token"},
+SECRET = {"auth": {"webhook_token", "webhook_basic_password", "read_token", "owner_token",
+                   "link_key"},
           "store": {"postgres_dsn"}, "kube": {"kubeconfig", "context"}}
 CHART_OWNED = {"server": {"host", "port"}, "kube": {"namespace"}}
 
@@ -119,9 +120,11 @@ def values_schema() -> dict[str, Any]:
             "rbac": obj(additionalProperties=False, properties={"create": boolean}),
             "auth": obj(additionalProperties=False, properties={
                 "existingSecret": s(), "webhookToken": s(), "readToken": s(), "ownerToken": s(),
+                "linkKey": s(),
                 "secretKeys": obj(additionalProperties=False, properties={
                     k: s(minLength=1)
-                    for k in ["webhookToken", "readToken", "ownerToken", "postgresDsn"]})}),
+                    for k in ["webhookToken", "readToken", "ownerToken", "linkKey",
+                              "postgresDsn"]})}),
             "extraEnv": {"type": "array", "items": obj(required=["name"])},
             "extraEnvFrom": {"type": "array", "items": {"type": "object"}},
             "config": config,

@@ -16,8 +16,10 @@ from aiohttp import web
 
 from service.api import approval, incidents, ops, webhook
 from service.api.errors import error_middleware
+from service.api.headers import security_headers
 from service.api.keys import (
     CLOCK,
+    GRANTS,
     HTTP,
     KUBE_STATUS,
     METRICS,
@@ -27,9 +29,11 @@ from service.api.keys import (
     SUPERVISOR,
     WORK,
 )
+from service.api.page import STATIC_URL
 from service.clock import Clock, ScaledClock, SystemClock
 from service.domain.incidents import IdentityRules
 from service.domain.redaction import redact
+from service.grants import GrantSigner
 from service.kube import KubeClient
 from service.kube_errors import KubeConfigError
 from service.metrics import Metrics
@@ -109,7 +113,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     outbox = OutboxWorker(
         app[STORE], registry, app[CLOCK], policy=settings.outbox,
         record=lambda sink, outcome: metrics.deliveries.labels(sink=sink,
-                                                               outcome=outcome).inc())
+                                                               outcome=outcome).inc(),
+        link=app[GRANTS].for_message if GRANTS in app else None)
     notifier = Notifier(route=lambda m: registry.sinks_for(m.event, m.audience),
                         wake_outbox=outbox.wake, text=runbook_text(settings),
                         public_url=settings.server.public_url,
@@ -171,7 +176,8 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the aiohttp application for ``settings`` (no I/O until it starts)."""
     app = web.Application(
-        client_max_size=settings.server.max_body_bytes, middlewares=[error_middleware],
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[security_headers, incidents.browser_errors, error_middleware],
         # aiohttp closes a connection still waiting for a request head after its keep-alive
         # timeout (armed from the connection's start): that is the head's read timeout. The
         # body's is in service.api.webhook (server.body_timeout_s).
@@ -179,6 +185,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or build_clock(settings)
+    if settings.auth.link_key is not None:
+        app[GRANTS] = GrantSigner(settings.auth.link_key, ttl_s=settings.auth.link_ttl_s,
+                                  clock=app[CLOCK])
     app[METRICS] = Metrics(settings.server.max_body_bytes)
     app[METRICS].precreate(settings.incidents.default_namespace,
                            [s.name for s in settings.diagnostics.signatures])
@@ -196,6 +205,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/incidents", incidents.list_incidents)
     app.router.add_get("/incidents/{incident_id}", incidents.get_incident)
     app.router.add_post("/incidents/{incident_id}/approve", approval.post_approve)
+    app.router.add_get(STATIC_URL, incidents.get_stylesheet)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)

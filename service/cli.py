@@ -30,6 +30,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import structlog
     from aiohttp import web
 
     from service.app import create_app
@@ -39,11 +40,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     configure_logging(settings.logging.level, settings.logging.format)
+    log = structlog.get_logger("service.cli")
     if settings.auth.webhook_token is None and settings.auth.webhook_basic_user is None:
         raise ConfigError("auth.webhook_token (env AISLOT_AUTH__WEBHOOK_TOKEN) or "
                           "auth.webhook_basic_user/password must be set to serve")
     if settings.auth.read_token is None:
         raise ConfigError("auth.read_token (env AISLOT_AUTH__READ_TOKEN) must be set to serve")
+
+    def listening(_banner: str) -> None:
+        # aiohttp calls this once its site listens: a log event instead of its text banner
+        # (a start that fails before is one plain line from main(), nothing else).
+        log.info("server_listening", host=settings.server.host, port=settings.server.port,
+                 public_url=settings.server.public_url)
+        if settings.auth.link_key is None:
+            log.warning("link_grants_disabled",
+                        reason="no auth.link_key: messages' links need the read token to open")
+
     # Order: the port, then the store (the app's first cleanup context), then the loops.
     sock = _listen(settings.server.host, settings.server.port)
     try:
@@ -52,12 +64,13 @@ def _serve(args: argparse.Namespace) -> int:
             sock=sock,
             shutdown_timeout=settings.server.shutdown_timeout_s,
             access_log=None,
-            print=lambda text: print(text, file=sys.stderr, flush=True),
+            print=listening,
         )
     except StoreUnavailable as exc:
         raise StartupError(f"cannot open the store: {redact(str(exc))}") from None
     finally:
         sock.close()
+    log.info("server_stopped")
     return 0
 
 

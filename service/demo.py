@@ -29,6 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from service.app import create_app
+from service.domain.timetext import span
 from service.logs import configure_logging
 from service.settings import load_settings
 from service.simulator.server import Simulator
@@ -171,7 +172,8 @@ async def _run(scenario: str, workdir: Path) -> int:
     base = f"http://127.0.0.1:{port}"
     settings = load_settings(overrides={
         "server": {"host": "127.0.0.1", "port": port, "public_url": base},
-        "auth": {"webhook_token": webhook_token, "read_token": read_token},
+        "auth": {"webhook_token": webhook_token, "read_token": read_token,
+                 "link_key": secrets.token_urlsafe(32)},  # messages' links open the page
         "store": {"sqlite_path": str(workdir / "demo.db")},
         "logging": {"level": "warning", "format": "console"},
         "kube": {"kubeconfig": str(kubeconfig)},
@@ -208,6 +210,17 @@ async def _run(scenario: str, workdir: Path) -> int:
     return _summary(incident)
 
 
+def _switch_line(mitigation: dict[str, Any]) -> str:
+    """What happened to the switch, without ``None -> None`` when it was never touched."""
+    status = str(mitigation["status"]).replace("_", " ")
+    before, after = mitigation.get("previous_value"), mitigation.get("new_value")
+    if before is None and after is None:
+        return f"{status} (not changed)"
+    line = f"{status} ({before if before is not None else 'unset'} -> {after or 'unchanged'})"
+    rollout = mitigation.get("rollout")
+    return f"{line}, rollout {rollout}" if rollout and rollout not in {"none", "n/a"} else line
+
+
 def _summary(incident: dict[str, Any] | None) -> int:
     if incident is None or "state" not in incident:
         print("\nno incident was opened", file=sys.stderr)
@@ -216,10 +229,9 @@ def _summary(incident: dict[str, Any] | None) -> int:
     mitigation = policy["mitigation"]
     print(f"\nGET /incidents/{incident['id']} summary:")
     print(f"  state: {incident['state']}  escalated: {incident['escalated']}")
-    print(f"  kill switch: {mitigation['status']} ({mitigation['previous_value']} -> "
-          f"{mitigation['new_value']}), rollout {mitigation['rollout']}")
+    print(f"  kill switch: {_switch_line(mitigation)}")
     mttr = policy["mttr_s"]
-    print(f"  MTTR: {f'{mttr / 60:.1f} min' if mttr is not None else '-'}")
+    print(f"  MTTR: {span(mttr) if mttr is not None else '-'}")
     for rule, esc in policy["escalations"].items():
         print(f"  escalation {rule} to {esc['audience']}: {esc['reason']}")
     delivered = sum(1 for d in incident["deliveries"] if d["status"] == "delivered")

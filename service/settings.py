@@ -42,6 +42,9 @@ ENV_PREFIX = "AISLOT_"
 CONFIG_ENV = "AISLOT_CONFIG"
 
 
+MIN_LINK_KEY_CHARS = 32
+
+
 class ConfigError(Exception):
     """A configuration that cannot be used; the message says which field and why."""
 
@@ -76,7 +79,8 @@ class AuthSettings(SecretSection):
     Each secret is at least 16 characters and differs from the others: a read token equal to
     the webhook token would let either holder do both."""
 
-    secret_fields = ("webhook_token", "webhook_basic_password", "read_token", "owner_token")
+    secret_fields = ("webhook_token", "webhook_basic_password", "read_token", "owner_token",
+                     "link_key")
 
     webhook_token: Token | None = None
     webhook_basic_user: str | None = None
@@ -84,6 +88,11 @@ class AuthSettings(SecretSection):
     read_token: Token | None = None
     owner_token: Token | None = None
     owner_name: str = "owner"
+    link_key: SecretStr | None = Field(
+        default=None, min_length=MIN_LINK_KEY_CHARS,
+        description="signs the grants in messages' incident links (env AISLOT_AUTH__LINK_KEY)")
+    link_ttl_s: float = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600,
+                              description="how long a message's incident link opens the page")
 
     @model_validator(mode="after")
     def _basic_is_a_pair(self) -> AuthSettings:
@@ -94,7 +103,7 @@ class AuthSettings(SecretSection):
     @model_validator(mode="after")
     def _secrets_distinct(self) -> AuthSettings:
         seen: dict[str, str] = {}
-        for name in ("webhook_token", "webhook_basic_password", "read_token", "owner_token"):
+        for name in self.secret_fields:
             secret: SecretStr | None = getattr(self, name)
             if secret is None:
                 continue

@@ -1,16 +1,27 @@
-"""Read API: ``GET /incidents`` and ``GET /incidents/<id>`` (JSON, or HTML for browsers)."""
+"""Read API: ``GET /incidents`` and ``GET /incidents/<id>``: JSON, or HTML for browsers.
+
+The answer's type follows ``Accept`` (q-values honoured, ``Vary: Accept``). The list needs the
+read or Owner token; one incident also opens with the grant its message's link carries
+(``service.api.grant``).
+"""
 
 from __future__ import annotations
 
+import json
 import re
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from service.api.auth import require_bearer
 from service.api.errors import ApiError
-from service.api.keys import SETTINGS, STORE
-from service.api.page import render_incident
+from service.api.grant import incident_access
+from service.api.headers import HTML, JSON, negotiated, preferred_type
+from service.api.keys import CLOCK, SETTINGS, STORE
+from service.api.page import render_error, render_incident, render_list, stylesheet
 from service.domain.lifecycle import State
+from service.runbook import policy_config
+from service.wording import runbook_text
 
 MAX_LIMIT = 500
 # An incident id's characters (service.domain.incidents.new_incident_id), with room to spare.
@@ -54,10 +65,11 @@ def _query_before(request: web.Request) -> str | None:
     return raw
 
 
-async def list_incidents(request: web.Request) -> web.Response:
+async def list_incidents(request: web.Request) -> web.StreamResponse:
     """A page of incidents, newest first; ``next_before`` pages on (keyset: no incident is
     skipped or shown twice while new ones arrive), null on the last page."""
     _authorize_read(request)
+    kind = preferred_type(request)
     state, limit, before = _query_state(request), _query_limit(request), _query_before(request)
     try:
         rows = await request.app[STORE].list_incidents(state, limit + 1, before)
@@ -65,23 +77,62 @@ async def list_incidents(request: web.Request) -> web.Response:
         raise ApiError(404, f"before names no incident: {before!r}", field="before") from None
     more = len(rows) > limit
     rows = rows[:limit]
-    return web.json_response({"incidents": [r.model_dump(mode="json") for r in rows],
-                              "next_before": rows[-1].id if more else None})
+    next_before = rows[-1].id if more else None
+    if kind == HTML:
+        page = render_list(rows, now=request.app[CLOCK].now(), state=state,
+                           limit=limit, before=before, next_before=next_before)
+        return negotiated(web.Response(text=page, content_type=HTML))
+    return negotiated(web.json_response(
+        {"incidents": [r.model_dump(mode="json") for r in rows], "next_before": next_before}))
 
 
-def _wants_html(request: web.Request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "text/html" in accept and accept.find("text/html") < (
-        accept.find("application/json") if "application/json" in accept else len(accept)
-    )
-
-
-async def get_incident(request: web.Request) -> web.Response:
-    _authorize_read(request)
+async def get_incident(request: web.Request) -> web.StreamResponse:
     incident_id = request.match_info["incident_id"]
+    access = incident_access(request, incident_id)
+    kind = preferred_type(request)
     incident = await request.app[STORE].get_incident(incident_id)
     if incident is None:
         raise ApiError(404, f"no incident with id {incident_id[:80]!r}", field="incident_id")
-    if _wants_html(request):
-        return web.Response(text=render_incident(incident), content_type="text/html")
-    return web.json_response(text=incident.model_dump_json())
+    if kind == HTML:
+        settings = request.app[SETTINGS]
+        page = render_incident(incident, now=request.app[CLOCK].now(),
+                               config=policy_config(settings), text=runbook_text(settings),
+                               owner_name=settings.auth.owner_name, access=access)
+        return negotiated(web.Response(text=page, content_type=HTML))
+    return negotiated(web.json_response(text=incident.model_dump_json()))
+
+
+async def get_stylesheet(request: web.Request) -> web.Response:
+    """The pages' stylesheet: public, cacheable (it holds no incident data)."""
+    return web.Response(text=stylesheet(), content_type="text/css",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+@web.middleware
+async def browser_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An error on the incident pages, for a browser, as a page saying the same thing (an
+    expired link reads as one); status and headers stay, API clients keep the JSON."""
+    response = await handler(request)
+    if (response.status < 400 or not request.path.startswith("/incidents")
+            or not isinstance(response, web.Response) or response.content_type != JSON
+            or not _prefers_html(request)):
+        return response
+    try:
+        error = json.loads(response.text or "")["error"]
+        message = str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        return response
+    page = render_error(response.status, message, now=request.app[CLOCK].now(),
+                        request_id=response.headers.get("X-Request-Id"))
+    answer = web.Response(status=response.status, text=page, content_type=HTML)
+    for name, value in response.headers.items():
+        if name.lower() not in {"content-type", "content-length"}:
+            answer.headers[name] = value
+    return negotiated(answer)
+
+
+def _prefers_html(request: web.Request) -> bool:
+    try:
+        return preferred_type(request) == HTML
+    except web.HTTPException:  # an unusable Accept: keep the JSON error
+        return False

@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from service.clock import Clock
+from service.grants import GrantSigner
 from service.metrics import Metrics
 from service.runbook import Runbook
 from service.settings import Settings
@@ -22,3 +23,4 @@ WORK = web.AppKey("work", WorkQueue)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 RUNBOOK = web.AppKey("runbook", Runbook)
 KUBE_STATUS = web.AppKey("kube_status", str)
+GRANTS = web.AppKey("grants", GrantSigner)  # absent: no link key, links carry no grant

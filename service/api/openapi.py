@@ -34,9 +34,22 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _negotiated(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """JSON, or the HTML page when ``Accept`` prefers it (``Vary: Accept``)."""
+    answer = _json(schema, description)
+    answer["content"]["text/html"] = {"schema": {"type": "string"}}
+    return answer
+
+
+_GRANT = {"name": "grant", "in": "query", "schema": {"type": "string"},
+          "description": "the signed, expiring grant a message's incident link carries: "
+                         "opens this one incident (scope read) or also approves (scope owner)"}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "bad input; the message names the field", 401: "missing or invalid credentials",
-            404: "unknown id", 408: "body not received in time (server.body_timeout_s)",
+            404: "unknown id", 406: "Accept allows neither application/json nor text/html",
+            408: "body not received in time (server.body_timeout_s)",
             409: "nothing to approve", 413: "body over the limit",
             415: "not application/json",
             503: "the store cannot commit or answer right now; retry (Retry-After)"}
@@ -75,28 +88,30 @@ def build_openapi() -> dict[str, Any]:
                                     "listed after that one (keyset pagination)",
                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"}},
                 ],
-                "responses": {"200": _json({"type": "object", "properties": {
+                "responses": {"200": _negotiated({"type": "object", "properties": {
                     "incidents": {"type": "array", "items": _ref("IncidentSummary")},
                     "next_before": {"type": ["string", "null"],
                                     "description": "pass as before for the next page; "
                                                    "null on the last page"}},
                     "required": ["incidents", "next_before"]},
-                    "incidents, newest first"), **_errors(400, 401, 404, 503)},
+                    "incidents, newest first"), **_errors(400, 401, 404, 406, 503)},
             }},
             "/incidents/{incident_id}": {"get": {
                 "summary": "One incident's whole story (HTML when the client asks for it)",
-                "security": bearer,
+                "security": [*bearer, {"grant": []}],
                 "parameters": [{"name": "incident_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref("Incident"), "the incident"),
-                              **_errors(401, 404, 503)},
+                                "schema": {"type": "string"}}, _GRANT],
+                "responses": {"200": _negotiated(_ref("Incident"), "the incident"),
+                              **_errors(400, 401, 404, 406, 503)},
             }},
             "/incidents/{incident_id}/approve": {"post": {
-                "summary": "The Owner approves the pending kill switch (approval mode)",
-                "security": bearer,
+                "summary": "The Owner approves the pending kill switch (approval mode); from "
+                           "the page, a form with the Owner's grant (answered 303 to the page)",
+                "security": [*bearer, {"grant": []}],
                 "parameters": [{"name": "incident_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                                "schema": {"type": "string"}}, _GRANT],
                 "responses": {"200": _json({"type": "object"}, "approved; applied next"),
+                              "303": {"description": "approved from the page: back to it"},
                               **_errors(401, 404, 409, 503)},
             }},
             "/healthz": {"get": {"summary": "liveness", "responses": {"200": {
@@ -112,7 +127,8 @@ def build_openapi() -> dict[str, Any]:
         "components": {
             "schemas": defs["$defs"],
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                "basic": {"type": "http", "scheme": "basic"}},
+                                "basic": {"type": "http", "scheme": "basic"},
+                                "grant": {"type": "apiKey", "in": "query", "name": "grant"}},
         },
     }
 

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.domain.compose import MAX_RUN_IDS, capped, compose_event, compose_evidence
+from service.domain.brevity import capped
+from service.domain.compose import (
+    FACT_CHARS,
+    MAX_RUN_IDS,
+    Tally,
+    compose_event,
+    compose_evidence,
+)
 from service.domain.facts import BuildOutcome, Facts
 from service.domain.incidents import Incident
 from service.domain.messages import Fact, Message, MessageSection
 from service.domain.policy import Escalate
-from service.domain.policy_record import PolicyRecord
-from service.domain.runbook_text import RunbookText, escalation_step
+from service.domain.policy_record import PolicyRecord, Rule
+from service.domain.runbook_text import RunbookText, escalation_step, patch_commands
+from service.domain.timetext import moment, span
 
-_RULE_TITLES = {
+RULE_TITLES = {  # the page says them too
     "repeat": "the error keeps repeating after the cache kill switch",
     "recovery_deadline": "not recovered within the deadline",
     "registry": "registry unavailable while mirror jobs fail",
@@ -28,12 +36,21 @@ _RULE_TITLES = {
     "no_fix": "no automatic fix for this signature",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NOT_APPLIED = {
+    "skipped": "the registry is down, so the cache is not the cause",
+    "not_needed": "it does not fix what the evidence shows",
+    "observing": "observe mode, a person sets it",
+}
+
+
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+    return moment(value, "-")
 
 
-def actions_taken(policy: PolicyRecord, text: RunbookText) -> list[str]:
-    """What the responder did and when, for a message."""
+def actions_taken(policy: PolicyRecord, text: RunbookText, *,
+                  besides: Rule | None = None) -> list[str]:
+    """What the responder did and when, for a message; ``besides``: an escalation the message
+    itself is (not repeated under what was done)."""
     mit = policy.mitigation
     lines = []
     if mit.status in {"applied", "already_off", "observed_off"}:
@@ -50,17 +67,26 @@ def actions_taken(policy: PolicyRecord, text: RunbookText) -> list[str]:
     elif mit.status == "awaiting_approval":
         lines.append("Kill switch waiting for the Owner's approval since "
                      f"{_when(mit.decided_at)}")
-    elif mit.status in {"skipped", "not_needed", "observing"}:
-        lines.append(f"Kill switch not applied ({mit.status.replace('_', ' ')})")
+    elif mit.status == "failed":
+        lines.append(f"Kill switch NOT set: the cluster refused it at {_when(mit.decided_at)}; "
+                     f"value still {mit.previous_value or 'unknown'}")
+    elif mit.status in _NOT_APPLIED:
+        lines.append(f"Kill switch not applied: {_NOT_APPLIED[mit.status]}")
     if mit.approved_by:
         lines.append(f"Approved by {mit.approved_by} at {_when(mit.approved_at)}")
     watch = policy.watch
     if watch.since is not None:
         failed = sum(1 for b in watch.builds.values() if b.status == "Failed")
         done = sum(1 for b in watch.builds.values() if b.status == "Complete")
-        lines.append(f"Since {_when(watch.since)}: {done} build(s) completed, {failed} failed; "
-                     f"current streak {watch.streak}")
+        if not failed and not done:
+            lines.append(f"Watching new jobs since {_when(watch.since)}: none finished yet")
+        else:
+            streak = f"; the last {watch.streak} failed in a row" if watch.streak > 1 else ""
+            lines.append(f"Since {_when(watch.since)}: {done} job(s) completed, {failed} "
+                         f"failed{streak}")
     for esc in policy.escalations.values():
+        if esc.rule == besides:
+            continue
         lines.append(f"Escalated ({esc.rule}) at {_when(esc.at)}: {esc.reason}")
     return lines or ["Nothing done yet"]
 
@@ -83,7 +109,7 @@ def _investigated(incident: Incident, text: RunbookText,
     if bundle is None:
         return []
     _, sections = _base_sections(incident, text, public_url)
-    at = f"{bundle.collected_at:%H:%M:%S} UTC"
+    at = moment(bundle.collected_at)
     return [s.model_copy(update={"title": f"{s.title} (investigation at {at})",
                                  "priority": s.priority + 2})
             for s in sections]
@@ -122,15 +148,19 @@ def fresh_facts(incident: Incident, policy: PolicyRecord, facts: Facts | None) -
     failed = _failed_after(policy, incident.signature)
     bundle = incident.latest_evidence
     runs = [b.run_id for b in reversed(failed) if b.run_id]
-    runs += bundle.run_ids if bundle is not None else []
+    runs += Tally.of(bundle).runs if bundle is not None else []
+    # Unconfirmed, the episode starts when the alert does: no failure of the signature is known.
+    first = "First failure" if bundle is None or bundle.confirmed else "Alert firing since"
     out = [Fact(name="Signature", value=incident.signature),
            Fact(name="Namespace", value=incident.namespace),
            Fact(name="Kill switch now", value=_switch_now(facts)),
-           Fact(name="First failure", value=_when(policy.episode_start
-                                                  or incident.first_failure_at)),
-           Fact(name="Last error", value=_when(_last_error(incident, policy, facts)))]
+           Fact(name=first, value=_when(policy.episode_start or incident.first_failure_at)),
+           Fact(name="Last error", value=moment(_last_error(incident, policy, facts),
+                                                f"none with the {incident.signature} "
+                                                "signature"))]
     if runs:
-        out.append(Fact(name="Run ids", value=capped(list(dict.fromkeys(runs)), MAX_RUN_IDS)))
+        out.append(Fact(name="Run ids",
+                        value=capped(list(dict.fromkeys(runs)), MAX_RUN_IDS, FACT_CHARS)))
     if incident.related_issue:
         out.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
     return out
@@ -159,8 +189,8 @@ def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalat
                                                                      policy.mitigation.manual),
                                                      f"Rollback plan: {rollback_plan}"],
                            priority=0),
-            MessageSection(title="What was done", lines=actions_taken(policy, text),
-                           priority=1)]
+            MessageSection(title="What was done",
+                           lines=actions_taken(policy, text, besides=action.rule), priority=1)]
     if facts is not None and facts.gaps:
         head.append(MessageSection(title="Cannot read now",
                                    lines=[g.describe() for g in facts.gaps], priority=1))
@@ -169,7 +199,7 @@ def compose_escalation(incident: Incident, policy: PolicyRecord, action: Escalat
     return compose_event(
         incident, event="escalated", key=f"escalated-{action.rule}", severity="critical",
         audience=action.audience,
-        title=f"[{incident.id}] ESCALATION: {_RULE_TITLES[action.rule]}",
+        title=f"[{incident.id}] ESCALATION: {RULE_TITLES[action.rule]}",
         summary=f"Escalated to {who}: {action.reason}.",
         facts=[*fresh_facts(incident, policy, facts), Fact(name="Rule", value=action.rule)],
         sections=[*head, *_failures_section(policy, incident.signature),
@@ -186,8 +216,10 @@ def compose_approval_request(incident: Incident, policy: PolicyRecord, *, text: 
         incident, event="escalated", key="approval-request", severity="warning",
         audience="owner",
         title=f"[{incident.id}] Approval needed: set {text.switch_off}",
-        summary="The evidence confirms the cache signature. Approve the runbook's kill switch "
-                f"with POST {approve} (Owner token).",
+        summary="The evidence confirms the cache signature. Owner: approve the runbook's kill "
+                "switch with the Approve button on the incident page (this message's link, "
+                "where only you read it; a shared channel's link only shows the page), or by "
+                f"script: POST {approve} with the Owner token.",
         facts=facts, sections=[MessageSection(title="What was done",
                                               lines=actions_taken(policy, text),
                                               priority=1),
@@ -202,15 +234,19 @@ def compose_mitigated(incident: Incident, policy: PolicyRecord, *, text: Runbook
     verb = {"applied": "Kill switch applied", "already_off": "Kill switch was already off",
             "dry_run": "Dry run: kill switch patch recorded, not sent",
             "observed_off": "Kill switch set off by a person"}.get(mit.status, "Kill switch")
-    lines = actions_taken(policy, text)
-    if mit.patch is not None:
-        lines.append(f"Patch: {mit.patch}")
+    sections = [MessageSection(title="What was done", lines=actions_taken(policy, text),
+                               priority=0)]
+    commands = patch_commands(mit.patch, text) if mit.patch is not None else []
+    if commands:
+        sent = "not sent (dry run)" if mit.status == "dry_run" else "sent"
+        sections.append(MessageSection(title=f"The patch {sent}, as kubectl", lines=commands,
+                                       priority=1, code=True))
     return compose_event(
         incident, event="mitigated", key=f"mitigated-{mit.status}", severity="warning",
         audience="oncall", title=f"[{incident.id}] {verb}",
         summary=f"{verb}; the responder watches new builds and escalates per the runbook.",
         facts=[Fact(name="Signature", value=incident.signature)],
-        sections=[MessageSection(title="What was done", lines=lines, priority=0)],
+        sections=sections,
         public_url=public_url, created_at=now,
     )
 
@@ -221,7 +257,8 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
     """The final update (also the GitHub issue comment): root cause, timeline, MTTR. An
     incident the evidence never confirmed claims no cause and no recovery time."""
     mttr = policy.mttr_s
-    mttr_text = f"{mttr / 60:.1f} min" if mttr is not None else "none (not confirmed)"
+    mttr_text = span(mttr) if mttr is not None else ("unknown" if confirmed
+                                                      else "none (not confirmed)")
     if not confirmed:
         root = (f"Not established: the evidence never confirmed the {incident.signature} "
                 "signature; the alert closed after new builds succeeded and a clean window.")
@@ -232,13 +269,20 @@ def compose_resolved(incident: Incident, policy: PolicyRecord, *, reason: str,
         root = f"Signature {incident.signature}."
     timeline = [f"{_when(e.at)} {e.message}" for e in incident.timeline
                 if e.kind not in {"notification_queued"}][-25:]
-    head = "Recovered" if confirmed else "Closed, cause not confirmed"
+    if confirmed:
+        head = "Recovered"
+        title = f"{head}: {incident.signature} (MTTR {mttr_text})"
+        summary = f"{head}: {reason}. MTTR {mttr_text} (SLO 30 min)."
+    else:
+        head = "Closed, cause not confirmed"
+        title = f"{head}: {incident.signature} alert"
+        summary = (f"{head}: {reason}. No MTTR sample: the evidence never confirmed the "
+                   "signature.")
     return compose_event(
         incident, event="resolved", key="resolved", severity="info", audience="all",
-        title=f"[{incident.id}] {head}: {incident.signature} (MTTR {mttr_text})",
-        summary=f"{head}: {reason}. MTTR {mttr_text} (SLO 30 min).",
+        title=f"[{incident.id}] {title}", summary=summary,
         facts=[Fact(name="Signature", value=incident.signature),
-               Fact(name="First failure",
+               Fact(name="First failure" if confirmed else "Alert firing since",
                     value=_when(policy.episode_start or incident.first_failure_at)),
                Fact(name="MTTR", value=mttr_text)],
         sections=[MessageSection(title="Root cause", lines=[root], priority=0),

@@ -10,30 +10,37 @@ way out, although the bundle is redacted already: a message leaves the process.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from service.domain.evidence import Collected, CollectorStatus, EvidenceBundle
+from service.domain.brevity import capped, head
+from service.domain.evidence import Collected, CollectorStatus, EvidenceBundle, FailedJob
 from service.domain.incidents import Incident
 from service.domain.logscan.models import ScanResult
 from service.domain.messages import Audience, EventName, Fact, Message, MessageSection, Severity
 from service.domain.redaction import redact
 from service.domain.runbook_text import RunbookText, next_steps
+from service.domain.timetext import clock, moment
 
 T = TypeVar("T")
 
-# Section priorities: lower is more important and survives the smallest medium.
+# Section priorities: lower is more important and survives the smallest medium (Telegram, the
+# console). What to do first, then what the responder cannot see (short, and it changes what
+# the rest means), then the signature's own evidence: the log lines that match it, then the
+# failed jobs; the registry and the pods last, unless the registry is the signature's evidence
+# (registry down while mirror jobs fail: rule 3), which then comes right after what to do.
 PRIORITY_NEXT_STEP = 0
-PRIORITY_FAILED_JOBS = 1
-PRIORITY_MISSING = 2
-PRIORITY_CONTROL_PLANE = 3
-PRIORITY_WORKER = 4
+PRIORITY_MISSING = 1
+PRIORITY_CONTROL_PLANE = 2
+PRIORITY_WORKER = 3
+PRIORITY_FAILED_JOBS = 4
 PRIORITY_REGISTRY = 5
 PRIORITY_WORKLOADS = 6
 
 MAX_RUN_IDS = 10
 MAX_JOBS = 10
-MAX_JOB_LINES = 5
+MAX_JOB_LINES = 2  # a job's last lines: its error (the page has the whole tail)
 MAX_EXCERPTS = 8
 # Bounds of any message (``scrub``): lines per section, characters per line, and so on.
 MAX_SECTIONS = 30
@@ -42,6 +49,9 @@ MAX_TOTAL_LINES = 400
 MAX_LINE_CHARS = 1000
 MAX_SUMMARY_CHARS = 2000
 MAX_FACTS = 30
+# A fact's value fits the smallest medium's line (render.LINE_CHARS) whole: lists are capped
+# by whole items to this, so no renderer has to cut a run id.
+FACT_CHARS = 240
 
 def incident_link(public_url: str, incident_id: str) -> str:
     """The incident's page on the responder."""
@@ -54,16 +64,7 @@ def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: Runboo
     runbook's step quotes the configured values in ``text``. ``next_step``: what the first
     decision made of it (the responder acts, or needs a person); the runbook's own step for
     this signature and switch value otherwise."""
-    occurrences = _occurrences(bundle)
-    where = f"{incident.namespace}"
-    confirmed = "confirmed in logs/jobs" if bundle.confirmed else "NOT confirmed by evidence yet"
-    summary = (
-        f"{bundle.signature} failures in {where}: {occurrences} failed build(s), "
-        f"{len(bundle.run_ids)} run(s) affected; signature {confirmed}."
-    )
-    missing = bundle.missing()
-    if missing:
-        summary += f" {len(missing)} diagnostic(s) missing (see below)."
+    tally = Tally.of(bundle)
     sections = [
         MessageSection(title="Next step (runbook)",
                        lines=next_step if next_step is not None else _next_step(bundle, text),
@@ -78,9 +79,10 @@ def compose_evidence(incident: Incident, bundle: EvidenceBundle, *, text: Runboo
     ]
     return compose_event(
         incident, event="evidence", key=key,
-        title=f"[{incident.id}] {bundle.signature} build failures in {incident.namespace}",
-        summary=summary, severity="critical" if bundle.confirmed else "warning",
-        audience="oncall", facts=_facts(incident, bundle, occurrences), sections=sections,
+        title=f"[{incident.id}] {_headline(incident, bundle)}",
+        summary=_summary(bundle, tally),
+        severity="critical" if bundle.confirmed else "warning",
+        audience="oncall", facts=_facts(incident, bundle, tally), sections=sections,
         public_url=public_url, created_at=bundle.collected_at,
     )
 
@@ -103,11 +105,7 @@ def compose_event(incident: Incident, *, event: EventName, key: str, title: str,
 
 def bounded(text: str, limit: int) -> str:
     """``text`` within ``limit`` characters, cut at a space so no token is left half-redacted."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut[: limit // 2]) + " …"
+    return head(text, limit)
 
 
 def _clean(text: str, limit: int = MAX_LINE_CHARS) -> str:
@@ -148,37 +146,77 @@ def scrub(message: Message) -> Message:
 # -- pieces ----------------------------------------------------------------------------------
 
 
-def _time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
+@dataclass(frozen=True)
+class Tally:
+    """The numbers the evidence message states, each from the data its lists show: the
+    summary, the facts and the section titles agree because they all read these."""
+
+    builds: int  # distinct failed builds whose log lines carry the signature
+    runs: list[str]  # the runs those builds and the failed jobs belong to (the Run ids fact)
+    jobs: int  # failed jobs still in the cluster (the "Failed jobs (N)" section)
+
+    @classmethod
+    def of(cls, bundle: EvidenceBundle) -> Tally:
+        builds = max([logs.data.stats(bundle.signature).occurrences
+                      for logs in (bundle.control_plane_logs, bundle.worker_logs)
+                      if logs.status is CollectorStatus.OK and logs.data is not None],
+                     default=0)
+        jobs = _listed_jobs(bundle)
+        runs = list(dict.fromkeys([*bundle.run_ids, *(j.run_id for j in jobs if j.run_id)]))
+        return cls(builds=builds, runs=runs, jobs=len(jobs))
 
 
-def capped(items: Sequence[str], limit: int) -> str:
-    """The first ``limit`` items, and how many more: whole items, never one cut mid-value."""
-    shown = ", ".join(items[:limit])
-    extra = len(items) - limit
-    return f"{shown} (+{extra} more)" if extra > 0 else shown
+def _listed_jobs(bundle: EvidenceBundle) -> list[FailedJob]:
+    data = bundle.failed_jobs.data
+    if bundle.failed_jobs.status is not CollectorStatus.OK or data is None:
+        return []
+    return data.jobs
 
 
-def _occurrences(bundle: EvidenceBundle) -> int:
-    counts = [0]
-    for logs in (bundle.control_plane_logs, bundle.worker_logs):
-        if logs.data is not None:
-            counts.append(logs.data.stats(bundle.signature).occurrences)
-    if bundle.failed_jobs.data is not None:
-        counts.append(len(bundle.failed_jobs.data.jobs))
-    return max(counts)
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _facts(incident: Incident, bundle: EvidenceBundle, occurrences: int) -> list[Fact]:
+def _headline(incident: Incident, bundle: EvidenceBundle) -> str:
+    registry = bundle.registry.data
+    if registry is not None and registry.degraded_together:
+        return (f"registry unavailable while builds fail in {incident.namespace} "
+                f"({bundle.signature} alert)")
+    if not bundle.confirmed:
+        return f"{bundle.signature} alert in {incident.namespace}, not confirmed by the evidence"
+    return f"{bundle.signature} build failures in {incident.namespace}"
+
+
+def _summary(bundle: EvidenceBundle, tally: Tally) -> str:
+    """What happened, in counts that match the lists below them; what is missing named here,
+    not "see below" (a small medium may not show the section)."""
+    if bundle.confirmed:
+        head = (f"Confirmed: {_plural(tally.builds, 'failed build')} in the logs carry the "
+                f"{bundle.signature} signature")
+    else:
+        head = (f"Not confirmed: no log line or failed job carries the {bundle.signature} "
+                "signature")
+    summary = (f"{head}; {_plural(tally.jobs, 'failed job')} in the cluster; "
+               f"{_plural(len(tally.runs), 'run')} affected.")
+    missing = [name for name, got in bundle.collectors().items()
+               if got.status is not CollectorStatus.OK]
+    if missing:
+        summary += f" Could not read: {', '.join(name.replace('_', ' ') for name in missing)}."
+    return summary
+
+
+def _facts(incident: Incident, bundle: EvidenceBundle, tally: Tally) -> list[Fact]:
+    none = "unknown" if bundle.confirmed else f"none with the {bundle.signature} signature"
     facts = [
         Fact(name="Signature", value=bundle.signature),
         Fact(name="Namespace", value=incident.namespace),
-        Fact(name="First error", value=_time(bundle.first_error_at)),
-        Fact(name="Last error", value=_time(bundle.last_error_at)),
-        Fact(name="Occurrences", value=str(occurrences)),
+        Fact(name="First error", value=moment(bundle.first_error_at, none)),
+        Fact(name="Last error", value=moment(bundle.last_error_at, none)),
+        Fact(name="Failed builds (logs)", value=str(tally.builds)),
+        Fact(name="Failed jobs", value=str(tally.jobs)),
     ]
-    if bundle.run_ids:
-        facts.append(Fact(name="Run ids", value=capped(bundle.run_ids, MAX_RUN_IDS)))
+    if tally.runs:
+        facts.append(Fact(name="Run ids", value=capped(tally.runs, MAX_RUN_IDS, FACT_CHARS)))
     facts.append(Fact(name="Kill switch", value=_kill_switch(bundle)))
     if incident.related_issue:
         facts.append(Fact(name="Related issue", value=f"#{incident.related_issue}"))
@@ -201,19 +239,19 @@ def _next_step(bundle: EvidenceBundle, text: RunbookText) -> list[str]:
 
 
 def _failed_jobs(bundle: EvidenceBundle) -> list[MessageSection]:
-    data = bundle.failed_jobs.data
-    if bundle.failed_jobs.status is not CollectorStatus.OK or data is None or not data.jobs:
+    jobs = _listed_jobs(bundle)
+    if not jobs:
         return []
     lines: list[str] = []
-    for job in data.jobs[:MAX_JOBS]:
+    for job in jobs[:MAX_JOBS]:
         reason = job.reason or "Failed"
-        when = _time(job.finished_at or job.created_at)
+        when = moment(job.finished_at or job.created_at)
         run = f" run {job.run_id}" if job.run_id else ""
         lines.append(f"{job.name} ({job.kind}{run}): {reason} at {when}")
         lines.extend(f"  {line}" for line in job.last_lines[-MAX_JOB_LINES:])
-    if len(data.jobs) > MAX_JOBS:
-        lines.append(f"... and {len(data.jobs) - MAX_JOBS} more failed jobs")
-    return [MessageSection(title=f"Failed jobs ({len(data.jobs)})", lines=lines,
+    if len(jobs) > MAX_JOBS:
+        lines.append(f"… and {len(jobs) - MAX_JOBS} more failed jobs")
+    return [MessageSection(title=f"Failed jobs ({len(jobs)})", lines=lines,
                            priority=PRIORITY_FAILED_JOBS, code=False)]
 
 
@@ -222,9 +260,9 @@ def _missing(bundle: EvidenceBundle) -> list[MessageSection]:
     for name, got in bundle.collectors().items():
         if got.status is CollectorStatus.OK:
             continue
-        line = f"{name}: {got.status.value}"
-        if got.hint:
-            line += f"; grant: {got.hint}"
+        line = f"{name.replace('_', ' ')}: {got.status.value}"
+        if got.hint:  # what to grant, said by the collector ("grant get on pods/log in ...")
+            line += f"; to fix: {got.hint}"
         elif got.error:
             line += f" ({got.error})"
         lines.append(line)
@@ -240,17 +278,18 @@ def _log_section(title: str, got: Collected[ScanResult], signature: str,
     stats = got.data.stats(signature)
     if not stats.excerpts:
         return []
-    lines = [_excerpt_line(m.timestamp, m.run_id, m.excerpt)
-             for m in _spread(stats.excerpts, MAX_EXCERPTS)]
-    head = (f"{title}: {stats.lines} matching line(s), first {_time(stats.first_seen)}, "
-            f"last {_time(stats.last_seen)}")
+    shown = list(_spread(stats.excerpts, MAX_EXCERPTS))
+    lines = [_excerpt_line(m.timestamp, m.run_id, m.excerpt) for m in shown]
+    if (hidden := stats.lines - len(shown)) > 0:  # first and last kept: the gap is inside
+        lines.insert(len(shown) // 2, f"… {hidden} more matching line(s) in between")
+    head = (f"{title}: {stats.lines} matching line(s), first {moment(stats.first_seen)}, "
+            f"last {moment(stats.last_seen)}")
     return [MessageSection(title=head, lines=lines, priority=priority, code=True)]
 
 
 def _excerpt_line(at: datetime | None, run_id: str | None, excerpt: str) -> str:
-    stamp = at.strftime("%H:%M:%S") if at else "--:--:--"
     run = f" [{run_id}]" if run_id else ""
-    return f"{stamp}{run} {excerpt}"
+    return f"{clock(at)}{run} {excerpt}"
 
 
 def _spread(items: Sequence[T], limit: int) -> Iterable[T]:
@@ -269,13 +308,15 @@ def _registry(bundle: EvidenceBundle) -> list[MessageSection]:
         f"registry available: {'yes' if data.registry_available else 'NO'} "
         f"({data.registry_ready_replicas}/{data.registry_replicas} ready"
         f"{'; ' + data.registry_reason if data.registry_reason else ''})",
-        f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}",
+        f"mirror jobs failed: {data.mirror_jobs_failed}/{data.mirror_jobs_total}"
+        + ("" if data.mirror_jobs_total else " (no mirror job seen)"),
     ]
     if data.failed_mirror_jobs:
-        lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS)}")
+        lines.append(f"failed mirror jobs: {capped(data.failed_mirror_jobs, MAX_JOBS, FACT_CHARS)}")
     if data.degraded_together:
         lines.append("registry and mirror jobs degrade together: escalate (runbook rule 3)")
-    return [MessageSection(title="Registry and mirrors", lines=lines, priority=PRIORITY_REGISTRY)]
+    priority = PRIORITY_MISSING if data.degraded_together else PRIORITY_REGISTRY
+    return [MessageSection(title="Registry and mirrors", lines=lines, priority=priority)]
 
 
 def _workloads(bundle: EvidenceBundle) -> list[MessageSection]:

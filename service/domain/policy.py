@@ -18,6 +18,7 @@ from service.domain.facts import Facts
 from service.domain.lifecycle import State
 from service.domain.messages import Audience
 from service.domain.policy_record import Escalation, Mode, PolicyRecord, Rule
+from service.domain.timetext import moment, span
 from service.domain.watch import merge_builds, track_gaps
 
 # The switch is off (by us, found so, or by a person): its rollout is what to wait for.
@@ -200,8 +201,8 @@ def _track_gaps(decision: Decision, facts: Facts, now: datetime, config: PolicyC
                   f"{_minutes(config.blind_after)}: {'; '.join(blind)}", now)
 
 
-def _minutes(span: timedelta) -> str:
-    return f"{int(span.total_seconds() // 60)} min"
+def _minutes(length: timedelta) -> str:
+    return span(length)
 
 
 def evaluate(*, state: State, first_failure_at: datetime, signature: str,
@@ -253,7 +254,7 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
     if watch.first_success_at is None and now - started >= config.recovery_deadline:
         _escalate(decision, "recovery_deadline", "all",
                   f"not recovered {_minutes(now - started)} after this episode's first "
-                  f"failure at {started:%Y-%m-%d %H:%M:%S} UTC (deadline "
+                  f"failure at {moment(started)} (deadline "
                   f"{_minutes(config.recovery_deadline)})", now)
 
     if watch.since is not None and watch.first_success_at is not None \
@@ -266,7 +267,7 @@ def evaluate(*, state: State, first_failure_at: datetime, signature: str,
                 if confirmed else None
             decision.actions.append(Resolve(
                 rec.mttr_s, confirmed,
-                f"a build completed at {watch.first_success_at:%Y-%m-%d %H:%M:%S} UTC and no "
+                f"a build completed at {moment(watch.first_success_at)} and no "
                 f"new {signature} failure for {_minutes(config.clean_window)}"))
             decision.state = State.RESOLVED
     return decision

@@ -10,6 +10,7 @@ Boundary: pure. ``RunbookText`` is built from the settings by the caller
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +75,20 @@ def manual_switch(text: RunbookText, ref: str | None = None) -> str:
     field = "stringData" if kind == "secret" else "data"
     body = json.dumps({field: {key: text.switch_off_value}}, separators=(",", ":"))
     return f"{ns} patch {kind} {name} --type merge -p '{body}'{restart}"
+
+
+def patch_commands(patch: Mapping[str, object], text: RunbookText) -> list[str]:
+    """The recorded patch (``{"patches": [{kind, name, patch_type, body}]}``) as the
+    ``kubectl patch`` commands that send the same, in order; what is not a patch is skipped."""
+    planned = patch.get("patches")
+    commands = []
+    for item in planned if isinstance(planned, list) else []:
+        if not isinstance(item, dict) or not {"kind", "name", "body"} <= item.keys():
+            continue
+        body = json.dumps(item["body"], separators=(",", ":"), sort_keys=False)
+        commands.append(f"kubectl -n {text.namespace} patch {item['kind']} {item['name']} "
+                        f"--type {item.get('patch_type', 'strategic')} -p '{body}'")
+    return commands
 
 
 def next_steps(signature: str, switch_value: str | None, text: RunbookText) -> list[str]:

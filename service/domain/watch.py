@@ -11,6 +11,7 @@ from datetime import datetime
 
 from service.domain.facts import Facts
 from service.domain.policy_record import WatchRecord
+from service.domain.timetext import moment
 
 
 def merge_builds(watch: WatchRecord, facts: Facts, signature: str,
@@ -27,10 +28,10 @@ def merge_builds(watch: WatchRecord, facts: Facts, signature: str,
         watch.builds[build.job] = build
         if build.status == "Failed" and build.signature == signature:
             notes.append(f"{build.kind} job {build.job} failed with {signature}"
-                         f" (watched since {watch.since:%H:%M:%S})")
+                         f" (watched since {moment(watch.since)})")
         elif build.status == "Complete" and watch.first_success_at is None:
             notes.append(f"{build.kind} job {build.job} completed"
-                         f" (watched since {watch.since:%H:%M:%S}): recovered")
+                         f" (watched since {moment(watch.since)}): recovered")
     streak = 0
     for build in sorted(watch.builds.values(),
                         key=lambda b: (b.finished_at or b.created_at or watch.since, b.job)):

@@ -20,10 +20,13 @@ class ConsoleSink:
         self.name = name
         self._stream = stream
 
-    async def send(self, delivery: Delivery) -> None:
-        stream = self._stream or sys.stdout
+    def framed(self, delivery: Delivery) -> str:
+        """The message as printed: plain text between two rules."""
         text = render(delivery.message, limit=TEXT_LIMIT)
         rule = "=" * 72
-        stream.write(f"{rule}\n[{self.name}] {delivery.event} {delivery.incident_id}\n{text}\n"
-                     f"{rule}\n")
+        return f"{rule}\n[{self.name}] {delivery.event} {delivery.incident_id}\n{text}\n{rule}\n"
+
+    async def send(self, delivery: Delivery) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(self.framed(delivery))
         stream.flush()

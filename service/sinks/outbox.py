@@ -25,8 +25,9 @@ import structlog
 
 from service.clock import Clock
 from service.domain.compose import scrub
-from service.domain.messages import Delivery, Message
+from service.domain.messages import Audience, Delivery, Message
 from service.domain.redaction import Redactor
+from service.domain.timetext import moment
 from service.retry import Permanent, Retryable, call_with_retry
 from service.settings import OutboxSettings
 from service.sinks.base import Sink
@@ -37,6 +38,10 @@ log = structlog.get_logger(__name__)
 
 Outcome = Literal["delivered", "retry", "failed"]
 OutcomeRecorder = Callable[[str, Outcome], None]
+# Puts a fresh grant in a message's incident link as it is sent (``GrantSigner.for_message``),
+# given the audience of the sink it goes to: stored messages hold none, so reading one (the API
+# shows deliveries) yields no grant.
+LinkGranter = Callable[[Message, Audience], Message]
 ERROR_CHARS = 500
 
 
@@ -64,8 +69,9 @@ class OutboxWorker:
 
     def __init__(self, store: Store, registry: SinkRegistry, clock: Clock, *,
                  policy: OutboxPolicy | None = None, record: OutcomeRecorder | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, link: LinkGranter | None = None) -> None:
         self._store = store
+        self._link = link
         self._registry = registry
         self._clock = clock
         self._policy = policy or OutboxPolicy()
@@ -150,7 +156,7 @@ class OutboxWorker:
             # Newer messages must not overtake the older ones waiting for this sink.
             for delivery in deliveries:
                 await self._retry_later(delivery, Retryable(
-                    f"{name}: not sent, the sink is backing off until {until.isoformat()}"))
+                    f"{name}: not sent, the sink is backing off until {moment(until)}"))
             return
         for index, delivery in enumerate(deliveries):
             if sink is None:
@@ -196,7 +202,10 @@ class OutboxWorker:
                 update={"attempts": delivery.attempts + tries})
             tries += 1
             try:
-                await sink.send(current.model_copy(update={"message": scrub(current.message)}))
+                message = scrub(current.message)
+                if self._link is not None:
+                    message = self._link(message, self._registry.audience(sink.name))
+                await sink.send(current.model_copy(update={"message": message}))
             except Retryable as exc:
                 if exc.retry_after_s is not None and exc.retry_after_s > policy.inline_max_wait_s:
                     raise _Deferred(exc) from exc

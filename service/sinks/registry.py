@@ -76,6 +76,11 @@ class SinkRegistry:
     def get(self, name: str) -> Sink | None:
         return self._sinks.get(name)
 
+    def audience(self, name: str) -> Audience:
+        """Who reads sink ``name`` ("all" when unknown: the widest, so the least trusted)."""
+        settings = self._settings.get(name)
+        return settings.audience if settings else "all"
+
     def max_attempts(self, name: str, default: int = 12) -> int:
         settings = self._settings.get(name)
         return settings.max_attempts if settings else default

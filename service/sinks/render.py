@@ -4,7 +4,8 @@ Purpose: every sink shows the same message on a medium with its own limit (Teleg
 characters, a Slack section 3000, a GitHub comment 65536, a PagerDuty summary 1024). The title,
 the summary and the incident link are always kept; facts come next; sections follow by
 priority (lower number first) and the least important are cut, then dropped, first. Long lines
-are shortened. A note says what was left out, since the full evidence is behind the link.
+lose words from their middle, never part of a value. A note says what was left out, since the
+full evidence is behind the link.
 Boundary: pure string work, no I/O. Styles: ``plain``, ``markdown`` (GitHub), ``html``
 (Telegram's HTML parse mode) and ``slack`` (Slack mrkdwn, which Mattermost also reads).
 """
@@ -15,12 +16,12 @@ import html
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
+from service.domain.brevity import ELLIPSIS, abridge
 from service.domain.messages import Fact, Message, MessageSection
 
 Style = Literal["plain", "markdown", "html", "slack"]
 Measure = Callable[[str], int]
 
-ELLIPSIS = "…"
 LINE_CHARS = 300
 TITLE_CHARS = 200
 SUMMARY_CHARS = 1000
@@ -32,10 +33,9 @@ def utf16_len(text: str) -> int:
 
 
 def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)] + ELLIPSIS
+    """``text`` within ``limit`` characters, words dropped from its middle at whitespace:
+    a run id, a digest or a URL is shown whole or not at all (``brevity.abridge``)."""
+    return abridge(text, limit)
 
 
 def escape(text: str, style: Style) -> str:

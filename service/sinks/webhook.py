@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from service.domain.messages import Delivery
+from service.domain.messages import Delivery, Message
 from service.settings import SinkSettings
 from service.sinks import transport
 from service.sinks.render import render
@@ -20,6 +20,11 @@ TEXT_LIMIT = 8000
 def idempotency_key(delivery: Delivery) -> str:
     """Stable across attempts and restarts: the message's identity."""
     return f"{delivery.incident_id}:{delivery.key}"
+
+
+def text_of(message: Message) -> str:
+    """The message as plain text, for receivers that show one (``text`` in the body)."""
+    return render(message, limit=TEXT_LIMIT)
 
 
 class WebhookSink:
@@ -43,7 +48,7 @@ class WebhookSink:
             "delivery": {"id": delivery.id, "sink": self.name, "attempt": delivery.attempts,
                          "idempotency_key": idempotency_key(delivery)},
             "message": message.model_dump(mode="json"),
-            "text": render(message, limit=TEXT_LIMIT),
+            "text": text_of(message),
         }
 
     async def send(self, delivery: Delivery) -> None:

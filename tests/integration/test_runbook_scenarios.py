@@ -48,6 +48,8 @@ async def test_cache_persists_escalates_to_oncall_and_owner_exactly_once(
     async with harness(tmp_path, "cache-persists", start_app) as h:
         incident_id = await h.fire()
         await h.investigated(incident_id)
+        # The patch sent before the clock moves: the streak then reaches 5 before 30 minutes.
+        await h.settled(incident_id, lambda i: i.policy.mitigation.status != "applying")
         escalated = await h.run_until(incident_id, lambda i: "repeat" in i.policy.escalations)
         assert escalated.escalated and escalated.policy.watch.streak == 3
         # More failures in a row do not escalate again (the 30-minute rule may fire on its

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from service.domain.compose import (
+    FACT_CHARS,
     MAX_LINE_CHARS,
+    MAX_RUN_IDS,
     MAX_SECTION_LINES,
     bounded,
     compose_event,
@@ -37,10 +39,13 @@ def test_the_first_message_says_what_happened_and_links_the_incident() -> None:
     assert facts["First error"] == "2026-02-26 10:00:00 UTC"
     assert facts["Last error"] == "2026-02-26 10:14:00 UTC"
     assert facts["Run ids"] == "run-0000, run-0001, run-0002"
-    assert facts["Occurrences"] == "3"
+    assert facts["Failed builds (logs)"] == "3" and facts["Failed jobs"] == "3"
     assert facts["Kill switch"].endswith("= true, rollout complete")
     assert facts["Related issue"] == "#205"
-    assert "3 failed build(s)" in message.summary
+    assert message.summary.startswith("Confirmed: 3 failed builds in the logs carry the cache")
+    assert "3 failed jobs in the cluster; 3 runs affected" in message.summary
+    assert next(s.title for s in message.sections if s.title.startswith("Failed jobs")) \
+        == "Failed jobs (3)"
 
 
 def test_sections_come_in_priority_order_with_the_runbook_step_first() -> None:
@@ -48,14 +53,15 @@ def test_sections_come_in_priority_order_with_the_runbook_step_first() -> None:
     message = compose_evidence(incident, bundles.bundle(incident.id), text=TEXT,
                                public_url=URL, key="k")
     titles = [s.title.split(":")[0].split(" (")[0] for s in message.sections]
-    assert titles == ["Next step", "Failed jobs", "Control-plane log", "Worker log",
+    # The signature's log lines before the jobs; the registry and the pods last.
+    assert titles == ["Next step", "Control-plane log", "Worker log", "Failed jobs",
                       "Registry and mirrors", "Pods"]
     priorities = [s.priority for s in message.sections]
     assert priorities == sorted(priorities)
     assert "CODEXK8S_KANIKO_CACHE_ENABLED=false" in message.sections[0].lines[0]
-    jobs = message.sections[1].lines
+    jobs = message.sections[3].lines
     assert jobs[0].startswith("codex-k8s-kaniko-api-000 (build run run-0000): BackoffLimitExceeded")
-    assert message.sections[2].code
+    assert message.sections[1].code and "MANIFEST_UNKNOWN" in message.sections[1].lines[0]
 
 
 def test_a_forbidden_collector_is_named_with_what_to_grant() -> None:
@@ -63,10 +69,11 @@ def test_a_forbidden_collector_is_named_with_what_to_grant() -> None:
     message = compose_evidence(incident, bundles.bundle(incident.id, worker_forbidden=True),
                                text=TEXT, public_url=URL, key="k")
     (missing,) = [s for s in message.sections if s.title == "Diagnostics missing"]
-    assert missing.lines == ["worker_logs: forbidden; grant: get pods/log in codex-k8s-prod "
+    assert missing.lines == ["worker logs: forbidden; to fix: get pods/log in codex-k8s-prod "
                              "(Role rule: pods/log get)"]
     assert not any(s.title.startswith("Worker log") for s in message.sections)
-    assert "1 diagnostic(s) missing" in message.summary
+    assert "Could not read: worker logs." in message.summary
+    assert "see below" not in message.summary
 
 
 def test_with_the_cache_already_off_the_next_step_is_to_escalate() -> None:
@@ -82,7 +89,13 @@ def test_many_run_ids_are_capped() -> None:
     incident = bundles.incident()
     message = compose_evidence(incident, bundles.bundle(incident.id, scale=10), text=TEXT,
                                public_url=URL, key="k")
-    assert _facts(message)["Run ids"].endswith("(+20 more)")
+    bundle = bundles.bundle(incident.id, scale=10)
+    value = _facts(message)["Run ids"]
+    shown, _, more = value.rpartition(" and ")
+    ids = shown.split(", ")
+    assert more == f"{len(bundle.run_ids) - len(ids)} more" and len(ids) <= MAX_RUN_IDS
+    assert all(run in bundle.run_ids for run in ids)  # whole ids, none cut
+    assert len(value) <= FACT_CHARS
 
 
 def test_tokens_in_the_evidence_are_redacted_again() -> None:

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "aislot-responder"
 # Secrets come by env from a Secret; kubeconfig/context: the chart runs with in-cluster config.
 NOT_IN_CONFIGMAP = {
-    "auth": {"webhook_token", "webhook_basic_password", "read_token", "owner_token"},
+    "auth": {"webhook_token", "webhook_basic_password", "read_token", "owner_token",
+             "link_key"},
     "store": {"postgres_dsn"},
     "kube": {"kubeconfig", "context"},
 }

@@ -275,3 +275,15 @@ def test_regex_patterns_and_multiple_signatures_on_one_line() -> None:
 def test_invalid_pattern_is_rejected_at_config_time() -> None:
     with pytest.raises(ValueError, match="invalid regex"):
         SourcePatterns(defining=["(unclosed"])
+
+
+def test_an_excerpt_never_cuts_a_value() -> None:
+    digest = "sha256:" + "f" * 64
+    line = (f"GET http://registry:5000/v2/cache/manifests/{digest} {'x ' * 40}run "
+            "3cf13983-c601-48e7-90b4-474ee72fe977 MANIFEST_UNKNOWN manifest unknown "
+            f"{'y ' * 60}then http://registry:5000/v2/cache/blobs/{digest} end")
+    excerpt = cp_scanner(ScanLimits(excerpt_chars=120)).scan_lines([line]) \
+        .stats(SIGNATURE_CACHE).excerpts[0].excerpt
+    assert "MANIFEST_UNKNOWN" in excerpt and len(excerpt) <= 122
+    words = line.split(" ")
+    assert all(w in words for w in excerpt.strip("…").split(" ") if w)

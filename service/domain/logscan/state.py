@@ -237,9 +237,17 @@ class ScanState:
         if len(text) <= size:
             return text
         hit = re.search(pattern, text)
-        start = max(0, (hit.start() if hit else 0) - size // 4)
-        cut = text[start : start + size]
-        return ("…" if start else "") + cut + ("…" if start + size < len(text) else "")
+        begin = hit.start() if hit else 0
+        start = max(0, begin - size // 4)
+        end = start + size
+        # At whitespace, so no value (a run id, a digest, a URL) is shown cut.
+        space = text.find(" ", start, begin)
+        if start and space >= 0:
+            start = space  # the space kept: "… value"
+        space = text.rfind(" ", max(begin, (hit.end() if hit else 0)), end - 1)
+        if end < len(text) and space > start:
+            end = space + 1
+        return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
     def result(self) -> ScanResult:
         """Finish the stream and build the summary."""

@@ -1,0 +1,19 @@
+"""The demo's closing summary says what happened to the switch, in words people read."""
+
+from __future__ import annotations
+
+from service.demo import _switch_line
+
+
+def test_a_switch_never_touched_prints_no_none_arrows() -> None:
+    line = _switch_line({"status": "skipped", "previous_value": None, "new_value": None,
+                         "rollout": "n/a"})
+    assert line == "skipped (not changed)"
+    assert "None" not in line
+
+
+def test_an_applied_switch_shows_before_after_and_the_rollout() -> None:
+    assert _switch_line({"status": "applied", "previous_value": "true", "new_value": "false",
+                         "rollout": "complete"}) == "applied (true -> false), rollout complete"
+    assert _switch_line({"status": "already_off", "previous_value": None, "new_value": "false",
+                         "rollout": "n/a"}) == "already off (unset -> false)"

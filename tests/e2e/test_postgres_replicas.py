@@ -26,7 +26,15 @@ from service.domain.lifecycle import State
 from service.store.base import StoreUnavailable
 from service.store.postgres import PostgresStore
 from tests.adapters.pg_server import PgServer, shared
-from tests.adapters.test_store_contract import RULES, T0, body, entry, message, open_incident
+from tests.adapters.test_store_contract import (
+    RULES,
+    T0,
+    body,
+    entry,
+    message,
+    move,
+    open_incident,
+)
 from tests.conftest import alert, notification
 from tests.procs import Responder, http, start_responder, stop, wait_until
 
@@ -210,15 +218,15 @@ async def test_unreachable_or_locked_database_is_store_unavailable(pg: PgServer,
         await tx.start()
         await blocker.execute("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE", incident_id)
         with pytest.raises(StoreUnavailable):
-            await store.move(incident_id, State.INVESTIGATING, entry("blocked"))
+            await move(store, incident_id, State.INVESTIGATING, entry("blocked"))
         await tx.rollback()
-        moved = await store.move(incident_id, State.INVESTIGATING, entry("free"))
+        moved = await move(store, incident_id, State.INVESTIGATING, entry("free"))
         assert [e.kind for e in moved.timeline] == ["opened", "free"]
         # The server drops every connection: the store retries on fresh ones.
         await blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                               " WHERE datname = current_database() AND pid <> pg_backend_pid()")
         await store.ping()
-        moved = await store.move(incident_id, State.RESOLVED, entry("after_reconnect"))
+        moved = await move(store, incident_id, State.RESOLVED, entry("after_reconnect"))
         assert moved.state is State.RESOLVED
     finally:
         await blocker.close()

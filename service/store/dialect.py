@@ -72,6 +72,31 @@ POSTGRES = Dialect("postgres", tokens={
 })
 
 
+class _IsoText:
+    """How SQLite stores a time: ISO text, as given (offset kept). An aware datetime's
+    isoformat costs microseconds and intake writes the same ``now`` into several rows (between
+    them, an alert's own start), so the last two are remembered (by identity: an equal instant
+    at another offset is other text)."""
+
+    def __init__(self) -> None:
+        self._recent: tuple[tuple[datetime | None, str], ...] = ((None, ""), (None, ""))
+
+    def __call__(self, value: datetime) -> str:
+        recent = self._recent  # one read: the writer's and reader's threads may both bind
+        for known, text in recent:
+            if known is value:
+                return text
+        text = value.isoformat()
+        self._recent = ((value, text), recent[0])
+        return text
+
+
+# Bound by the sqlite3 module itself, in C, for every datetime argument. The adapter registry
+# is process-wide: the store is the process's only sqlite3 user (this replaces the default
+# adapter, deprecated since Python 3.12, which writes a space for the "T").
+sqlite3.register_adapter(datetime, _IsoText())
+
+
 def as_time(value: datetime | str) -> datetime:
     """A time column as read: PostgreSQL gives a datetime, SQLite the ISO text stored."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
@@ -82,6 +107,8 @@ class Tx(Protocol):
     reads them."""
 
     dialect: Dialect
+    shared: bool
+    """Other processes write the same database (take ``lock_keys``, ``announce``)."""
 
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; the number of rows it changed."""
@@ -108,36 +135,26 @@ class SqliteTx:
     """``Tx`` over a ``sqlite3.Connection``; see the module docstring."""
 
     dialect = SQLITE
+    shared = False
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._time: tuple[datetime | None, str] = (None, "")
-
-    def _args(self, args: Sequence[Any]) -> tuple[Any, ...]:
-        # Times are stored as ISO text; an aware datetime's isoformat costs microseconds, and
-        # intake writes the same ``now`` into several rows, so the last one is remembered.
-        return tuple(self._iso(a) if isinstance(a, datetime) else a for a in args)
-
-    def _iso(self, value: datetime) -> str:
-        if self._time[0] is not value:
-            self._time = (value, value.isoformat())
-        return self._time[1]
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self._conn.execute(SQLITE.sql(sql), self._args(args)).rowcount
+        return self._conn.execute(SQLITE.sql(sql), args).rowcount
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        self._conn.executemany(SQLITE.sql(sql), [self._args(r) for r in rows])
+        self._conn.executemany(SQLITE.sql(sql), rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return self._conn.execute(SQLITE.sql(sql), self._args(args)).fetchall()
+        return self._conn.execute(SQLITE.sql(sql), args).fetchall()
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._conn.execute(SQLITE.sql(sql), self._args(args)).fetchone()
+        row: Row | None = self._conn.execute(SQLITE.sql(sql), args).fetchone()
         return row
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        row = await self.fetchrow(sql, *args)
+        row = self._conn.execute(SQLITE.sql(sql), args).fetchone()
         return None if row is None else row[0]
 
     async def lock_keys(self, keys: list[str]) -> None:
@@ -151,6 +168,7 @@ class PostgresTx:
     """``Tx`` over an asyncpg connection inside a transaction."""
 
     dialect = POSTGRES
+    shared = True
 
     def __init__(self, conn: Any) -> None:  # asyncpg.Connection: the driver ships no hints
         self._conn = conn

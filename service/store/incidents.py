@@ -68,14 +68,15 @@ async def ingest(tx: Tx, notification: Notification, raw: bytes, now: datetime,
     notification_id, deliveries = int(row[0]), int(row[1])
     if deliveries > 1:
         return IngestResult(notification_id, redelivery=True)
-    keys = [f"incident-key\x1f{k.namespace}\x1f{k.signature}"
-            for k in (key_of(a.labels, rules) for a in notification.alerts)]
-    await tx.lock_keys(keys)
+    if tx.shared:
+        await tx.lock_keys([f"incident-key\x1f{k.namespace}\x1f{k.signature}"
+                            for k in (key_of(a.labels, rules) for a in notification.alerts)])
     plans = [await _ingest_alert(tx, notification, i, notification_id, now, rules,
                                  related_issue)
              for i in range(len(notification.alerts))]
     result = IngestResult(notification_id, redelivery=False, plans=plans)
-    await tx.announce(result.incidents)
+    if tx.shared:
+        await tx.announce(result.incidents)
     return result
 
 

@@ -9,7 +9,8 @@ a text into the dialect's statement, once per text (cached).
   advisory locks and announces changed incidents (NOTIFY), which only PostgreSQL has.
 - ``SqliteTx`` wraps a ``sqlite3.Connection`` inside the group commit's transaction. Its
   methods never suspend, so ``drive`` runs a job written as a coroutine to its end
-  synchronously, on the writer's batch, with no event-loop round trip per statement.
+  synchronously, on the writer's batch, with no event-loop round trip per statement. Times
+  are bound as ISO text by a sqlite3 adapter (``_IsoText``), in the driver's C loop.
 
 Boundary: statements, arguments and rows only; transactions, retries and error mapping belong
 to the stores (``sqlite``, ``postgres``).

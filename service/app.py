@@ -75,13 +75,14 @@ def build_store(settings: Settings) -> Store:
                              related_issue=settings.incidents.related_issue,
                              timeout_s=settings.store.timeout_s,
                              pool_size=settings.store.postgres_pool_size,
-                             claim_lease_s=settings.store.postgres_claim_lease_s,
+                             claim_lease_s=settings.store.claim_lease_s,
                              migrate_timeout_s=settings.store.postgres_migrate_timeout_s)
     return SqliteStore(
         settings.store.sqlite_path, rules=identity_rules(settings),
         related_issue=settings.incidents.related_issue,
         batch_max=settings.store.batch_max, timeout_s=settings.store.timeout_s,
         busy_timeout_ms=settings.store.sqlite_busy_timeout_ms,
+        claim_lease_s=settings.store.claim_lease_s,
     )
 
 

@@ -94,9 +94,9 @@ class StoreSettings(SecretSection):
         description="sqlite: milliseconds a connection waits for a lock before it fails")
     postgres_pool_size: int = Field(default=10, ge=1, le=200,
                                     description="postgres: most connections in the pool")
-    postgres_claim_lease_s: float = Field(
+    claim_lease_s: float = Field(
         default=120.0, ge=10, le=3600,
-        description="postgres: a claimed delivery another replica may take after this; "
+        description="a claimed delivery another worker or replica may take after this; "
                     "longer than one send (outbox.inline_deadline_s)")
     postgres_migrate_timeout_s: float = Field(
         default=60.0, gt=0, le=3600,

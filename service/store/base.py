@@ -92,12 +92,9 @@ class Store(Protocol):
         self, notification: Notification, raw: bytes, received_at: datetime
     ) -> IngestResult: ...
 
-    async def move(self, incident_id: str, target: State, entry: TimelineEntry) -> Incident:
-        """Apply ``transition()``; raises ``IllegalTransition`` or ``KeyError``."""
-        ...
-
     async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
-        """Apply ``update`` atomically (state through ``transition()``)."""
+        """Apply ``update`` atomically (state through ``transition()``); raises
+        ``IllegalTransition``, ``StaleUpdate`` or ``KeyError``."""
         ...
 
     async def active_incidents(self) -> list[str]:
@@ -130,11 +127,3 @@ class Store(Protocol):
                               ) -> None:
         """Record a send's outcome; neither delivered nor ``retry_at`` means failed for good."""
         ...
-
-    async def deliveries(self, incident_id: str) -> list[Delivery]: ...
-
-    async def count_deliveries(self) -> dict[str, int]: ...
-
-    async def save_evidence(self, bundle: EvidenceBundle, entry: TimelineEntry) -> int: ...
-
-    async def evidence(self, incident_id: str) -> list[EvidenceBundle]: ...

@@ -1,8 +1,8 @@
 """PostgreSQL backend (asyncpg): the store for several replicas sharing one database.
 
-Purpose: the ``Store`` protocol with the same results as ``SqliteStore`` for the same calls;
-the statements live in ``postgres_incidents`` and ``postgres_outbox`` and carry out the same
-pure decisions (``plan_alert``, ``transition``) as the SQLite store.
+Purpose: the ``Store`` protocol with the same results as ``SqliteStore`` for the same calls:
+the operations are ``SqlStore``'s, the statements ``incidents``' and ``outbox``' (one logic
+for both dialects); this backend runs each job in a transaction on a ``PostgresTx``.
 Boundary: this module owns the pool, transactions, deadlines, retries, migrations and the
 mapping of driver errors; callers see domain models, ``StoreUnavailable`` (retry later: the
 webhook answers 503), ``KeyError`` and ``IllegalTransition``, never asyncpg.
@@ -12,7 +12,7 @@ webhook answers 503), ``KeyError`` and ``IllegalTransition``, never asyncpg.
   deadlock) or its connection (server restart, failover) is run again from the start on a
   fresh connection, a few times, within the same deadline. A broken connection is terminated,
   never returned to the pool.
-- Migrations (``migrations_pg/NNNN_*.sql``, run by ``postgres_schema``) are applied in one
+- Migrations (``migrations/NNNN_*.sql``, run by ``schema.migrate_postgres``) are applied in one
   transaction under an advisory lock: replicas starting together migrate once.
 - Nothing this store says quotes its DSN's password: a DSN it cannot read is reported by what
   is wrong with it (``dsn``), and driver messages are scrubbed of the DSN's secrets.
@@ -22,31 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
-import socket
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import structlog
 from tenacity import RetryCallState
 
-from service.domain.alerts import Notification
-from service.domain.evidence import EvidenceBundle
-from service.domain.incidents import IdentityRules, Incident, IncidentSummary, TimelineEntry
-from service.domain.lifecycle import State
-from service.domain.messages import Delivery, Message
+from service.domain.incidents import IdentityRules
 from service.retry import retrying
-from service.store import postgres_incidents as incidents_sql
-from service.store import postgres_outbox as outbox_sql
-from service.store.base import IncidentUpdate, IngestResult, StoreUnavailable
+from service.store import outbox
+from service.store.base import StoreUnavailable
+from service.store.dialect import CHANGES_CHANNEL, PostgresTx, Tx
 from service.store.dsn import dsn_problem, scrub
-from service.store.postgres_schema import migrate
+from service.store.schema import migrate_postgres
+from service.store.sql_store import Job, SqlStore, T
 
-T = TypeVar("T")
-Conn = Any  # asyncpg.Connection (the driver ships no type hints)
 log = structlog.get_logger(__name__)
 
 _ATTEMPTS = 4
@@ -68,21 +59,18 @@ def _log_retry(state: RetryCallState) -> None:
 _LEADER_LOCK = 0x6C6561646572
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """Incidents in a PostgreSQL database shared by every replica; see the module docstring."""
 
     def __init__(self, dsn: str, *, rules: IdentityRules, related_issue: str | None = None,
                  timeout_s: float = 5.0, pool_size: int = 10, claim_lease_s: float = 120.0,
                  migrate_timeout_s: float = 60.0) -> None:
+        super().__init__(rules=rules, related_issue=related_issue, claim_lease_s=claim_lease_s)
         self._dsn = dsn
-        self._rules = rules
-        self._related_issue = related_issue
         self._timeout = timeout_s
         self._pool_size = pool_size
-        self._lease = claim_lease_s
         self._migrate_timeout = max(migrate_timeout_s, timeout_s)
         self._pool: Any = None
-        self._owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
         self._leader: Any = None
 
     async def open(self) -> None:
@@ -98,7 +86,7 @@ class PostgresStore:
                     server_settings={"application_name": "aislot-responder"})
                 try:
                     async with pool.acquire() as conn:
-                        applied = await migrate(conn, self._migrate_timeout)
+                        applied = await migrate_postgres(conn, self._migrate_timeout)
                 except BaseException:
                     pool.terminate()
                     raise
@@ -145,7 +133,7 @@ class PostgresStore:
 
         try:
             async with asyncio.timeout(self._timeout):
-                await self._leader.add_listener(incidents_sql.CHANGES_CHANNEL, heard)
+                await self._leader.add_listener(CHANGES_CHANNEL, heard)
         except (TimeoutError, *_DRIVER_ERRORS) as exc:
             raise StoreUnavailable(f"postgres: cannot listen: {type(exc).__name__}") from exc
 
@@ -158,8 +146,7 @@ class PostgresStore:
         if self._pool is None:
             return
         with contextlib.suppress(StoreUnavailable):
-            released = await self._write(lambda conn: outbox_sql.release_claims(conn,
-                                                                                self._owner))
+            released = await self._write(lambda tx: outbox.release_claims(tx, self._owner))
             if released:
                 log.info("outbox_claims_released", deliveries=released)
         pool, self._pool = self._pool, None
@@ -176,15 +163,15 @@ class PostgresStore:
             raise StoreUnavailable("store is not open")
         return self._pool
 
-    async def _write(self, job: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _write(self, job: Job[T]) -> T:
         """Run ``job`` in one read-write transaction."""
         return await self._run(job, write=True)
 
-    async def _read(self, job: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _read(self, job: Job[T]) -> T:
         """Run ``job`` in a read-only snapshot (one consistent view of several tables)."""
         return await self._run(job, write=False)
 
-    async def _run(self, job: Callable[[Conn], Awaitable[T]], *, write: bool) -> T:
+    async def _run(self, job: Job[T], *, write: bool) -> T:
         """One transaction, again from the start when it lost a race or its connection,
         all within the deadline; driver failures become ``StoreUnavailable``."""
         pool = self._require_pool()
@@ -207,13 +194,13 @@ class PostgresStore:
         return StoreUnavailable(f"postgres: {type(exc).__name__}: {scrub(str(exc), self._dsn)}")
 
     @staticmethod
-    async def _attempt(pool: Any, job: Callable[[Conn], Awaitable[T]], write: bool) -> T:
+    async def _attempt(pool: Any, job: Job[T], write: bool) -> T:
         async with pool.acquire() as conn:
             try:
                 transaction = (conn.transaction() if write else
                                conn.transaction(isolation="repeatable_read", readonly=True))
                 async with transaction:
-                    return await job(conn)
+                    return await job(PostgresTx(conn))
             except (*_BROKEN, asyncio.CancelledError):
                 # A connection cut off mid-operation may be left in a state asyncpg cannot
                 # reset (MagicStack/asyncpg#784): never hand it back to the pool.
@@ -221,76 +208,7 @@ class PostgresStore:
                 raise
 
     async def ping(self) -> None:
-        async def one(conn: Conn) -> None:
-            await conn.fetchval("SELECT 1")
+        async def one(tx: Tx) -> None:
+            await tx.fetchval("SELECT 1")
 
         await self._read(one)
-
-    # -- incidents -------------------------------------------------------------------------
-
-    async def ingest(self, notification: Notification, raw: bytes,
-                     received_at: datetime) -> IngestResult:
-        return await self._write(lambda conn: incidents_sql.ingest(
-            conn, notification, raw, received_at, self._rules, self._related_issue))
-
-    async def move(self, incident_id: str, target: State, entry: TimelineEntry) -> Incident:
-        """Change an incident's state through ``transition()`` and record why."""
-        await self._write(lambda conn: incidents_sql.move(conn, incident_id, target, entry))
-        incident = await self.get_incident(incident_id)
-        assert incident is not None
-        return incident
-
-    async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
-        await self._write(lambda conn: incidents_sql.update(conn, incident_id, update, now))
-
-    async def active_incidents(self) -> list[str]:
-        return await self._read(incidents_sql.active_incidents)
-
-    async def get_incident(self, incident_id: str) -> Incident | None:
-        return await self._read(lambda conn: incidents_sql.get_incident(conn, incident_id))
-
-    async def list_incidents(self, state: State | None, limit: int,
-                             before: str | None = None) -> list[IncidentSummary]:
-        return await self._read(
-            lambda conn: incidents_sql.list_incidents(conn, state, limit, before))
-
-    async def count_by_state(self) -> dict[str, int]:
-        return await self._read(incidents_sql.count_by_state)
-
-    # -- outbox and evidence ---------------------------------------------------------------
-
-    async def enqueue(self, message: Message, sinks: list[str], now: datetime) -> list[int]:
-        async def job(conn: Conn) -> list[int]:
-            ids = await outbox_sql.enqueue(conn, message, sinks, now)
-            if ids:
-                await incidents_sql.append(conn, message.incident_id,
-                                           outbox_sql.queued_entry(message, sinks, now))
-            return ids
-
-        return await self._write(job)
-
-    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
-        return await self._write(lambda conn: outbox_sql.claim_due(conn, now, limit,
-                                                                   self._lease, self._owner))
-
-    async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,
-                              error: str | None = None, retry_at: datetime | None = None) -> None:
-        await self._write(lambda conn: outbox_sql.finish(
-            conn, delivery_id, delivered=delivered, now=now, error=error, retry_at=retry_at))
-
-    async def save_evidence(self, bundle: EvidenceBundle, entry: TimelineEntry) -> int:
-        async def job(conn: Conn) -> int:
-            evidence_id = await outbox_sql.save_evidence(conn, bundle)
-            await incidents_sql.append(conn, bundle.incident_id, entry)
-            return evidence_id
-
-        return await self._write(job)
-
-    async def deliveries(self, incident_id: str) -> list[Delivery]:
-        return await self._read(lambda conn: outbox_sql.deliveries_of(conn, incident_id))
-
-    async def evidence(self, incident_id: str) -> list[EvidenceBundle]:
-        return await self._read(lambda conn: outbox_sql.evidence_of(conn, incident_id))
-
-    async def count_deliveries(self) -> dict[str, int]:
-        return await self._read(outbox_sql.count_deliveries)

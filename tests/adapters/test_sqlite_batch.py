@@ -12,6 +12,7 @@ import pytest
 from service.domain.alerts import Notification
 from service.domain.incidents import IdentityRules, TimelineEntry
 from service.domain.lifecycle import IllegalTransition, State
+from service.store.base import IncidentUpdate
 from service.store.sqlite import SqliteStore
 from tests.conftest import alert, notification
 
@@ -27,14 +28,16 @@ async def test_a_failing_job_is_isolated_within_its_batch(tmp_path: Path) -> Non
         entry = TimelineEntry(at=NOW, kind="x", message="x")
         results = await asyncio.gather(
             *[store.ingest(Notification.model_validate_json(b), b, NOW) for b in bodies],
-            store.move("inc-missing", State.INVESTIGATING, entry),
+            store.update("inc-missing", IncidentUpdate(state=State.INVESTIGATING,
+                                                       entries=[entry]), NOW),
             return_exceptions=True)
         assert isinstance(results[-1], KeyError)
         assert all(not isinstance(r, BaseException) for r in results[:-1])
         assert len(await store.list_incidents(None, 100)) == 20
         first = (await store.list_incidents(None, 100))[0]
         with pytest.raises(IllegalTransition):
-            await store.move(first.id, State.MONITORING, entry)
+            await store.update(first.id, IncidentUpdate(state=State.MONITORING,
+                                                        entries=[entry]), NOW)
         assert (await store.get_incident(first.id)).state is State.OPEN  # type: ignore[union-attr]
     finally:
         await store.close()

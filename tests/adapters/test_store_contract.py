@@ -25,9 +25,9 @@ from service.domain.evidence import (
     KillSwitchState,
     RegistryHealth,
 )
-from service.domain.incidents import IdentityRules, TimelineEntry
+from service.domain.incidents import IdentityRules, Incident, TimelineEntry
 from service.domain.lifecycle import IllegalTransition, State
-from service.domain.messages import Message
+from service.domain.messages import Delivery, Message
 from service.domain.policy_record import MitigationRecord, PolicyRecord
 from service.store.base import IncidentUpdate, StaleUpdate, Store
 from service.store.postgres import PostgresStore
@@ -38,7 +38,7 @@ from tests.conftest import alert, notification
 RULES = IdentityRules(default_namespace="codex-k8s-prod",
                       alert_signatures={"AI_SLOT_BUILD_CACHE_MANIFEST_UNKNOWN": "cache"})
 T0 = datetime(2026, 2, 26, 10, 5, tzinfo=UTC)
-LEASE = timedelta(seconds=120)  # a claim's lease: SQLite's constant, PostgresStore's default
+LEASE = timedelta(seconds=120)  # a claim's lease: both stores' default (store.claim_lease_s)
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +115,21 @@ def entry(kind: str, at: datetime = T0) -> TimelineEntry:
     return TimelineEntry(at=at, kind=kind, message=kind.replace("_", " "))
 
 
+async def move(store: Store, incident_id: str, target: State, change: TimelineEntry
+               ) -> Incident:
+    """A state change with its timeline line, as the runbook stores one."""
+    await store.update(incident_id, IncidentUpdate(state=target, entries=[change]), change.at)
+    incident = await store.get_incident(incident_id)
+    assert incident is not None
+    return incident
+
+
+async def deliveries(store: Store, incident_id: str) -> list[Delivery]:
+    incident = await store.get_incident(incident_id)
+    assert incident is not None
+    return incident.deliveries
+
+
 async def open_incident(store: Store, fingerprint: str = "fp1", at: datetime = T0,
                         **labels: str) -> str:
     result = await store.ingest(*body(alert(fingerprint, **labels),
@@ -174,7 +189,7 @@ async def test_attach_resolve_note_and_new_incident_after_resolution(store: Stor
     assert [(a.fingerprint, a.status) for a in incident.alerts] == [
         ("fp1", "firing"), ("fp2", "firing"), ("fp1", "resolved")]
 
-    done = await store.move(first, State.RESOLVED, entry("resolved", later))
+    done = await move(store, first, State.RESOLVED, entry("resolved", later))
     assert done.state is State.RESOLVED and done.resolved_at == later
     again = await store.ingest(*body(alert("fp1", starts="2026-02-26T11:00:00Z")), later)
     assert len(again.opened) == 1 and again.opened[0] != first
@@ -182,13 +197,13 @@ async def test_attach_resolve_note_and_new_incident_after_resolution(store: Stor
     assert await store.count_by_state() == {"open": 1, "resolved": 1}
 
 
-async def test_move_applies_transition_and_rejects_illegal_moves(store: Store) -> None:
+async def test_state_changes_apply_transition_and_reject_illegal_moves(store: Store) -> None:
     incident_id = await open_incident(store)
     with pytest.raises(IllegalTransition):
-        await store.move(incident_id, State.MONITORING, entry("skip"))
+        await move(store, incident_id, State.MONITORING, entry("skip"))
     with pytest.raises(KeyError):
-        await store.move("inc-missing", State.INVESTIGATING, entry("x"))
-    moved = await store.move(incident_id, State.INVESTIGATING, entry("investigating"))
+        await move(store, "inc-missing", State.INVESTIGATING, entry("x"))
+    moved = await move(store, incident_id, State.INVESTIGATING, entry("investigating"))
     assert moved.state is State.INVESTIGATING
     assert [e.kind for e in moved.timeline] == ["opened", "investigating"]
     with pytest.raises(IllegalTransition):
@@ -202,7 +217,7 @@ async def test_move_applies_transition_and_rejects_illegal_moves(store: Store) -
 
 async def test_update_stores_policy_evidence_messages_and_state_atomically(store: Store) -> None:
     incident_id = await open_incident(store)
-    await store.move(incident_id, State.INVESTIGATING, entry("investigating"))
+    await move(store, incident_id, State.INVESTIGATING, entry("investigating"))
     now = T0 + timedelta(minutes=2)
     policy = PolicyRecord(version=1,
                           mitigation=MitigationRecord(status="applied", previous_value="true"),
@@ -217,7 +232,7 @@ async def test_update_stores_policy_evidence_messages_and_state_atomically(store
     assert incident is not None
     assert incident.state is State.MITIGATING and incident.escalated
     assert incident.policy == policy and incident.updated_at == now
-    assert incident.evidence == [evidence] and await store.evidence(incident_id) == [evidence]
+    assert incident.evidence == [evidence]
     assert [e.kind for e in incident.timeline] == [
         "opened", "investigating", "switch_applied", "notification_queued"]
     assert [(d.sink, d.key, d.status) for d in incident.deliveries] == [
@@ -279,14 +294,13 @@ async def test_outbox_enqueue_claim_and_finish(store: Store) -> None:
     assert [(d.id, d.attempts, d.next_attempt_at) for d in again] == [
         (pager.id, 3, leased_until)]
 
-    rows = {d.id: d for d in await store.deliveries(incident_id)}
+    rows = {d.id: d for d in await deliveries(store, incident_id)}
     assert rows[chat.id].status == "delivered"
     assert rows[chat.id].delivered_at == T0 + timedelta(seconds=1)
     assert rows[chat.id].last_error is None
     assert (rows[later[0]].status, rows[later[0]].last_error) == ("failed", "403 forbidden")
     assert (rows[pager.id].status, rows[pager.id].last_error) == ("sending", "503")
     assert rows[pager.id].next_attempt_at == leased_until + LEASE
-    assert await store.count_deliveries() == {"delivered": 1, "failed": 1, "sending": 1}
 
 
 async def test_evidence_round_trips_with_nul_and_unicode(store: Store) -> None:
@@ -295,9 +309,10 @@ async def test_evidence_round_trips_with_nul_and_unicode(store: Store) -> None:
     assert evidence.kill_switch.data is not None
     odd = evidence.model_copy(update={"signature": "cache \x00 ✓ \u2028 😀",
                                       "run_ids": ["run\x00nul", "ünï"]})
-    evidence_id = await store.save_evidence(odd, entry("evidence"))
-    assert evidence_id > 0
-    assert await store.evidence(incident_id) == [odd]
+    await store.update(incident_id, IncidentUpdate(evidence=odd, entries=[entry("evidence")]), T0)
+    incident = await store.get_incident(incident_id)
+    assert incident is not None and incident.evidence == [odd]
+    assert incident.timeline[-1].kind == "evidence"
 
 
 async def test_list_ordering_filter_and_limit(store: Store) -> None:
@@ -305,8 +320,8 @@ async def test_list_ordering_filter_and_limit(store: Store) -> None:
                                error_signature=f"sig-{i}") for i in range(4)]
     same_instant = await open_incident(store, "fp-same", T0 + timedelta(minutes=3),
                                        error_signature="sig-same")
-    await store.move(ids[1], State.INVESTIGATING, entry("investigating"))
-    await store.move(ids[2], State.RESOLVED, entry("resolved"))
+    await move(store, ids[1], State.INVESTIGATING, entry("investigating"))
+    await move(store, ids[2], State.RESOLVED, entry("resolved"))
     listed = await store.list_incidents(None, 10)
     assert [s.id for s in listed] == [same_instant, ids[3], ids[2], ids[1], ids[0]]
     assert [s.id for s in await store.list_incidents(None, 2)] == [same_instant, ids[3]]
@@ -317,9 +332,8 @@ async def test_list_ordering_filter_and_limit(store: Store) -> None:
     assert listed[3].state is State.INVESTIGATING and listed[4].opened_at == T0
     for missing in ("inc-missing", "inc\x00nul", "%00'; --"):
         assert await store.get_incident(missing) is None
-        assert await store.deliveries(missing) == [] and await store.evidence(missing) == []
         with pytest.raises(KeyError):
-            await store.move(missing, State.RESOLVED, entry("x"))
+            await move(store, missing, State.RESOLVED, entry("x"))
 
 
 async def test_restart_keeps_everything(backend: Backend, store: Store) -> None:
@@ -374,13 +388,13 @@ async def _scenario(store: Store) -> str:
     await store.finish_delivery(chat.id, delivered=True, now=T0 + 4 * minute)
     await store.finish_delivery(pager.id, delivered=False, now=T0 + 4 * minute, error="503",
                                 retry_at=T0 + 9 * minute)
-    await store.move(first, State.RESOLVED, entry("resolved", T0 + 6 * minute))
+    await move(store, first, State.RESOLVED, entry("resolved", T0 + 6 * minute))
     second = await open_incident(store, "fp3", T0 + 7 * minute)
     shown: dict[str, Any] = {
         "incidents": [i.model_dump() for i in [await store.get_incident(first),
                                                await store.get_incident(second)] if i],
         "listing": [s.model_dump() for s in await store.list_incidents(None, 10)],
-        "counts": [await store.count_by_state(), await store.count_deliveries()],
+        "counts": await store.count_by_state(),
         "active": await store.active_incidents(),
     }
     text = json.dumps(shown, sort_keys=True,
@@ -426,8 +440,8 @@ async def test_keyset_pages_cover_every_incident_once_while_new_ones_arrive(
     third = await store.list_incidents(None, 3, before=second[-1].id)
     assert [s.id for s in second + third] == newest_first[3:]
     assert await store.list_incidents(None, 3, before=ids[0]) == []
-    await store.move(ids[1], State.INVESTIGATING, entry("investigating"))
-    await store.move(ids[4], State.INVESTIGATING, entry("investigating"))
+    await move(store, ids[1], State.INVESTIGATING, entry("investigating"))
+    await move(store, ids[4], State.INVESTIGATING, entry("investigating"))
     assert [s.id for s in await store.list_incidents(State.INVESTIGATING, 5,
                                                      before=ids[4])] == [ids[1]]
     for unknown in ("inc-missing", "inc\x00nul"):

@@ -17,6 +17,7 @@ from service.sinks.registry import build_sink
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.harness import (
     PUBLIC_URL,
+    deliveries,
     evidence_message,
     open_incident,
     open_store,
@@ -66,7 +67,7 @@ async def test_restart_in_the_middle_of_an_outage_delivers_each_message_once(
         clock.advance(600)
         async with outbox(db, sinks, clock) as box:  # type: ignore[arg-type]
             await box.settle(clock)
-            stored = await box.store.deliveries(incident.id)
+            stored = await deliveries(box.store, incident.id)
     assert len(stored) == 9 and {d.status for d in stored} == {"delivered"}
     assert all(d.attempts == 3 for d in stored)
     assert [m["text"].splitlines()[0] for m in slack.messages] == [
@@ -97,7 +98,7 @@ async def test_a_crash_between_send_and_record_does_not_duplicate(
         clock.advance(30)
         async with outbox(db, sinks, clock) as box:
             assert await box.worker.drain_once() == 2
-            stored = await box.store.deliveries(incident.id)
+            stored = await deliveries(box.store, incident.id)
     assert {(d.sink, d.status, d.attempts) for d in stored} == {("gh", "delivered", 2),
                                                                  ("hook", "delivered", 2)}
     tag = marker(incident.id, message.key)

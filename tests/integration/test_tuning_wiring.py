@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from service.store import postgres
 from service.store.sqlite import SqliteStore
 from service.wording import runbook_text
 from service.workqueue import WorkQueue
+from tests.adapters.test_store_contract import T0, message, open_incident
 from tests.conftest import AppStarter, make_settings
 
 
@@ -95,6 +97,22 @@ async def test_sqlite_busy_timeout_is_the_configured_one(
         assert value == 1234
 
 
+async def test_sqlite_claim_lease_is_the_configured_one(tmp_path: Path) -> None:
+    """A claimed delivery is another worker's again after ``store.claim_lease_s``, in SQLite
+    as in PostgreSQL (it was a constant)."""
+    store = build_store(make_settings(tmp_path, store={"claim_lease_s": 30}))
+    await store.open()
+    try:
+        incident_id = await open_incident(store)
+        await store.enqueue(message(incident_id), ["chat"], T0)
+        (claimed,) = await store.claim_due(T0, 10)
+        assert await store.claim_due(T0 + timedelta(seconds=29), 10) == []
+        (again,) = await store.claim_due(T0 + timedelta(seconds=30), 10)
+        assert (again.id, again.attempts) == (claimed.id, 2)
+    finally:
+        await store.close()
+
+
 def test_postgres_store_is_built_with_the_store_settings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     given: dict[str, Any] = {}
@@ -106,7 +124,7 @@ def test_postgres_store_is_built_with_the_store_settings(
     monkeypatch.setattr(postgres, "PostgresStore", record)
     build_store(make_settings(tmp_path, store={
         "backend": "postgres", "postgres_dsn": "postgresql://u@db/x", "timeout_s": 3,
-        "postgres_pool_size": 4, "postgres_claim_lease_s": 45,
+        "postgres_pool_size": 4, "claim_lease_s": 45,
         "postgres_migrate_timeout_s": 90}))
     assert {k: given[k] for k in ("timeout_s", "pool_size", "claim_lease_s",
                                   "migrate_timeout_s")} == {

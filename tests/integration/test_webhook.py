@@ -12,7 +12,7 @@ import aiohttp
 from service.api.keys import STORE
 from service.domain.incidents import TimelineEntry
 from service.domain.lifecycle import State
-from service.store.base import StoreUnavailable
+from service.store.base import IncidentUpdate, StoreUnavailable
 from tests.conftest import READ_TOKEN, WEBHOOK_TOKEN, AppStarter, alert, make_settings, notification
 
 
@@ -85,8 +85,8 @@ async def test_new_firing_after_resolution_opens_a_second_incident(
     # No cluster here: the runbook investigates (blind) and tells on-call; then it resolves.
     while not (await store.get_incident(incident_id)).evidence:  # type: ignore[union-attr]
         await asyncio.sleep(0.01)
-    await store.move(incident_id, State.RESOLVED, TimelineEntry(at=clock.now(),
-                                                                kind="resolved", message="test"))
+    await store.update(incident_id, IncidentUpdate(state=State.RESOLVED, entries=[TimelineEntry(
+        at=clock.now(), kind="resolved", message="test")]), clock.now())
     _, second = await client.webhook(notification(alert("fp1", starts="2026-02-26T12:00:00Z")))
     assert second["incidents"] and second["incidents"] != [incident_id]
     _, listing = await client.get("/incidents")

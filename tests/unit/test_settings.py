@@ -55,7 +55,7 @@ def test_env_overrides_file_per_leaf(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ("diagnostics:\n  job_log_tails_at_once: 1000\n", "diagnostics.job_log_tails_at_once"),
     ("store:\n  sqlite_busy_timeout_ms: -1\n", "store.sqlite_busy_timeout_ms"),
     ("store:\n  postgres_pool_size: 0\n", "store.postgres_pool_size"),
-    ("store:\n  postgres_claim_lease_s: 1\n", "store.postgres_claim_lease_s"),
+    ("store:\n  claim_lease_s: 1\n", "store.claim_lease_s"),
     ("store:\n  postgres_migrate_timeout_s: 0\n", "store.postgres_migrate_timeout_s"),
     ("server:\n  task_restart_delay_s: 0\n", "server.task_restart_delay_s"),
     ("server:\n  task_restart_delay_s: 40\n  task_restart_delay_max_s: 20\n", "server"),
@@ -101,7 +101,7 @@ def test_defaults_are_the_former_constants() -> None:
         5.0, 50, 3, 5.0, 0.1, 1.0, 10.0, 900.0, 3600.0)
     assert (s.diagnostics.investigations_at_once, s.diagnostics.job_log_tails_at_once) == (8, 8)
     assert (s.store.sqlite_busy_timeout_ms, s.store.postgres_pool_size,
-            s.store.postgres_claim_lease_s, s.store.postgres_migrate_timeout_s) == (
+            s.store.claim_lease_s, s.store.postgres_migrate_timeout_s) == (
         5000, 10, 120.0, 60.0)
     assert (s.server.task_restart_delay_s, s.server.task_restart_delay_max_s) == (1.0, 30.0)
 

@@ -51,6 +51,17 @@ async def open_incident(store: SqliteStore, now: datetime, fingerprint: str = "f
     return found
 
 
+async def deliveries(store: SqliteStore, incident_id: str | None = None) -> list[Delivery]:
+    """The outbox's rows of one incident, or of every incident, as the store shows them."""
+    ids = [incident_id] if incident_id else [s.id for s in await store.list_incidents(None, 1000)]
+    found: list[Delivery] = []
+    for one in ids:
+        incident = await store.get_incident(one)
+        assert incident is not None
+        found += incident.deliveries
+    return found
+
+
 def evidence_message(incident: Incident, key: str = "evidence-1", **bundle_args: Any) -> Message:
     return compose_evidence(incident, bundles.bundle(incident.id, **bundle_args),
                             text=runbook_text(Settings()), public_url=PUBLIC_URL, key=key)
@@ -100,13 +111,13 @@ class Outbox:
     outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     async def statuses(self, incident_id: str) -> list[str]:
-        return [d.status for d in await self.store.deliveries(incident_id)]
+        return [d.status for d in await deliveries(self.store, incident_id)]
 
     async def settle(self, clock: ManualClock, *, step_s: float = 60.0, rounds: int = 20) -> None:
         """Drain and move time on until nothing is due any more (or ``rounds`` ran out)."""
         for _ in range(rounds):
-            counts = await self.store.count_deliveries()
-            if not counts.get("pending", 0) and not counts.get("sending", 0):
+            statuses = {d.status for d in await deliveries(self.store)}
+            if not statuses & {"pending", "sending"}:
                 return
             await self.worker.drain_once()
             clock.advance(step_s)

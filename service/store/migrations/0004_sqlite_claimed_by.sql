@@ -1,0 +1,3 @@
+-- SQLite's outbox records who claimed a delivery too, as PostgreSQL's has from 0002: one
+-- outbox logic for both, and a closing store gives back only its own claims.
+--@sqlite ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;

@@ -30,7 +30,7 @@ from service.view import NamespaceView
 
 # A burst of watch events (a rollout, a job and its pod) arrives in a few loop iterations:
 # wait until the view stops changing for this many of them, so one decision sees it whole.
-_QUIET_YIELDS = 3
+_QUIET_YIELDS = 10
 _MAX_YIELDS = 200
 
 
@@ -97,6 +97,7 @@ class ViewObserver(ClusterObserver):
         while not self._view.synced and self._clock.now() < deadline:
             left = (deadline - self._clock.now()).total_seconds()
             await self._view.wait_changed(self._view.version, left)
+        await self._quiet()  # a timed pass too: what is in flight is part of "now"
         self._served = self._view.version
         facts = self._view.facts(signature=signature, since=since, now=now)
         if not self._view.synced and not facts.gaps:
@@ -104,16 +105,19 @@ class ViewObserver(ClusterObserver):
                                   detail="the live view has not listed the namespace yet"))
         return facts
 
-    async def changed(self, timeout_s: float) -> None:
-        await self._view.wait_changed(self._served, timeout_s)
-        # Let the rest of a burst arrive before the decision (no clock: loop iterations).
+    async def _quiet(self) -> None:
+        """Let the rest of a burst arrive before a decision (no clock: loop iterations)."""
         quiet, seen = 0, self._view.version
         for _ in range(_MAX_YIELDS):
             await asyncio.sleep(0)
             quiet = quiet + 1 if self._view.version == seen else 0
             seen = self._view.version
             if quiet >= _QUIET_YIELDS:
-                break
+                return
+
+    async def changed(self, timeout_s: float) -> None:
+        await self._view.wait_changed(self._served, timeout_s)
+        await self._quiet()
         # The pass this wakes reads the view as of now or later: what came so far is seen
         # (with no incident to look at, the next wait must not return at once).
         self._served = self._view.version

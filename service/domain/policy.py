@@ -176,7 +176,9 @@ def _follow_switch(decision: Decision, facts: Facts | None, now: datetime,
         if decision.record.watch.since is None:
             _watch_from(decision, now)
     if mit.status in SWITCHED and mit.rollout == "waiting" and switch:
-        if switch.rollout_complete:
+        # Complete only as seen with the switch off: a view that has not yet received the
+        # patched Deployment still shows the old one, fully rolled out.
+        if switch.rollout_complete and (switch.value or "").lower() == config.off_value.lower():
             mit.rollout, mit.rollout_finished_at = "complete", now
             decision.notes.append("control-plane rollout finished: counting new builds from "
                                   "now")

@@ -10,7 +10,6 @@ Boundary: reads the world; the line content comes from the logbook.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -194,7 +193,7 @@ async def _follow(
     fault's budget is spent."""
     plain = LogOptions(timestamps=opts.timestamps)
     while request.transport is not None and not request.transport.is_closing():
-        await asyncio.sleep(FOLLOW_POLL)
+        await world.moved(FOLLOW_POLL)  # a manual clock moves on advance; a real one, anyway
         now = world.sync()
         for chunk in source.render(last + 1e-6, now, plain):
             if not await budget.write(response, chunk):

@@ -9,7 +9,9 @@ Boundary: no HTTP; the API layer calls `sync()` before reading and `write()` to 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 from typing import Any
 
 from service.simulator import blueprint as bp
@@ -39,6 +41,7 @@ class World:
         now = clock.now()
         self.origin = now - scenario.history_seconds
         self.agenda = Agenda(self.origin - 2 * 86400)
+        self._moved: asyncio.Event | None = None  # set when time moves (followed logs)
         self.store = ObjectStore()
         self.ident = Identity(scenario.seed)
         self.journals = {c: Journal() for c in COMPONENTS}
@@ -123,8 +126,20 @@ class World:
     def sync(self) -> float:
         """Run everything due up to the clock's now; returns now."""
         now = self.clock.now()
+        before = self.agenda.now
         self.agenda.run_until(now)
+        if now > before and self._moved is not None:
+            # Followed logs learn of new lines as a kubelet's stream does: when written.
+            self._moved.set()
+            self._moved = None
         return now
+
+    async def moved(self, within_s: float) -> None:
+        """Until time moves on (a sync past now), or ``within_s`` real seconds."""
+        if self._moved is None:
+            self._moved = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._moved.wait(), within_s)
 
     @property
     def now(self) -> float:

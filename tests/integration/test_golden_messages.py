@@ -27,6 +27,7 @@ async def _decided(h: Harness, incident_id: str) -> None:
     simulated second or the next would change what the messages say)."""
     await h.investigated(incident_id)
     await h.settled(incident_id, lambda i: i.policy.mitigation.status != "applying")
+    await h.caught_up()  # and the watch has seen what the cluster made of it
 
 
 async def _until_resolved(h: Harness) -> str:
@@ -87,6 +88,9 @@ async def _approved(h: Harness) -> str:
     async with h.client.http.post(f"{h.client.base}/incidents/{incident_id}/approve",
                                   headers={"Authorization": f"Bearer {OWNER_TOKEN}"}) as resp:
         assert resp.status == 200, await resp.text()
+    # The approval wakes the watch: the switch is applied before the clock moves.
+    await h.settled(incident_id, lambda i: i.policy.mitigation.status == "applied")
+    await h.caught_up()
     await h.run_until(incident_id, lambda i: i.state is State.RESOLVED)
     return incident_id
 

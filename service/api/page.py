@@ -24,7 +24,6 @@ from service.api.page_view import (
     AUDIENCE_WORDS,
     Piece,
     doing_now,
-    duration,
     first_failure,
     highlighted,
     plain_times,
@@ -51,7 +50,7 @@ def _safe_link(url: str) -> bool:
 
 _ENV = Environment(loader=PackageLoader("service.api", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.globals.update(when=when, relative=relative, duration=duration, static_url=STATIC_URL,
+_ENV.globals.update(when=when, relative=relative, static_url=STATIC_URL,
                     rule_titles=RULE_TITLES, audience_words=AUDIENCE_WORDS)
 _ENV.tests["safe_link"] = _safe_link
 _ENV.filters["times"] = plain_times

@@ -19,7 +19,7 @@ from service.domain.incidents import Incident
 from service.domain.lifecycle import State
 from service.domain.logscan.models import LogMatch
 from service.domain.policy import PolicyConfig
-from service.domain.timetext import moment
+from service.domain.timetext import moment, rough, span
 
 
 def when(value: datetime | None) -> str:
@@ -44,21 +44,6 @@ def plain_times(text: str) -> str:
     return _ISO.sub(one, text)
 
 
-def duration(seconds: float) -> str:
-    """``45 s``, ``3 min``, ``2 h 5 min``, ``3 d 4 h``: whole units, for people."""
-    seconds = abs(seconds)
-    if seconds < 60:
-        return f"{int(seconds)} s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
 def relative(value: datetime | None, now: datetime) -> str:
     """``3 min ago``, ``in 12 min``, ``just now``."""
     if value is None:
@@ -66,7 +51,7 @@ def relative(value: datetime | None, now: datetime) -> str:
     delta = (value - now).total_seconds()
     if abs(delta) < 1:
         return "just now"
-    return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago"
+    return f"in {rough(delta)}" if delta > 0 else f"{rough(delta)} ago"
 
 
 @dataclass(frozen=True)
@@ -116,7 +101,7 @@ def _activity(incident: Incident, now: datetime, config: PolicyConfig) -> str:
     if incident.state is State.RESOLVED:
         mttr = incident.policy.mttr_s
         return (f"Nothing: resolved at {when(incident.resolved_at)}"
-                + (f" (MTTR {duration(mttr)})." if mttr is not None else "."))
+                + (f" (MTTR {span(mttr)})." if mttr is not None else "."))
     if incident.state in {State.OPEN, State.INVESTIGATING} and mit.status == "none":
         return "Collecting the runbook's evidence (logs, failed jobs, registry, kill switch)."
     if mit.status == "awaiting_approval":
@@ -133,8 +118,8 @@ def _activity(incident: Incident, now: datetime, config: PolicyConfig) -> str:
                     watch.last_sighting_at or watch.first_success_at)
         left = config.clean_window - (now - quiet)
         return (f"A build completed at {when(watch.first_success_at)}; resolving after a clean "
-                f"window of {duration(config.clean_window.total_seconds())} "
-                f"({duration(max(left, timedelta()).total_seconds())} to go).")
+                f"window of {rough(config.clean_window.total_seconds())} "
+                f"({rough(max(left, timedelta()).total_seconds())} to go).")
     if mit.status in {"skipped", "not_needed", "dry_run"}:
         evidence = incident.latest_evidence
         not_needed = (f"the kill switch does not fix {incident.signature}"
@@ -164,18 +149,18 @@ def rules(incident: Incident, now: datetime, config: PolicyConfig) -> list[Rule]
         f"{threshold}", _pct(watch.streak, threshold + 1)))
     started = first_failure(incident)
     deadline = started + config.recovery_deadline
-    limit = duration(config.recovery_deadline.total_seconds())
+    limit = rough(config.recovery_deadline.total_seconds())
     progress: float | None = None
     if watch.first_success_at is not None:
         status = "met"
         numbers = (f"recovered at {when(watch.first_success_at)}, "
-                   f"{duration((watch.first_success_at - started).total_seconds())} after the "
+                   f"{rough((watch.first_success_at - started).total_seconds())} after the "
                    f"first failure at {when(started)} (limit {limit})")
     else:
         status = "fired" if "recovery_deadline" in fired else "watching"
         left = (deadline - now).total_seconds()
         numbers = (f"first failure {when(started)}; deadline {when(deadline)}: "
-                   + (f"{duration(left)} left" if left > 0 else f"passed {duration(left)} ago"))
+                   + (f"{rough(left)} left" if left > 0 else f"passed {rough(left)} ago"))
         progress = _pct((now - started).total_seconds(),
                         config.recovery_deadline.total_seconds())
     out.append(Rule("recovery_deadline", f"Recovered within {limit}", status, numbers,
@@ -207,7 +192,7 @@ def rules(incident: Incident, now: datetime, config: PolicyConfig) -> list[Rule]
         clean = (now - quiet).total_seconds()
         window = config.clean_window.total_seconds()
         out.append(Rule("clean_window", "Clean window before resolving", "watching",
-                        f"{duration(clean)} of {duration(window)} without a new failure",
+                        f"{rough(clean)} of {rough(window)} without a new failure",
                         _pct(clean, window)))
     if incident.state is State.RESOLVED:  # nothing is watched any more
         out = [r if r.status != "watching" else
@@ -226,7 +211,7 @@ def _later_rules(incident: Incident, now: datetime, config: PolicyConfig) -> lis
             "fired" if "mitigation_failed" in fired else "met",
             f"refused: {mit.failure or 'no reason given'}" if mit.status == "failed"
             else f"set at {when(mit.applied_at)}"))
-    after = duration(config.blind_after.total_seconds())
+    after = rough(config.blind_after.total_seconds())
     if "blind" in fired:
         numbers = f"could not read what the rules need for more than {after}"
     elif watch.gaps:

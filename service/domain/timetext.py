@@ -43,3 +43,19 @@ def span(value: timedelta | float) -> str:
             parts.append((count, unit))
     shown = [f"{count} {unit}" for count, unit in parts[:2] if count]
     return " ".join(shown) or "0 s"
+
+
+def rough(seconds: float) -> str:
+    """A duration at a glance (relative times, countdowns): ``45 s``, ``3 min``, ``2 h 5 min``,
+    ``3 d 4 h``; ``span`` is the precise form messages and MTTR use."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.api.page_view import duration, highlighted, plain_times, relative, when
+from service.api.page_view import highlighted, plain_times, relative, when
 from service.domain.logscan.models import LogMatch
+from service.domain.timetext import rough
 
 NOW = datetime(2026, 12, 5, 7, 16, 31, tzinfo=UTC)
 
@@ -16,7 +17,7 @@ def test_one_time_format_and_relative_times() -> None:
     assert relative(NOW - timedelta(minutes=3, seconds=5), NOW) == "3 min ago"
     assert relative(NOW + timedelta(minutes=12), NOW) == "in 12 min"
     assert relative(NOW, NOW) == "just now"
-    assert [duration(s) for s in (45, 180, 3900, 7200, 3 * 86400 + 4 * 3600)] == [
+    assert [rough(s) for s in (45, 180, 3900, 7200, 3 * 86400 + 4 * 3600)] == [
         "45 s", "3 min", "1 h 5 min", "2 h", "3 d 4 h"]
 
 

@@ -34,7 +34,7 @@ from service.retry import retrying
 from service.store import outbox
 from service.store.base import StoreUnavailable
 from service.store.dialect import CHANGES_CHANNEL, PostgresTx, Tx
-from service.store.dsn import dsn_problem, scrub
+from service.store.dsn import dsn_problem, without_dsn_secrets
 from service.store.schema import migrate_postgres
 from service.store.sql_store import Job, SqlStore, T
 
@@ -94,7 +94,7 @@ class PostgresStore(SqlStore):
             raise StoreUnavailable(f"postgres: not ready within {self._migrate_timeout}s"
                                    ) from exc
         except (ValueError, LookupError) as exc:  # ClientConfigurationError is a ValueError
-            detail = (scrub(str(exc), self._dsn) if isinstance(
+            detail = (without_dsn_secrets(str(exc), self._dsn) if isinstance(
                 exc, asyncpg.ClientConfigurationError) else f"unreadable: {type(exc).__name__}")
             raise StoreUnavailable(f"postgres: invalid DSN ({detail})") from None
         except _DRIVER_ERRORS as exc:
@@ -191,7 +191,8 @@ class PostgresStore(SqlStore):
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         """A driver failure, in words without the DSN's secrets."""
-        return StoreUnavailable(f"postgres: {type(exc).__name__}: {scrub(str(exc), self._dsn)}")
+        detail = without_dsn_secrets(str(exc), self._dsn)
+        return StoreUnavailable(f"postgres: {type(exc).__name__}: {detail}")
 
     @staticmethod
     async def _attempt(pool: Any, job: Job[T], write: bool) -> T:

@@ -15,7 +15,7 @@ import pytest
 from service.domain.incidents import IdentityRules
 from service.settings import ConfigError, load_settings
 from service.store.base import StoreUnavailable
-from service.store.dsn import dsn_problem, scrub
+from service.store.dsn import dsn_problem, without_dsn_secrets
 from service.store.postgres import PostgresStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,9 +76,9 @@ async def test_open_with_a_malformed_dsn_raises_store_unavailable_without_the_pa
     assert err.value.__cause__ is None  # no driver exception chained into a traceback
 
 
-def test_scrub_removes_the_passwords_of_the_dsn() -> None:
+def test_the_dsn_passwords_are_removed_from_driver_text() -> None:
     dsn = "postgres://aislot:p%40ss@db/x?sslpassword=kk-secret"
-    text = scrub("auth failed for p@ss (p%40ss), key kk-secret at postgres://aislot:p%40ss@db/x",
+    text = without_dsn_secrets("auth failed for p@ss (p%40ss), key kk-secret at postgres://aislot:p%40ss@db/x",
                  dsn)
     assert "p@ss" not in text and "p%40ss" not in text and "kk-secret" not in text
     assert "auth failed for" in text and "db/x" in text

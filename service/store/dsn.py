@@ -3,7 +3,8 @@
 Purpose: a DSN carries the database password, and nothing derived from it may reach a log, a
 message or the API. ``dsn_problem`` says what is wrong with a DSN's shape in words that never
 quote any part of it (``check-config`` and ``PostgresStore.open`` report it);
-``without_dsn_secrets`` removes a DSN's secrets from text that may hold them (a driver's error message).
+``without_dsn_secrets`` removes a DSN's secrets from text that may hold them (a driver's
+error message).
 Boundary: pure string work that mirrors how asyncpg reads a DSN
 (``postgresql://user:password@host[:port][,host2[:port2]...]/database?key=value&...``);
 no I/O, no driver import.

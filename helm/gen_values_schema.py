@@ -15,7 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.settings import Settings
+from service.settings import SINK_MODELS, Settings
 
 OUT = Path(__file__).resolve().parent / "aislot-responder" / "values.schema.json"
 SECRET = {"auth": {"webhook_token", "webhook_basic_password", "read_token", "owner_token",
@@ -57,8 +57,6 @@ def config_schema() -> tuple[dict[str, Any], dict[str, Any]]:
         for key in SECRET.get(name, set()) | CHART_OWNED.get(name, set()):
             section["properties"].pop(key, None)
         sections[name] = section
-    sink = _clean(defs["SinkSettings"], defs)
-    sink["properties"].pop("token")
     sections["sinks"] = {
         "type": "object",
         "description": "notification sinks by name; tokens and secret URLs by env (extraEnv)",
@@ -76,7 +74,28 @@ def config_schema() -> tuple[dict[str, Any], dict[str, Any]]:
                        "rendered into the ConfigMap.",
         "properties": sections, "required": ["store", "mitigation"],
     }
-    return config, {"SinkSettings": sink}
+    return config, sink_defs(defs)
+
+
+def sink_defs(defs: dict[str, Any]) -> dict[str, Any]:
+    """A sink: its ``type`` picks the model (if/then, so an error names the field, where a
+    oneOf would only say no model fits). Secrets go; nothing else is required, as any field
+    may come by env (AISLOT_SINKS__<NAME>__URL ...)."""
+    out: dict[str, Any] = {"SinkSettings": {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": list(SINK_MODELS)}},
+        "allOf": [{"if": {"required": ["type"], "properties": {"type": {"const": kind}}},
+                   "then": {"$ref": f"#/$defs/{model.__name__}"}}
+                  for kind, model in SINK_MODELS.items()],
+    }}
+    for model in SINK_MODELS.values():
+        member = _clean(defs[model.__name__], defs)
+        for key in model.secret_fields:
+            member["properties"].pop(key)
+        member["required"] = ["type"]
+        out[model.__name__] = member
+    return out
 
 
 def values_schema() -> dict[str, Any]:

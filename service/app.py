@@ -44,6 +44,7 @@ from service.runbook import Runbook
 from service.settings import Settings
 from service.sinks.outbox import OutboxWorker
 from service.sinks.registry import SinkRegistry
+from service.sinks.transport import Http
 from service.store.base import Store, StoreUnavailable
 from service.store.sqlite import SqliteStore
 from service.supervisor import Supervisor
@@ -109,7 +110,7 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """The kube client, the sinks and the background loops that use them."""
     settings, supervisor = app[SETTINGS], app[SUPERVISOR]
-    registry = SinkRegistry.from_settings(settings.sinks, app[HTTP])
+    registry = SinkRegistry.from_settings(settings.sinks, Http(app[HTTP], app[CLOCK]))
     metrics = app[METRICS]
     outbox = OutboxWorker(
         app[STORE], registry, app[CLOCK], policy=settings.outbox,

@@ -4,7 +4,7 @@ Purpose: ``KubeClient`` gives the diagnostics and the mitigation typed async cal
 the API server's own JSON (plain dicts, Kubernetes field names; no client model types leak),
 each under a per-request timeout and the shared retry policy (``service.retry``) within a
 deadline. Every failure is mapped, in one place (``_failure``), into our own classes:
-``KubeRetryable`` (5xx, 429 with Retry-After, connection errors, timeouts), ``KubeForbidden``
+``KubeRetryable`` (5xx, 408, 429 with Retry-After, connection errors, timeouts), ``KubeForbidden``
 (403, with the verb and resource RBAC would have to grant), ``KubeNotFound`` and
 ``KubePermanent`` (other 4xx). Streams (pod logs, watches) are retried only until their first
 byte; a stream cut later raises ``KubeStreamBroken``.

@@ -1,7 +1,7 @@
 """The Kubernetes adapter's errors, and the one place that classifies a failure.
 
 ``failure()`` maps a non-2xx answer (with Kubernetes' ``Status`` body) and ``transport()`` a
-connection error or timeout into our classes: ``KubeRetryable`` (5xx, 429 with Retry-After,
+connection error or timeout into our classes: ``KubeRetryable`` (5xx, 408, 429 with Retry-After,
 connection errors, timeouts), ``KubeForbidden`` (403, with the verb and resource RBAC would
 have to grant), ``KubeNotFound`` and ``KubePermanent`` (other 4xx). No kubernetes_asyncio here.
 """
@@ -31,7 +31,7 @@ class KubeError(AdapterError):
 
 
 class KubeRetryable(KubeError, Retryable):
-    """5xx, 429, a dropped connection or a timeout: worth another try."""
+    """5xx, 408, 429, a dropped connection or a timeout: worth another try."""
 
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
                  retry_after_s: float | None = None) -> None:
@@ -44,7 +44,7 @@ class KubeTimeout(KubeRetryable):
 
 
 class KubePermanent(KubeError, Permanent):
-    """A 4xx other than 429: the same request would get the same answer."""
+    """A 4xx other than 408 and 429: the same request would get the same answer."""
 
 
 class KubeNotFound(KubePermanent):

@@ -1,10 +1,10 @@
 """The one retry policy of every adapter (kube, sinks): tenacity, classified errors, a deadline.
 
-Adapters translate their failures into ``Retryable`` (5xx, 429, connection errors, timeouts)
-or ``Permanent`` (other 4xx, bad data); ``retrying()`` retries only the former, with jittered
-exponential backoff, honouring a server's ``Retry-After`` (never sooner than it asked), and
-gives up rather than sleep past the deadline: a wait the deadline cannot hold ends the retries
-with the last error, for the caller to schedule later (the outbox does).
+Adapters translate their failures into ``Retryable`` (5xx, 408, 429, connection errors,
+timeouts) or ``Permanent`` (other 4xx, bad data); ``retrying()`` retries only the former, with
+jittered exponential backoff, honouring a server's ``Retry-After`` (never sooner than it
+asked), and gives up rather than sleep past the deadline: a wait the deadline cannot hold
+ends the retries with the last error, for the caller to schedule later (the outbox does).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class AdapterError(Exception):
 
 
 class Retryable(AdapterError):
-    """Worth another try: 5xx, 429, connection errors, timeouts."""
+    """Worth another try: 5xx, 408, 429, connection errors, timeouts."""
 
     def __init__(self, message: str, *, status: int | None = None,
                  retry_after_s: float | None = None) -> None:
@@ -46,7 +46,7 @@ class Retryable(AdapterError):
 
 
 class Permanent(AdapterError):
-    """Another try gives the same answer: 4xx other than 429 (403 and 404 among them)."""
+    """Another try gives the same answer: 4xx other than 408 and 429 (403 and 404 among them)."""
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -65,10 +65,21 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def classify_status(status: int, message: str, retry_after: str | None = None) -> AdapterError:
-    """The error class of an HTTP answer that was not a success."""
-    if status == 429 or status >= 500:
-        return Retryable(message, status=status, retry_after_s=parse_retry_after(retry_after))
+RETRYABLE_4XX = frozenset({
+    408,  # Request Timeout: the server gave up waiting for the request; it may be repeated
+    429,  # Too Many Requests: later, after its Retry-After
+})
+
+
+def classify_status(status: int, message: str, retry_after: str | None = None,
+                    now: datetime | None = None) -> AdapterError:
+    """The error class of an HTTP answer that was not a success (the one table of it).
+
+    ``now``: when the answer came, to read a ``Retry-After`` HTTP date against.
+    """
+    if status in RETRYABLE_4XX or status >= 500:
+        return Retryable(message, status=status,
+                         retry_after_s=parse_retry_after(retry_after, now))
     return Permanent(message, status=status)
 
 

@@ -4,7 +4,7 @@ Env wins over the file, ``__`` separates levels (``AISLOT_SERVER__PORT=9000``); 
 secrets (tokens) arrive. Everything is validated at start; ``load_settings`` raises
 ``ConfigError`` whose message names the offending field path. The sections that tune the
 process itself (server, store, outbox, logging, runtime) live in ``service.settings_process``
-and are re-exported here.
+and are re-exported here; the sinks' models live in ``service.settings_sinks``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from service.domain.evidence import JobKind
+from service.domain.policy_record import Mode
 from service.domain.signatures import SignatureConfig, default_signatures
 from service.settings_process import (
     LoggingSettings,
@@ -28,13 +31,14 @@ from service.settings_process import (
     ServerSettings,
     StoreSettings,
 )
+from service.settings_sinks import SINK_MODELS, SinkSettings
 
 __all__ = [  # the process sections are imported from here like the others
-    "ALL_EVENTS", "AuthSettings", "ConfigError", "DiagnosticsSettings", "EscalationSettings",
-    "EventName", "IncidentSettings", "JobKindName", "KillSwitchTarget", "KubeSettings",
-    "LoggingSettings", "MitigationSettings", "OutboxSettings", "PlatformObjects",
-    "RuntimeSettings", "Section", "ServerSettings", "Settings", "SinkSettings",
-    "StoreSettings", "config_path_from_env", "load_settings",
+    "SINK_MODELS", "AuthSettings", "ConfigError", "DiagnosticsSettings", "EscalationSettings",
+    "IncidentSettings", "KillSwitchTarget", "KubeSettings", "LoggingSettings",
+    "MitigationSettings", "OutboxSettings", "PlatformObjects", "RuntimeSettings", "Section",
+    "ServerSettings", "Settings", "SinkSettings", "StoreSettings", "config_path_from_env",
+    "load_settings",
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/responder.yaml")
@@ -204,7 +208,7 @@ class KillSwitchTarget(Section):
 class MitigationSettings(Section):
     """The cache kill switch and its safety policy."""
 
-    mode: Literal["auto", "approval", "observe", "dry-run"] = "auto"
+    mode: Mode = "auto"
     signatures: list[str] = Field(
         default_factory=lambda: ["cache"],
         description="signatures the kill switch fixes: applied only when the evidence "
@@ -213,10 +217,7 @@ class MitigationSettings(Section):
     rollout_timeout_s: float = Field(default=180.0, gt=0)
 
 
-JobKindName = Literal["build", "mirror", "codegen", "other"]
-
-
-def _default_recovery_jobs() -> dict[str, list[JobKindName]]:
+def _default_recovery_jobs() -> dict[str, list[JobKind]]:
     # Only builds say the cache is fixed: a mirror job completes with the cache still stale.
     return {"cache": ["build"], "build-ref": ["codegen"]}
 
@@ -231,47 +232,13 @@ class EscalationSettings(Section):
     monitor_interval_s: float = Field(default=60.0, gt=0)
     blind_after_s: float = Field(default=300.0, gt=0, description="tell on-call when what a "
                                  "rule needs cannot be read for this long")
-    recovery_jobs: dict[str, list[JobKindName]] = Field(
+    recovery_jobs: dict[str, list[JobKind]] = Field(
         default_factory=_default_recovery_jobs,
         description="per signature, the job kinds whose outcomes count (streak, recovery)")
     rollback_plan: str = (
         "Config rollback first (cache off, valid build ref), then image rollback of "
         "control-plane/worker with the Owner (docs/ops/rollback_plan_ai_slot_build_pipeline.md)"
     )
-
-
-EventName = Literal["opened", "evidence", "mitigated", "escalated", "resolved"]
-ALL_EVENTS: list[EventName] = ["opened", "evidence", "mitigated", "escalated", "resolved"]
-
-
-class SinkSettings(SecretSection):
-    """One notification target. Secrets (token, url with a key) come by env:
-    ``AISLOT_SINKS__<NAME>__TOKEN`` (or ``..._TOKEN_FILE``)."""
-
-    secret_fields = ("token",)
-
-    type: Literal["webhook", "slack", "telegram", "github", "pagerduty", "console"]
-    url: str | None = None
-    token: SecretStr | None = None
-    events: list[EventName] = Field(default_factory=lambda: list(ALL_EVENTS))
-    chat_id: str | None = Field(default=None, description="telegram")
-    repo: str | None = Field(default=None, description="github owner/name")
-    issue: str | None = Field(default=None, description="github issue; default related_issue")
-    audience: Literal["oncall", "owner", "all"] = "all"
-    timeout_s: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=12, ge=1)
-
-    @model_validator(mode="after")
-    def _needs(self) -> SinkSettings:
-        if self.type in {"webhook", "slack"} and not self.url:
-            raise ValueError(f"a {self.type} sink needs url")
-        if self.type == "telegram" and (self.token is None or not self.chat_id):
-            raise ValueError("a telegram sink needs token and chat_id")
-        if self.type == "github" and (self.token is None or not self.repo):
-            raise ValueError("a github sink needs token and repo")
-        if self.type == "pagerduty" and self.token is None:
-            raise ValueError("a pagerduty sink needs token (the routing key)")
-        return self
 
 
 class Settings(BaseSettings):
@@ -337,24 +304,59 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{exc.problem or 'unreadable'}{where}" + (f" ({exc.context})" if exc.context else "")
 
 
+def _problem(err: ErrorDetails) -> tuple[list[str], str, str | None]:
+    """The field path as the file and env name it, what is wrong there, and which sink.
+
+    A sink's errors come with its type in the path (``sinks.chat.telegram.token``, from the
+    union): the file key and env have none, so the type goes into the text instead.
+    """
+    path = [str(p) for p in err["loc"]]
+    if err["type"] in ("union_tag_not_found", "union_tag_invalid") and path[:1] == ["sinks"]:
+        found = "missing" if err["type"] == "union_tag_not_found" else "unknown"
+        return [*path, "type"], f"{found} sink type (one of {', '.join(SINK_MODELS)})", None
+    if len(path) > 2 and path[0] == "sinks" and path[2] in SINK_MODELS:
+        return path[:2] + path[3:], err["msg"], path[2]
+    return path, err["msg"], None
+
+
+def _secret_field(path: list[str], sink_type: str | None) -> bool:
+    """Whether ``path`` names a secret, which comes by env and never from the file."""
+    models: dict[str, type[SecretSection]] = {"auth": AuthSettings, "store": StoreSettings}
+    if len(path) == 2 and path[0] in models:
+        return path[1] in models[path[0]].secret_fields
+    model = SINK_MODELS.get(sink_type or "")
+    return len(path) == 3 and path[0] == "sinks" and model is not None \
+        and path[2] in model.secret_fields
+
+
 def _describe(exc: ValidationError, origin: str) -> str:
     lines = [f"invalid configuration ({origin}):"]
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(root)"
-        env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"  {path}: {err['msg']} (file key {path!r} or env {env})")
+        parts, text, sink = _problem(err)
+        path = ".".join(parts) or "(root)"
+        env = ENV_PREFIX + "__".join(parts).upper()
+        where = (f"env {env} or {env}_FILE" if _secret_field(parts, sink)
+                 else f"file key {path!r} or env {env}")
+        lines.append(f"  {path}: {text} ({f'a {sink} sink; ' if sink else ''}{where})")
     return "\n".join(lines)
 
 
 def _secrets_in(data: dict[str, Any]) -> list[str]:
     """Paths of the secrets a config file holds (it may be a ConfigMap anyone can read)."""
-    sections: list[tuple[str, Any, type[SecretSection]]] = [
-        ("auth", data.get("auth"), AuthSettings), ("store", data.get("store"), StoreSettings)]
+    sections: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("auth", data.get("auth"), AuthSettings.secret_fields),
+        ("store", data.get("store"), StoreSettings.secret_fields)]
     sinks = data.get("sinks")
+    # A sink of no known type is refused later; its secrets are refused first all the same.
+    every_sinks = tuple({f for model in SINK_MODELS.values() for f in model.secret_fields})
     if isinstance(sinks, dict):
-        sections += [(f"sinks.{name}", sink, SinkSettings) for name, sink in sinks.items()]
-    return [f"{where}.{field}" for where, values, model in sections if isinstance(values, dict)
-            for field in model.secret_fields if field in values]
+        sections += [(f"sinks.{name}", sink,
+                      SINK_MODELS[sink["type"]].secret_fields
+                      if isinstance(sink, dict) and sink.get("type") in SINK_MODELS
+                      else every_sinks)
+                     for name, sink in sinks.items()]
+    return [f"{where}.{field}" for where, values, fields in sections if isinstance(values, dict)
+            for field in fields if field in values]
 
 
 def _env_problem() -> str | None:

@@ -11,18 +11,14 @@ with ``Retry-After`` or ``x-ratelimit-remaining: 0``: retryable, unlike other 40
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
-
-import aiohttp
 
 from service.domain.messages import Delivery, Message
 from service.retry import AdapterError, Permanent, Retryable, parse_retry_after
-from service.settings import SinkSettings
+from service.settings_sinks import GithubSinkSettings
 from service.sinks import transport
 from service.sinks.render import render
 
-DEFAULT_URL = "https://api.github.com"
 BODY_LIMIT = 65536
 MAX_PAGES = 20
 PER_PAGE = 100
@@ -49,11 +45,11 @@ def error_of(reply: transport.Reply, what: str) -> AdapterError:
               else transport.snippet(reply.text))
     text = f"{what}: HTTP {reply.status}: {detail}"
     if reply.status in (403, 429):
-        wait = parse_retry_after(reply.headers.get("Retry-After"))
+        wait = parse_retry_after(reply.headers.get("Retry-After"), reply.at)
         if wait is None and reply.headers.get("x-ratelimit-remaining") == "0":
             reset = reply.headers.get("x-ratelimit-reset", "")
             if reset.isdigit():
-                wait = max(0.0, int(reset) - time.time())
+                wait = max(0.0, int(reset) - reply.at.timestamp())
         if wait is None and "rate limit" in detail.lower():
             wait = SECONDARY_WAIT_S
         if wait is not None or reply.status == 429:
@@ -66,16 +62,14 @@ class GithubSink:
 
     type = "github"
 
-    def __init__(self, name: str, settings: SinkSettings, session: aiohttp.ClientSession) -> None:
-        if settings.token is None or not settings.repo or "/" not in settings.repo:
-            raise ValueError(f"sink {name}: a github sink needs token and repo owner/name")
+    def __init__(self, name: str, settings: GithubSinkSettings, http: transport.Http) -> None:
         self.name = name
-        self._base = (settings.url or DEFAULT_URL).rstrip("/")
+        self._base = settings.url.rstrip("/")
         self._repo = settings.repo
         self._issue = settings.issue
         self._token = settings.token
         self._timeout = settings.timeout_s
-        self._session = session
+        self._http = http
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token.get_secret_value()}",
@@ -95,7 +89,7 @@ class GithubSink:
         if delivery.attempts > 1 and await self._already_posted(url, message):
             return
         what = f"github sink {self.name} create comment"
-        reply = await transport.request(self._session, "POST", url, what=what,
+        reply = await transport.request(self._http, "POST", url, what=what,
                                         timeout_s=self._timeout, headers=self._headers(),
                                         json_body={"body": body_of(message)})
         if not reply.ok:
@@ -110,7 +104,7 @@ class GithubSink:
         for _ in range(MAX_PAGES):
             if next_url is None:
                 return False
-            reply = await transport.request(self._session, "GET", next_url, what=what,
+            reply = await transport.request(self._http, "GET", next_url, what=what,
                                             timeout_s=self._timeout, headers=self._headers(),
                                             params=params)
             if not reply.ok:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from service.domain.messages import Delivery, Message
-from service.settings import SinkSettings
+from service.settings_sinks import PagerDutySinkSettings
 from service.sinks import transport
 from service.sinks.render import render, shorten
 
-DEFAULT_URL = "https://events.pagerduty.com"
 SUMMARY_CHARS = 1024
 DETAILS_CHARS = 8000
 SEVERITY = {"info": "info", "warning": "warning", "critical": "critical"}
@@ -57,19 +54,17 @@ class PagerDutySink:
 
     type = "pagerduty"
 
-    def __init__(self, name: str, settings: SinkSettings, session: aiohttp.ClientSession) -> None:
-        if settings.token is None:
-            raise ValueError(f"sink {name}: a pagerduty sink needs token (the routing key)")
+    def __init__(self, name: str, settings: PagerDutySinkSettings, http: transport.Http) -> None:
         self.name = name
-        self._url = (settings.url or DEFAULT_URL).rstrip("/") + "/v2/enqueue"
+        self._url = settings.url.rstrip("/") + "/v2/enqueue"
         self._routing_key = settings.token
         self._timeout = settings.timeout_s
-        self._session = session
+        self._http = http
 
     async def send(self, delivery: Delivery) -> None:
         what = f"pagerduty sink {self.name} enqueue"
         body = payload_of(delivery.message, self._routing_key.get_secret_value())
-        reply = await transport.request(self._session, "POST", self._url, what=what,
+        reply = await transport.request(self._http, "POST", self._url, what=what,
                                         timeout_s=self._timeout, json_body=body)
         if reply.ok:
             return

@@ -1,49 +1,61 @@
 """The configured sinks: built from ``settings.sinks`` and routed by event and audience.
 
-Purpose: the one place that maps a sink type to its class and decides which sinks hear which
-event (``SinkSettings.events``) and which audience (``SinkSettings.audience``: a sink for the
-owner gets owner and all-hands messages, not the on-call's). Boundary: construction and
-routing only; sending belongs to the outbox.
+Purpose: the one place that maps a sink's settings model (one member of the ``SinkSettings``
+union, validated at load) to its class, and decides which sinks hear which event
+(``events``) and which audience (``audience``: a sink for the owner gets owner and all-hands
+messages, not the on-call's). Boundary: construction and routing only; sending belongs to
+the outbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TextIO
+from typing import TextIO, assert_never
 
-import aiohttp
+from pydantic import SecretStr
 
 from service.domain.messages import Audience, EventName
-from service.settings import SinkSettings
+from service.settings_sinks import (
+    ConsoleSinkSettings,
+    GithubSinkSettings,
+    PagerDutySinkSettings,
+    SinkSection,
+    SinkSettings,
+    SlackSinkSettings,
+    TelegramSinkSettings,
+    WebhookSinkSettings,
+)
 from service.sinks.base import Sink
 from service.sinks.console import ConsoleSink
 from service.sinks.github import GithubSink
 from service.sinks.pagerduty import PagerDutySink
 from service.sinks.slack import SlackSink
 from service.sinks.telegram import TelegramSink
+from service.sinks.transport import Http
 from service.sinks.webhook import WebhookSink
 
 
-def build_sink(name: str, settings: SinkSettings, session: aiohttp.ClientSession, *,
+def build_sink(name: str, settings: SinkSettings, http: Http, *,
                console: TextIO | None = None) -> Sink:
-    """One sink of ``settings.type``; they all share ``session``."""
-    match settings.type:
-        case "webhook":
-            return WebhookSink(name, settings, session)
-        case "slack":
-            return SlackSink(name, settings, session)
-        case "telegram":
-            return TelegramSink(name, settings, session)
-        case "github":
-            return GithubSink(name, settings, session)
-        case "pagerduty":
-            return PagerDutySink(name, settings, session)
-        case "console":
+    """The sink its settings' type names, given those settings as they are; all share ``http``."""
+    match settings:
+        case WebhookSinkSettings():
+            return WebhookSink(name, settings, http)
+        case SlackSinkSettings():
+            return SlackSink(name, settings, http)
+        case TelegramSinkSettings():
+            return TelegramSink(name, settings, http)
+        case GithubSinkSettings():
+            return GithubSink(name, settings, http)
+        case PagerDutySinkSettings():
+            return PagerDutySink(name, settings, http)
+        case ConsoleSinkSettings():
             return ConsoleSink(name, console)
-    raise ValueError(f"sink {name}: unknown type {settings.type!r}")
+        case _:
+            assert_never(settings)
 
 
-def hears(settings: SinkSettings, event: EventName, audience: Audience) -> bool:
+def hears(settings: SinkSection, event: EventName, audience: Audience) -> bool:
     """Whether a sink so configured gets a message of ``event`` for ``audience``."""
     if event not in settings.events:
         return False
@@ -53,14 +65,14 @@ def hears(settings: SinkSettings, event: EventName, audience: Audience) -> bool:
 class SinkRegistry:
     """Sinks by name, with their settings, and the routing rule."""
 
-    def __init__(self, sinks: Mapping[str, Sink], settings: Mapping[str, SinkSettings]) -> None:
+    def __init__(self, sinks: Mapping[str, Sink], settings: Mapping[str, SinkSection]) -> None:
         self._sinks = dict(sinks)
         self._settings = dict(settings)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, SinkSettings], session: aiohttp.ClientSession,
-                      *, console: TextIO | None = None) -> SinkRegistry:
-        sinks = {name: build_sink(name, s, session, console=console)
+    def from_settings(cls, settings: Mapping[str, SinkSettings], http: Http, *,
+                      console: TextIO | None = None) -> SinkRegistry:
+        sinks = {name: build_sink(name, s, http, console=console)
                  for name, s in settings.items()}
         return cls(sinks, settings)
 
@@ -86,11 +98,6 @@ class SinkRegistry:
         return settings.max_attempts if settings else default
 
     def secrets(self) -> list[str]:
-        """Every token and secret-bearing URL of the sinks, to scrub from error texts."""
-        found = []
-        for s in self._settings.values():
-            if s.token is not None:
-                found.append(s.token.get_secret_value())
-            if s.url and s.type == "slack":
-                found.append(s.url)
-        return found
+        """Every secret of the sinks (tokens, a Slack URL), to scrub from error texts."""
+        return [value.get_secret_value() for s in self._settings.values()
+                for value in dict(s).values() if isinstance(value, SecretStr)]

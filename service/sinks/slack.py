@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from service.domain.messages import Delivery, Message
-from service.settings import SinkSettings
+from service.settings_sinks import SlackSinkSettings
 from service.sinks import transport
 from service.sinks.render import by_priority, escape, link, render, render_section, shorten
 
@@ -82,17 +80,16 @@ class SlackSink:
 
     type = "slack"
 
-    def __init__(self, name: str, settings: SinkSettings, session: aiohttp.ClientSession) -> None:
-        if not settings.url:
-            raise ValueError(f"sink {name}: a slack sink needs url")
+    def __init__(self, name: str, settings: SlackSinkSettings, http: transport.Http) -> None:
         self.name = name
         self._url = settings.url
         self._timeout = settings.timeout_s
-        self._session = session
+        self._http = http
 
     async def send(self, delivery: Delivery) -> None:
         what = f"slack sink {self.name}"
-        reply = await transport.request(self._session, "POST", self._url, what=what,
+        reply = await transport.request(self._http, "POST", self._url.get_secret_value(),
+                                        what=what,
                                         timeout_s=self._timeout,
                                         json_body=payload_of(delivery.message))
         if not reply.ok:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import aiohttp
-
 from service.domain.messages import Delivery, Message
 from service.retry import AdapterError, Permanent, Retryable, classify_status
-from service.settings import SinkSettings
+from service.settings_sinks import TelegramSinkSettings
 from service.sinks import transport
 from service.sinks.render import render, utf16_len
 
-DEFAULT_URL = "https://api.telegram.org"
 TEXT_LIMIT = 4096
 
 ParseMode = Literal["HTML"] | None
@@ -45,7 +42,7 @@ def error_of(reply: transport.Reply, what: str) -> AdapterError:
     status = code if isinstance(code, int) else reply.status
     description = transport.snippet(str(data.get("description", "")))
     error = classify_status(status, f"{what}: {status} {description}",
-                            reply.headers.get("Retry-After"))
+                            reply.headers.get("Retry-After"), reply.at)
     params = data.get("parameters")
     if isinstance(error, Retryable) and isinstance(params, dict):
         retry_after = params.get("retry_after")
@@ -59,23 +56,21 @@ class TelegramSink:
 
     type = "telegram"
 
-    def __init__(self, name: str, settings: SinkSettings, session: aiohttp.ClientSession, *,
+    def __init__(self, name: str, settings: TelegramSinkSettings, http: transport.Http, *,
                  parse_mode: ParseMode = "HTML") -> None:
-        if settings.token is None or not settings.chat_id:
-            raise ValueError(f"sink {name}: a telegram sink needs token and chat_id")
         self.name = name
-        self._base = (settings.url or DEFAULT_URL).rstrip("/")
+        self._base = settings.url.rstrip("/")
         self._token = settings.token
         self._chat_id = settings.chat_id
         self._parse_mode = parse_mode
         self._timeout = settings.timeout_s
-        self._session = session
+        self._http = http
 
     async def send(self, delivery: Delivery) -> None:
         what = f"telegram sink {self.name} sendMessage"
         url = f"{self._base}/bot{self._token.get_secret_value()}/sendMessage"
         reply = await transport.request(
-            self._session, "POST", url, what=what, timeout_s=self._timeout,
+            self._http, "POST", url, what=what, timeout_s=self._timeout,
             json_body=payload_of(delivery.message, self._chat_id, self._parse_mode))
         data = reply.json()
         if reply.ok and isinstance(data, dict) and data.get("ok") is True:

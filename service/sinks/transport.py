@@ -4,6 +4,7 @@ Purpose: the only place sinks touch aiohttp, so every integration gets the same 
 the same error mapping (connection errors and timeouts are retryable; HTTP statuses go through
 ``classify_status``) and the same care with secrets: error texts name the sink and the
 status, never the URL (a Telegram URL holds the bot token, a Slack URL is itself a secret).
+tests/adapters/test_sink_retry_table.py holds every sink to one table of these outcomes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
+from service.clock import Clock
 from service.domain.redaction import redact
 from service.retry import AdapterError, Permanent, Retryable, classify_status
 
@@ -24,12 +27,22 @@ BODY_SNIPPET = 300
 
 
 @dataclass(frozen=True)
+class Http:
+    """What every sink sends with: the one shared session, and the clock that dates each
+    answer (a ``Retry-After`` date or a rate limit's reset time is read against it)."""
+
+    session: aiohttp.ClientSession
+    clock: Clock
+
+
+@dataclass(frozen=True)
 class Reply:
-    """An HTTP answer: status, headers and body text."""
+    """An HTTP answer: status, headers, body text, and when it came."""
 
     status: int
     headers: Mapping[str, str]
     text: str
+    at: datetime
 
     def json(self) -> Any:
         """The body as JSON, or None when it is not JSON."""
@@ -49,7 +62,7 @@ def snippet(text: str) -> str:
     return redact(flat[:BODY_SNIPPET])
 
 
-async def request(session: aiohttp.ClientSession, method: str, url: str, *, what: str,
+async def request(http: Http, method: str, url: str, *, what: str,
                   timeout_s: float, json_body: Any = None,
                   headers: Mapping[str, str] | None = None,
                   params: Mapping[str, str] | None = None) -> Reply:
@@ -59,10 +72,10 @@ async def request(session: aiohttp.ClientSession, method: str, url: str, *, what
     """
     try:
         async with asyncio.timeout(timeout_s):
-            async with session.request(method, url, json=json_body, headers=headers,
-                                       params=params, allow_redirects=False) as resp:
+            async with http.session.request(method, url, json=json_body, headers=headers,
+                                            params=params, allow_redirects=False) as resp:
                 text = await resp.text(errors="replace")
-                return Reply(resp.status, CIMultiDict(resp.headers), text)
+                return Reply(resp.status, CIMultiDict(resp.headers), text, http.clock.now())
     except aiohttp.InvalidURL as exc:  # before ClientError: it is one, but never heals
         raise Permanent(f"{what}: invalid URL") from exc
     except TimeoutError as exc:
@@ -78,4 +91,4 @@ async def request(session: aiohttp.ClientSession, method: str, url: str, *, what
 def failure(reply: Reply, what: str, detail: str | None = None) -> AdapterError:
     """The classified error of a non-success answer (``Retry-After`` honoured)."""
     text = f"{what}: HTTP {reply.status}: {detail if detail is not None else snippet(reply.text)}"
-    return classify_status(reply.status, text, reply.headers.get("Retry-After"))
+    return classify_status(reply.status, text, reply.headers.get("Retry-After"), reply.at)

@@ -7,10 +7,8 @@ a duplicate after our crash. An optional token is sent as ``Authorization: Beare
 
 from __future__ import annotations
 
-import aiohttp
-
 from service.domain.messages import Delivery, Message
-from service.settings import SinkSettings
+from service.settings_sinks import WebhookSinkSettings
 from service.sinks import transport
 from service.sinks.render import render
 
@@ -32,14 +30,12 @@ class WebhookSink:
 
     type = "webhook"
 
-    def __init__(self, name: str, settings: SinkSettings, session: aiohttp.ClientSession) -> None:
-        if not settings.url:
-            raise ValueError(f"sink {name}: a webhook sink needs url")
+    def __init__(self, name: str, settings: WebhookSinkSettings, http: transport.Http) -> None:
         self.name = name
         self._url = settings.url
         self._token = settings.token.get_secret_value() if settings.token else None
         self._timeout = settings.timeout_s
-        self._session = session
+        self._http = http
 
     def payload(self, delivery: Delivery) -> dict[str, object]:
         message = delivery.message
@@ -56,7 +52,7 @@ class WebhookSink:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         what = f"webhook sink {self.name}"
-        reply = await transport.request(self._session, "POST", self._url, what=what,
+        reply = await transport.request(self._http, "POST", self._url, what=what,
                                         timeout_s=self._timeout, headers=headers,
                                         json_body=self.payload(delivery))
         if not reply.ok:

@@ -1,22 +1,23 @@
-"""The GitHub sink against a fake REST API: comment body, marker, look-before-post, errors."""
+"""The GitHub sink against a fake REST API: comment body, marker, look-before-post, errors
+(how each answer is classified: tests/adapters/test_sink_retry_table.py)."""
 
 from __future__ import annotations
-
-import time
 
 import aiohttp
 import pytest
 
+from service.clock import ManualClock
 from service.retry import Permanent, Retryable
+from service.settings_sinks import GithubSinkSettings
 from service.sinks.github import GithubSink, marker
 from tests.adapters.fakes import bundles
-from tests.adapters.fakes.github import FakeGithub
+from tests.adapters.fakes.github import SECONDARY_LIMIT, FakeGithub
 from tests.adapters.fakes.harness import (
     delivery_of,
     evidence_message,
+    http_of,
     huge_message,
     serving,
-    sink_settings,
 )
 
 TOKEN = "ghp_" + "T" * 36
@@ -24,10 +25,11 @@ REPO = "codex-k8s/platform"
 
 
 def _sink(fake: FakeGithub, session: aiohttp.ClientSession, *, token: str = TOKEN,
-          issue: str | None = None) -> GithubSink:
-    settings = sink_settings(type="github", url=fake.url, token=token, repo=REPO, issue=issue,
-                             timeout_s=2)
-    return GithubSink("gh", settings, session)
+          issue: str | None = None, clock: ManualClock | None = None) -> GithubSink:
+    settings = GithubSinkSettings.model_validate({"type": "github", "url": fake.url,
+                                                  "token": token, "repo": REPO, "issue": issue,
+                                                  "timeout_s": 2})
+    return GithubSink("gh", settings, http_of(session, clock))
 
 
 async def test_comment_on_the_related_issue_with_a_hidden_marker() -> None:
@@ -98,24 +100,25 @@ async def test_no_issue_to_comment_on_is_permanent() -> None:
     assert fake.received == []
 
 
-async def test_secondary_rate_limit_is_retryable_with_its_wait() -> None:
+async def test_githubs_rate_limit_signs_on_a_403_make_it_retryable() -> None:
+    """Besides Retry-After (the table), GitHub says "rate limit" by its headers or its message;
+    a 403 with neither is a refusal."""
+    clock = ManualClock()
+    reset = int(clock.now().timestamp()) + 120
     fake = FakeGithub(TOKEN, REPO, {205})
-    fake.fail_next(1, 403, retry_after="30")
     fake.fail_next(1, 403, headers={"x-ratelimit-remaining": "0",
-                                    "x-ratelimit-reset": str(int(time.time()) + 120)})
-    fake.fail_next(1, 403)  # no header, but the message says "secondary rate limit"
-    fake.fail_next(1, 403, body={"message": "Resource not accessible by integration"})
+                                    "x-ratelimit-reset": str(reset)})
+    fake.fail_next(1, 403, body=SECONDARY_LIMIT)
+    fake.fail_next(1, 403)  # "Resource not accessible by integration"
     message = evidence_message(bundles.incident())
     async with serving(fake), aiohttp.ClientSession() as session:
-        sink = _sink(fake, session)
+        sink = _sink(fake, session, clock=clock)
         errors = []
-        for _ in range(4):
+        for _ in range(3):
             with pytest.raises((Retryable, Permanent)) as caught:
                 await sink.send(delivery_of(message, "gh"))
             errors.append(caught.value)
-    first, second, third, fourth = errors
-    assert isinstance(first, Retryable) and first.retry_after_s == 30
-    assert isinstance(second, Retryable) and second.retry_after_s is not None
-    assert 0 < second.retry_after_s <= 120
-    assert isinstance(third, Retryable) and third.retry_after_s == 60
-    assert isinstance(fourth, Permanent)
+    by_headers, by_message, refused = errors
+    assert isinstance(by_headers, Retryable) and by_headers.retry_after_s == 120
+    assert isinstance(by_message, Retryable) and by_message.retry_after_s == 60
+    assert isinstance(refused, Permanent) and "not accessible" in str(refused)

@@ -1,4 +1,5 @@
-"""The PagerDuty sink against a fake Events API v2: one alert per incident, trigger/resolve."""
+"""The PagerDuty sink against a fake Events API v2: one alert per incident, trigger/resolve
+(how each answer is classified: tests/adapters/test_sink_retry_table.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import aiohttp
 import pytest
 
 from service.domain.compose import compose_event
-from service.retry import Permanent, Retryable
+from service.retry import Permanent
+from service.settings_sinks import PagerDutySinkSettings
 from service.sinks.pagerduty import PagerDutySink
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import (
     PUBLIC_URL,
     delivery_of,
     evidence_message,
+    http_of,
     huge_message,
     serving,
-    sink_settings,
 )
 from tests.adapters.fakes.pagerduty import FakePagerDuty
 
@@ -24,8 +26,9 @@ ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 
 def _sink(fake: FakePagerDuty, session: aiohttp.ClientSession,
           key: str = ROUTING_KEY) -> PagerDutySink:
-    return PagerDutySink("pd", sink_settings(type="pagerduty", url=fake.url, token=key,
-                                             timeout_s=2), session)
+    settings = PagerDutySinkSettings.model_validate({"type": "pagerduty", "url": fake.url,
+                                                     "token": key, "timeout_s": 2})
+    return PagerDutySink("pd", settings, http_of(session))
 
 
 async def test_trigger_then_resolve_the_same_alert() -> None:
@@ -63,16 +66,3 @@ async def test_invalid_routing_key_is_permanent_with_pagerdutys_errors() -> None
     assert caught.value.status == 400
     assert "Invalid routing key" in str(caught.value)
     assert "not-the-key" not in str(caught.value)
-
-
-@pytest.mark.parametrize(("status", "retry_after"), [(429, None), (500, None), (503, "5")])
-async def test_throttling_and_server_errors_are_retryable(status: int,
-                                                          retry_after: str | None) -> None:
-    fake = FakePagerDuty({ROUTING_KEY})
-    fake.fail_next(1, status, retry_after=retry_after)
-    async with serving(fake), aiohttp.ClientSession() as session:
-        with pytest.raises(Retryable) as caught:
-            await _sink(fake, session).send(delivery_of(evidence_message(
-                bundles.incident()), "pd"))
-    assert caught.value.status == status
-    assert caught.value.retry_after_s == (float(retry_after) if retry_after else None)

@@ -1,26 +1,29 @@
-"""The Slack sink against a fake incoming webhook: Block Kit within limits, errors classified."""
+"""The Slack sink against a fake incoming webhook: Block Kit within limits, refusals that say
+why (how each answer is classified: tests/adapters/test_sink_retry_table.py)."""
 
 from __future__ import annotations
 
 import aiohttp
 import pytest
 
-from service.retry import Permanent, Retryable
+from service.retry import Permanent
+from service.settings_sinks import SlackSinkSettings
 from service.sinks.slack import SlackSink
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import (
     delivery_of,
     evidence_message,
+    http_of,
     huge_message,
     serving,
-    sink_settings,
 )
 from tests.adapters.fakes.slack import FakeSlack, block_errors
 
 
 async def _sink(fake: FakeSlack, session: aiohttp.ClientSession) -> SlackSink:
-    return SlackSink("chat", sink_settings(type="slack", url=fake.hook_url, timeout_s=2),
-                     session)
+    settings = SlackSinkSettings.model_validate({"type": "slack", "url": fake.hook_url,
+                                                 "timeout_s": 2})
+    return SlackSink("chat", settings, http_of(session))
 
 
 async def test_evidence_arrives_as_blocks_with_a_text_fallback() -> None:
@@ -52,28 +55,6 @@ async def test_a_huge_bundle_stays_within_slack_limits() -> None:
     assert "left out" in str(body["blocks"])
 
 
-@pytest.mark.parametrize("status", [500, 503])
-async def test_server_errors_are_retryable(status: int) -> None:
-    fake = FakeSlack()
-    fake.fail_next(1, status)
-    async with serving(fake), aiohttp.ClientSession() as session:
-        with pytest.raises(Retryable) as caught:
-            await (await _sink(fake, session)).send(delivery_of(evidence_message(
-                bundles.incident()), "chat"))
-    assert caught.value.status == status
-    assert fake.hook_url not in str(caught.value)  # the webhook URL is the secret
-
-
-async def test_rate_limit_carries_retry_after() -> None:
-    fake = FakeSlack()
-    fake.fail_next(1, 429, retry_after="7")
-    async with serving(fake), aiohttp.ClientSession() as session:
-        with pytest.raises(Retryable) as caught:
-            await (await _sink(fake, session)).send(delivery_of(evidence_message(
-                bundles.incident()), "chat"))
-    assert caught.value.retry_after_s == 7
-
-
 async def test_invalid_payload_is_permanent_and_says_why() -> None:
     fake = FakeSlack()
     fake.fail_next(1, 400)
@@ -82,14 +63,3 @@ async def test_invalid_payload_is_permanent_and_says_why() -> None:
             await (await _sink(fake, session)).send(delivery_of(evidence_message(
                 bundles.incident()), "chat"))
     assert "invalid_payload" in str(caught.value)
-
-
-async def test_connection_refused_is_retryable() -> None:
-    fake = FakeSlack()
-    async with serving(fake), aiohttp.ClientSession() as session:
-        sink = await _sink(fake, session)
-        await fake.down()
-        with pytest.raises(Retryable) as caught:
-            await sink.send(delivery_of(evidence_message(bundles.incident()), "chat"))
-    assert "connection failed" in str(caught.value)
-    assert fake.hook_url not in str(caught.value)

@@ -6,18 +6,19 @@ import aiohttp
 import pytest
 
 from service.domain.messages import Message
-from service.retry import Permanent, Retryable
+from service.retry import Permanent
+from service.settings_sinks import WebhookSinkSettings
 from service.sinks.webhook import WebhookSink
 from tests.adapters.fakes import bundles
-from tests.adapters.fakes.harness import delivery_of, evidence_message, serving, sink_settings
+from tests.adapters.fakes.harness import delivery_of, evidence_message, http_of, serving
 from tests.adapters.fakes.webhook import FakeWebhook
 
 TOKEN = "wh-sink-token-0123456789"
 
 
 def _sink(fake: FakeWebhook, session: aiohttp.ClientSession) -> WebhookSink:
-    return WebhookSink("hook", sink_settings(type="webhook", url=fake.hook_url, token=TOKEN,
-                                             timeout_s=2), session)
+    settings = WebhookSinkSettings(type="webhook", url=fake.hook_url, token=TOKEN, timeout_s=2)
+    return WebhookSink("hook", settings, http_of(session))
 
 
 async def test_message_as_json_with_idempotency_key_and_bearer() -> None:
@@ -35,16 +36,12 @@ async def test_message_as_json_with_idempotency_key_and_bearer() -> None:
     assert message.incident_url in body["text"]
 
 
-async def test_errors_are_classified() -> None:
+async def test_a_refusal_says_why() -> None:
+    """How each answer is classified: tests/adapters/test_sink_retry_table.py."""
     fake = FakeWebhook(token=TOKEN)
-    fake.fail_next(1, 503, retry_after="2")
     fake.fail_next(1, 400, body={"error": "schema mismatch"})
     message = evidence_message(bundles.incident())
     async with serving(fake), aiohttp.ClientSession() as session:
-        sink = _sink(fake, session)
-        with pytest.raises(Retryable) as retry:
-            await sink.send(delivery_of(message, "hook"))
         with pytest.raises(Permanent) as permanent:
-            await sink.send(delivery_of(message, "hook"))
-    assert retry.value.retry_after_s == 2
+            await _sink(fake, session).send(delivery_of(message, "hook"))
     assert "schema mismatch" in str(permanent.value)

@@ -12,6 +12,7 @@ import aiohttp
 
 from service.clock import ManualClock
 from service.domain.compose import compose_event
+from service.settings import SinkSettings
 from service.sinks.github import marker
 from service.sinks.registry import build_sink
 from tests.adapters.fakes.github import FakeGithub
@@ -19,6 +20,7 @@ from tests.adapters.fakes.harness import (
     PUBLIC_URL,
     deliveries,
     evidence_message,
+    http_of,
     open_incident,
     open_store,
     outbox,
@@ -32,7 +34,7 @@ GH_TOKEN = "ghp_" + "R" * 36
 REPO = "codex-k8s/platform"
 
 
-def _sinks(slack: FakeSlack, gh: FakeGithub, hook: FakeWebhook) -> dict[str, object]:
+def _sinks(slack: FakeSlack, gh: FakeGithub, hook: FakeWebhook) -> dict[str, SinkSettings]:
     return {"chat": sink_settings(type="slack", url=slack.hook_url),
             "gh": sink_settings(type="github", url=gh.url, token=GH_TOKEN, repo=REPO),
             "hook": sink_settings(type="webhook", url=hook.hook_url)}
@@ -46,7 +48,7 @@ async def test_restart_in_the_middle_of_an_outage_delivers_each_message_once(
         sinks = _sinks(slack, gh, hook)
         for fake in (slack, gh, hook):
             await fake.down()
-        async with outbox(db, sinks, clock) as box:  # type: ignore[arg-type]
+        async with outbox(db, sinks, clock) as box:
             incident = await open_incident(box.store, clock.now())
             messages = [
                 compose_event(incident, event="opened", key="opened", title="opened",
@@ -65,7 +67,7 @@ async def test_restart_in_the_middle_of_an_outage_delivers_each_message_once(
         for fake in (slack, gh, hook):
             await fake.up()
         clock.advance(600)
-        async with outbox(db, sinks, clock) as box:  # type: ignore[arg-type]
+        async with outbox(db, sinks, clock) as box:
             await box.settle(clock)
             stored = await deliveries(box.store, incident.id)
     assert len(stored) == 9 and {d.status for d in stored} == {"delivered"}
@@ -91,7 +93,8 @@ async def test_a_crash_between_send_and_record_does_not_duplicate(
         claimed = await store.claim_due(clock.now(), 10)
         async with aiohttp.ClientSession() as session:
             for delivery in claimed:
-                await build_sink(delivery.sink, sinks[delivery.sink], session).send(delivery)
+                sink = build_sink(delivery.sink, sinks[delivery.sink], http_of(session, clock))
+                await sink.send(delivery)
         await store.close()
         assert {d.status for d in claimed} == {"sending"}
         # The second life resumes the deliveries left "sending".

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from service.settings import Settings, SinkSettings
+from service.settings import SINK_MODELS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "aislot-responder"
@@ -60,12 +60,20 @@ def test_schema_config_sections_mirror_the_settings() -> None:
             f"{sorted(expected)}; run .venv/bin/python helm/gen_values_schema.py")
 
 
-def test_schema_sinks_mirror_sink_settings_without_token() -> None:
-    sink = schema()["$defs"]["SinkSettings"]
-    assert sink["additionalProperties"] is False
-    assert set(sink["properties"]) == set(SinkSettings.model_fields) - {"token"}
-    assert sink["properties"]["type"]["enum"] == list(
-        SinkSettings.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
+def test_schema_sinks_mirror_each_sink_model_without_its_secrets() -> None:
+    defs = schema()["$defs"]
+    sink = defs["SinkSettings"]
+    assert sink["properties"]["type"]["enum"] == list(SINK_MODELS)
+    assert sink["required"] == ["type"]
+    picked = {branch["if"]["properties"]["type"]["const"]: branch["then"]["$ref"]
+              for branch in sink["allOf"]}
+    assert picked == {kind: f"#/$defs/{model.__name__}" for kind, model in SINK_MODELS.items()}
+    for kind, model in SINK_MODELS.items():
+        member = defs[model.__name__]
+        assert member["additionalProperties"] is False, kind
+        assert set(member["properties"]) == set(model.model_fields) - set(model.secret_fields)
+        assert member["properties"]["type"]["const"] == kind
+        assert member["required"] == ["type"]  # the rest may come by env
 
 
 def test_enums_match_the_settings() -> None:

@@ -41,7 +41,7 @@ def test_env_overrides_file_per_leaf(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ("mitigation:\n  mode: yolo\n", "mitigation.mode"),
     ("store:\n  backend: postgres\n", "store"),
     ("servr:\n  port: 1\n", "servr"),
-    ("sinks:\n  chat:\n    type: telegram\n", "sinks.chat"),
+    ("sinks:\n  chat:\n    type: telegram\n", "sinks.chat.chat_id"),
     ("diagnostics:\n  signatures:\n    - name: x\n      patterns:\n        worker:\n"
      "          defining: ['(']\n", "diagnostics.signatures.0.patterns.worker.defining"),
     # Tuning values that used to be constants: bounded, and ordered where it matters.

@@ -8,7 +8,6 @@ import aiohttp
 import pytest
 
 from service.domain.compose import compose_event
-from service.settings import SinkSettings
 from service.sinks.console import ConsoleSink
 from service.sinks.github import GithubSink
 from service.sinks.outbox import OutboxPolicy, backoff_s
@@ -19,11 +18,8 @@ from service.sinks.telegram import TelegramSink
 from service.sinks.telegram import payload_of as telegram_payload
 from service.sinks.webhook import WebhookSink
 from tests.adapters.fakes import bundles
-
-
-def _s(**values: object) -> SinkSettings:
-    return SinkSettings.model_validate(values)
-
+from tests.adapters.fakes.harness import http_of
+from tests.adapters.fakes.harness import sink_settings as _s
 
 SETTINGS = {
     "hook": _s(type="webhook", url="http://h/hook"),
@@ -39,7 +35,7 @@ SETTINGS = {
 
 async def test_builds_every_type_from_settings() -> None:
     async with aiohttp.ClientSession() as session:
-        registry = SinkRegistry.from_settings(SETTINGS, session)
+        registry = SinkRegistry.from_settings(SETTINGS, http_of(session))
     kinds = {name: type(registry.get(name)) for name in registry.names}
     assert kinds == {"hook": WebhookSink, "chat": SlackSink, "tg": TelegramSink,
                      "gh": GithubSink, "pd": PagerDutySink, "out": ConsoleSink}
@@ -51,7 +47,7 @@ async def test_builds_every_type_from_settings() -> None:
 
 async def test_routes_by_event_and_audience() -> None:
     async with aiohttp.ClientSession() as session:
-        registry = SinkRegistry.from_settings(SETTINGS, session)
+        registry = SinkRegistry.from_settings(SETTINGS, http_of(session))
     assert registry.sinks_for("opened") == ["hook", "pd", "out"]
     assert registry.sinks_for("evidence", "oncall") == ["hook", "chat", "gh"]
     assert registry.sinks_for("escalated", "owner") == ["hook", "tg", "pd"]

@@ -1,5 +1,6 @@
 """GitHub's issue comments API: list (paged, ``Link`` header) and create, Bearer auth, JSON
-errors like GitHub (401 ``Bad credentials``, 404 ``Not Found``, 422 ``Validation Failed``)."""
+errors like GitHub (401 ``Bad credentials``, 404 ``Not Found``, 422 ``Validation Failed``).
+``SECONDARY_LIMIT`` is the body of GitHub's secondary rate limit (a 403 or 429)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from aiohttp import web
 from tests.adapters.fakes.server import FakeServer
 
 DOCS = "https://docs.github.com/rest/issues/comments"
+SECONDARY_LIMIT = {"message": "You have exceeded a secondary rate limit. Please wait a few "
+                              "minutes before you try again.", "documentation_url": DOCS}
 
 
 def gh_error(status: int, message: str, **extra: Any) -> web.Response:
@@ -30,8 +33,7 @@ class FakeGithub(FakeServer):
         self.app.router.add_post(path, self._create)
 
     def error_body(self, status: int) -> tuple[Any, str]:
-        message = {403: "You have exceeded a secondary rate limit. Please wait a few minutes "
-                        "before you try again.",
+        message = {403: "Resource not accessible by integration",
                    429: "API rate limit exceeded", 404: "Not Found",
                    422: "Validation Failed"}.get(status, "Server Error")
         return {"message": message, "documentation_url": DOCS, "status": str(status)}, \

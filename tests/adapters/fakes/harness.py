@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import TypeAdapter
 
-from service.clock import ManualClock
+from service.clock import Clock, ManualClock, SystemClock
 from service.domain.alerts import Notification
 from service.domain.compose import compose_evidence
 from service.domain.incidents import IdentityRules, Incident
@@ -22,6 +23,7 @@ from service.domain.messages import Delivery, Message, MessageSection
 from service.settings import Settings, SinkSettings
 from service.sinks.outbox import OutboxPolicy, OutboxWorker
 from service.sinks.registry import SinkRegistry
+from service.sinks.transport import Http
 from service.store.sqlite import SqliteStore
 from service.wording import runbook_text
 from tests.adapters.fakes import bundles
@@ -31,8 +33,17 @@ from tests.conftest import alert, notification
 PUBLIC_URL = "http://responder.test:8080"
 
 
+_SINK = TypeAdapter[SinkSettings](SinkSettings)
+
+
 def sink_settings(**values: Any) -> SinkSettings:
-    return SinkSettings.model_validate(values)
+    """One sink's settings, validated as ``load_settings`` does (the model ``type`` names)."""
+    return _SINK.validate_python(values)
+
+
+def http_of(session: aiohttp.ClientSession, clock: Clock | None = None) -> Http:
+    """What a sink sends with; the answers dated by ``clock`` (default the wall clock)."""
+    return Http(session, clock or SystemClock())
 
 
 async def open_store(path: Path) -> SqliteStore:
@@ -130,7 +141,7 @@ async def outbox(path: Path, sinks: dict[str, SinkSettings], clock: ManualClock,
     store = await open_store(path)
     session = aiohttp.ClientSession()
     outcomes: list[tuple[str, str]] = []
-    worker = OutboxWorker(store, SinkRegistry.from_settings(sinks, session), clock,
+    worker = OutboxWorker(store, SinkRegistry.from_settings(sinks, Http(session, clock)), clock,
                           policy=policy, record=lambda sink, outcome: outcomes.append(
                               (sink, outcome)), rng=random.Random(7))
     try:

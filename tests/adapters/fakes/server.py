@@ -5,6 +5,7 @@ same port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -36,13 +37,15 @@ class Received:
 
 @dataclass
 class Fault:
-    """One programmed answer: a status (with Retry-After), or a hang of ``delay_s``."""
+    """One programmed answer: a status (with Retry-After), or a hang of ``delay_s``; with
+    ``handled`` the API handles the request as usual and only the success status differs."""
 
     status: int = 500
     retry_after: str | None = None
     body: Any = None
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    handled: bool = False
 
 
 class FakeServer:
@@ -52,6 +55,7 @@ class FakeServer:
         self.app = web.Application(middlewares=[self._middleware])
         self.received: list[Received] = []
         self._faults: deque[Fault] = deque()
+        self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port = 0
@@ -80,6 +84,7 @@ class FakeServer:
             self._site = None
 
     async def close(self) -> None:
+        self._closing.set()  # a hanging request ends now, not after its delay
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -90,8 +95,15 @@ class FakeServer:
         for _ in range(count):
             self._faults.append(Fault(status, retry_after, body, headers=dict(headers or {})))
 
+    def succeed_next(self, count: int, status: int) -> None:
+        """The next ``count`` requests are handled as usual but answered with ``status`` (a
+        2xx the API might use instead of its own; 204 without the body)."""
+        for _ in range(count):
+            self._faults.append(Fault(status, handled=True))
+
     def hang_next(self, count: int, delay_s: float) -> None:
-        """The next ``count`` requests are answered (normally) only after ``delay_s``."""
+        """The next ``count`` requests are answered (normally) only after ``delay_s``, or
+        when the fake closes."""
         for _ in range(count):
             self._faults.append(Fault(status=0, delay_s=delay_s))
 
@@ -107,7 +119,10 @@ class FakeServer:
         if self._faults:
             fault = self._faults.popleft()
             if fault.delay_s:
-                await asyncio.sleep(fault.delay_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), fault.delay_s)
+            if fault.handled:
+                return _with_status(await handler(request), fault.status)
             if fault.status:
                 response = self._fault_response(fault)
                 response.force_close()
@@ -129,6 +144,14 @@ class FakeServer:
                                 content_type=content_type if content_type != "application/json"
                                 else "text/plain")
         return web.json_response(body, status=fault.status, headers=headers)
+
+
+def _with_status(answer: web.StreamResponse, status: int) -> web.Response:
+    assert isinstance(answer, web.Response)
+    body = None if status == 204 else answer.body
+    response = web.Response(status=status, body=body, content_type=answer.content_type)
+    response.force_close()
+    return response
 
 
 def json_error(status: int, body: Any) -> web.Response:

@@ -4,9 +4,10 @@ Purpose: ``NamespaceView`` keeps, in memory and current, what the recovery watch
 evidence read: the jobs, pods and Deployments (three ``Reflector``s), the control-plane
 container logs scanned as they are written (one ``LogFollower`` per control-plane pod: the pods
 there at the start from ``log_since``, pods of a later rollout from their first line), each
-failed job's log tail (``JobTails``: read once, a finished job's log does not change) and the
-kill switch (read again only when its Deployment changed). Every change bumps ``version`` and
-wakes ``wait_changed``; ``facts()`` builds ``Facts`` from memory without a request; ``gaps()``
+failed job's log tail (``JobTails``: read once, a finished job's log does not change), the
+control-plane lines the evidence scans (``LineJournal``) and the kill switch (read again only
+when its Deployment changed). Every change bumps ``version`` and wakes ``wait_changed``;
+``facts()`` builds ``Facts`` from memory without a request; ``gaps()``
 says what cannot be read, since when and why.
 Boundary: reads through ``KubeClient``; run it as a supervised task (``run()``, or
 ``start``/``stop``, or ``async with``). The decisions on these facts are the policy's.
@@ -24,9 +25,8 @@ import structlog
 
 from service.clock import Clock
 from service.diagnostics import objects
-from service.diagnostics.deployment_logs import scan_limits
+from service.diagnostics.deployment_logs import scan_limits, select_pods
 from service.diagnostics.kill_switch import read_kill_switch
-from service.diagnostics.selectors import matches, selector_string
 from service.domain.evidence import KillSwitchState
 from service.domain.facts import Facts, Gap
 from service.domain.logscan import LogScanner, ScanResult
@@ -36,6 +36,7 @@ from service.kube_errors import KubeError
 from service.settings import Settings
 from service.view.facts import ViewState, facts_of
 from service.view.gaps import GapBook
+from service.view.journal import LineJournal, journal_patterns
 from service.view.logs import LineCursor, LogFollower
 from service.view.reflector import Reflector
 from service.view.tails import JobTails
@@ -61,6 +62,9 @@ class NamespaceView:
         diag = settings.diagnostics
         self._scan = LogScanner(diag.signatures, SOURCE_CONTROL_PLANE,
                                 limits=scan_limits(diag, context=False)).new_state()
+        # What the evidence scans of its window, kept as read (``journal``).
+        self.journal = LineJournal(journal_patterns(diag.signatures, SOURCE_CONTROL_PLANE),
+                                   window_s=diag.log_window_s, max_bytes=diag.journal_max_bytes)
         self.followers: dict[str, LogFollower] = {}
         self._following: dict[str, asyncio.Task[None]] = {}
         self._followed: set[str] = set()  # pods whose log was read to its end
@@ -164,11 +168,17 @@ class NamespaceView:
         deploy = self.deployments.items.get(platform.control_plane_deployment)
         if deploy is None:
             return []
-        selector = selector_string((deploy.get("spec") or {}).get("selector") or {})
-        return [p for p in self.pods.items.values()
-                if matches(selector, objects.labels_of(p))
-                and objects.owned_by_deployment(p, platform.control_plane_deployment)
-                and objects.container_started(p, platform.control_plane_container)]
+        return select_pods(deploy, self.pods.items.values(), platform.control_plane_deployment,
+                           platform.control_plane_container)
+
+    def logs_caught_up(self) -> bool:
+        """Every control-plane pod's log read up to now: followed live, or read to its end."""
+        for pod in self.control_plane_pods():
+            name = objects.name_of(pod)
+            follower = self.followers.get(name)
+            if name not in self._followed and (follower is None or not follower.cursor.live):
+                return False
+        return True
 
     def _alive(self, name: str) -> bool:
         pod = self.pods.items.get(name)
@@ -177,6 +187,7 @@ class NamespaceView:
 
     def _feed(self, lines: bytes) -> None:
         self._scan.feed(lines)
+        self.journal.feed(lines, self._clock.now())
         self._bump()
 
     async def _follow_logs(self) -> None:

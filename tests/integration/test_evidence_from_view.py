@@ -1,0 +1,99 @@
+"""Evidence from the one live view: no second sweep of the cluster right after the first.
+
+In watch mode (the default) the view has listed and watched jobs, pods and Deployments and read
+the control-plane logs and the failed jobs' tails; the first evidence bundle is composed from
+it. The simulator records every request it serves: from the alert to the first evidence
+message, watch mode lists no jobs or pods and reads no control-plane log again, and no pod's
+log is read twice over the whole run; poll mode (the collectors, the bench baseline) does the
+whole sweep again. The two bundles say the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from pathlib import Path
+
+from service.domain.evidence import CollectorStatus, EvidenceBundle
+from service.simulator.traffic import Request
+from tests.conftest import AppStarter
+from tests.runbook_harness import Harness, harness
+
+CP = "codex-k8s-control-plane"
+WORKER = "codex-k8s-worker"
+
+
+async def _view_ready(h: Harness) -> None:
+    """Real time, bounded: the view has listed the namespace and follows the control-plane
+    log: caught up (one request), then followed (a second, open as long as the pod runs).
+    The alert may come any time after the responder starts; here, after that."""
+    deadline = time.monotonic() + 20
+    while True:
+        served, asked = h.sim.traffic.served, list(h.sim.traffic.requests)
+        listed = all(served[f"list {r}"] for r in ("jobs", "pods", "deployments"))
+        if listed and len(_logs(asked, CP)) >= 2:
+            return
+        assert time.monotonic() < deadline, f"the view never started: {served}"
+        await asyncio.sleep(0.02)
+
+
+async def _first_evidence(tmp_path: Path, start_app: AppStarter,
+                          observe: str) -> tuple[list[Request], list[Request], EvidenceBundle]:
+    """(requests before the alert, from the alert to the first evidence message, the bundle)."""
+    async with harness(tmp_path / observe, "cache-persists", start_app, mode="observe",
+                       kube={"observe": observe}) as h:
+        if observe == "watch":
+            await _view_ready(h)
+        before = len(h.sim.traffic.requests)
+        incident_id = await h.fire()
+        incident = await h.investigated(incident_id)  # its evidence message queued with it
+        asked = list(h.sim.traffic.requests)
+        assert incident.latest_evidence is not None
+        return asked[:before], asked[before:], incident.latest_evidence
+
+
+def _logs(requests: list[Request], prefix: str) -> list[str]:
+    return [r.name or "" for r in requests
+            if r.resource == "pods/log" and (r.name or "").startswith(prefix)]
+
+
+async def test_watch_mode_evidence_is_no_second_sweep(tmp_path: Path,
+                                                     start_app: AppStarter) -> None:
+    _, polled, poll_bundle = await _first_evidence(tmp_path, start_app, "poll")
+    early, after, bundle = await _first_evidence(tmp_path, start_app, "watch")
+    polled_keys = collections.Counter(f"{r.verb} {r.resource}" for r in polled)
+    keys = collections.Counter(f"{r.verb} {r.resource}" for r in after)
+    print(f"\npoll:  {sum(polled_keys.values())} requests alert->evidence {dict(polled_keys)}"
+          f"\nwatch: {sum(keys.values())} requests alert->evidence {dict(keys)}")
+
+    # Poll mode: the collectors sweep the namespace again at the alert.
+    assert polled_keys["list jobs"] >= 1 and polled_keys["list pods"] >= 1
+    assert _logs(polled, CP), "poll mode reads the control-plane log at the alert"
+    # Watch mode: the view's lists and logs, nothing listed or re-read at the alert.
+    assert keys["list jobs"] == keys["list pods"] == keys["list deployments"] == 0, keys
+    assert not _logs(after, CP), "the control-plane log was read again for the evidence"
+    assert _logs(after, WORKER), "the worker logs (not the view's) are read once"
+    every = [n for n in _logs(early + after, "") if not n.startswith(CP)]
+    assert len(every) == len(set(every)), f"a pod's log read twice: {every}"
+    assert sum(keys.values()) < sum(polled_keys.values())
+
+    # The same bundle, part by part (same shape: the message and the page render it alike).
+    assert type(bundle) is type(poll_bundle)
+    for name, got in bundle.collectors().items():
+        assert got.status is CollectorStatus.OK, (name, got)
+    assert bundle.confirmed and poll_bundle.confirmed
+    assert bundle.run_ids == poll_bundle.run_ids
+    assert (bundle.first_error_at, bundle.last_error_at, bundle.episode_start) == (
+        poll_bundle.first_error_at, poll_bundle.last_error_at, poll_bundle.episode_start)
+    cp, cp_polled = bundle.control_plane_logs.data, poll_bundle.control_plane_logs.data
+    assert cp is not None and cp_polled is not None
+    sig = bundle.signature
+    assert [m.excerpt for m in cp.stats(sig).excerpts] == \
+        [m.excerpt for m in cp_polled.stats(sig).excerpts]
+    assert cp.stats(sig).occurrence_list == cp_polled.stats(sig).occurrence_list
+    assert bundle.failed_jobs == poll_bundle.failed_jobs.model_copy(
+        update={"duration_s": bundle.failed_jobs.duration_s})
+    assert bundle.kill_switch.data == poll_bundle.kill_switch.data
+    assert bundle.registry.data == poll_bundle.registry.data
+    assert bundle.workloads.data == poll_bundle.workloads.data

@@ -9,7 +9,7 @@ collectors again at each interval (``kube.observe: poll``, the baseline of bench
 cluster): it says so in every observation, so the policy escalates at once instead of an
 incident sitting ``open`` with nobody told. The evidence bundle is the runbook's diagnostics
 collected by the runbook's collectors in poll mode, and composed from the view in watch
-mode (``service.view.evidence``: no second sweep; only the worker logs are read then).
+mode (``service.view.evidence``: no second sweep).
 Boundary: reads only; decisions are the policy's.
 """
 
@@ -97,13 +97,13 @@ class ViewObserver(ClusterObserver):
         return self._view.version != self._served
 
     async def evidence(self, incident: Incident, now: datetime) -> EvidenceBundle:
-        """Composed from the view (no second sweep): once it has read what the evidence
-        takes, for a collector's time at most; only the worker logs are read here."""
+        """Composed from the view (no second sweep), once it has read what the evidence
+        takes (for a collector's time at most)."""
         started = time.monotonic()
         window = now - timedelta(seconds=self._settings.diagnostics.log_window_s)
         await self._wait(now, lambda: view_evidence.ready(self._view, self._settings, window))
-        return await view_evidence.evidence_of(
-            self._view, self._kube, self._settings, incident_id=incident.id,
+        return view_evidence.evidence_of(
+            self._view, self._settings, incident_id=incident.id,
             signature=incident.signature, now=now, alert_at=incident.first_failure_at,
             started=started)
 

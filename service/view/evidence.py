@@ -1,14 +1,13 @@
 """The evidence bundle from the live view: the runbook's diagnostics without a second sweep.
 
-Purpose: in watch mode the view has just listed and watched the namespace and read its
-control-plane logs and failed jobs' tails; the evidence is composed from that, part by part,
-in the collectors' own shapes (``Workloads``, the control-plane ``ScanResult`` of the window
-with the collector's scanner and limits over the view's ``LineJournal``, ``FailedJobs`` with
-their tails, ``RegistryHealth``, the kill switch as the view read it). A part the view cannot
-read gets the status of its gap (forbidden with the grant, timeout, error); a part not read yet
-says so. Only the worker logs, which the view does not follow, are read here, once, from the
-worker pods the view holds.
-Boundary: reads the view's memory; the one request is the worker pods' logs.
+Purpose: in watch mode the view has listed and watched the namespace and read its control-plane
+and worker logs and its failed jobs' tails; the evidence is composed from that, part by part,
+in the collectors' own shapes (``Workloads``; the control-plane and worker ``ScanResult`` of
+the window, with the collectors' scanners and limits, over the lines the view kept as it read
+them, its ``LineJournal``s; ``FailedJobs`` with their tails; ``RegistryHealth``; the kill
+switch as the view read it). A part the view cannot read gets the status of its gap (forbidden
+with the grant, timeout, error); a part not read yet says so.
+Boundary: pure over the view's memory; no request.
 """
 
 from __future__ import annotations
@@ -20,16 +19,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from service.diagnostics import objects
-from service.diagnostics.deployment_logs import (
-    control_plane_signatures,
-    scan_limits,
-    scan_pods,
-    select_pods,
-    since_seconds,
-)
+from service.diagnostics.deployment_logs import control_plane_signatures, scan_limits
 from service.diagnostics.failed_jobs import failed_in_window, recent_of, with_tails
 from service.diagnostics.investigation import assemble
-from service.diagnostics.outcome import run_collector
 from service.domain.evidence import (
     Collected,
     CollectorStatus,
@@ -43,9 +35,9 @@ from service.domain.evidence import (
 from service.domain.facts import Gap, GapPart
 from service.domain.logscan import LogScanner, ScanResult
 from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER
-from service.kube import KubeClient
 from service.settings import Settings
 from service.view.facts import registry_of
+from service.view.journal import LineJournal
 from service.view.namespace import NamespaceView
 
 T = TypeVar("T", bound=BaseModel)
@@ -77,6 +69,8 @@ def ready(view: NamespaceView, settings: Settings, since: datetime) -> bool:
         return False
     if not (view.logs_caught_up() or _gap(view, "control_plane_logs")):
         return False
+    if not (view.workers.caught_up() or view.worker_gaps.gaps()):
+        return False
     tails = view.job_tails.tails
     if not (all(info.name in tails for _, info in recent_of(_failed(view, settings, since),
                                                              settings))
@@ -101,14 +95,20 @@ def control_plane_logs(view: NamespaceView, settings: Settings,
     diag = settings.diagnostics
     scanner = LogScanner(control_plane_signatures(diag), SOURCE_CONTROL_PLANE,
                          limits=scan_limits(diag))
-    result = scanner.scan_chunks([view.journal.lines(since)])
-    if view.journal.dropped:
+    return _logs(view, scanner, view.journal, since, view.logs_caught_up(),
+                 [g for g in view.gaps() if g.part == "control_plane_logs"],
+                 "the control-plane logs")
+
+
+def _logs(view: NamespaceView, scanner: LogScanner, journal: LineJournal, since: datetime,
+          caught_up: bool, gaps: list[Gap], what: str) -> Collected[ScanResult]:
+    result = scanner.scan_chunks([journal.lines(since)])
+    if journal.dropped:
         result.truncated = True
     if not (view.pods.synced and view.deployments.synced):
-        return _short(_gap(view, "pods", "deployments"), "the control-plane pods", result)
-    gap = _gap(view, "control_plane_logs")
-    if gap is not None or not view.logs_caught_up():
-        return _short(gap, "the control-plane logs to their end", result)
+        return _short(_gap(view, "pods", "deployments"), f"the pods of {what}", result)
+    if gaps or not caught_up:
+        return _short(gaps[0] if gaps else None, f"{what} to their end", result)
     return Collected[ScanResult](status=CollectorStatus.OK, data=result)
 
 
@@ -145,29 +145,18 @@ def kill_switch(view: NamespaceView) -> Collected[KillSwitchState]:
     return Collected[KillSwitchState](status=CollectorStatus.OK, data=view.kill_switch)
 
 
-async def worker_logs(view: NamespaceView, kube: KubeClient, settings: Settings, *,
-                      since: datetime, now: datetime) -> Collected[ScanResult]:
-    """Step 3, the one part the view does not follow: the worker pods' logs, read once."""
-    platform, diag = settings.platform, settings.diagnostics
-    deploy = view.deployments.items.get(platform.worker_deployment)
-    if not (view.pods.synced and view.deployments.synced):
-        return _short(_gap(view, "pods", "deployments"), "the worker pods")
-    if deploy is None:
-        return Collected[ScanResult](
-            status=CollectorStatus.ERROR,
-            error=f"deployment {platform.worker_deployment} not found")
-    pods = select_pods(deploy, view.pods.items.values(), platform.worker_deployment, None)
-    state = LogScanner(diag.signatures, SOURCE_WORKER, limits=scan_limits(diag)).new_state()
-    return await run_collector(
-        lambda: scan_pods(kube, pods, None, state, since_seconds(since, now)),
-        timeout_s=min(diag.collector_timeout_s, diag.overall_deadline_s),
-        partial=state.result)
+def worker_logs(view: NamespaceView, settings: Settings,
+                since: datetime) -> Collected[ScanResult]:
+    """Step 3's scan of the window, over the worker lines the view kept as it read them."""
+    diag = settings.diagnostics
+    scanner = LogScanner(diag.signatures, SOURCE_WORKER, limits=scan_limits(diag))
+    return _logs(view, scanner, view.worker_journal, since,
+                 view.workers.caught_up(), view.worker_gaps.gaps(), "the worker logs")
 
 
-async def evidence_of(view: NamespaceView, kube: KubeClient, settings: Settings, *,
-                      incident_id: str, signature: str, now: datetime,
-                      alert_at: datetime | None, started: float | None = None,
-                      ) -> EvidenceBundle:
+def evidence_of(view: NamespaceView, settings: Settings, *, incident_id: str, signature: str,
+                now: datetime, alert_at: datetime | None,
+                started: float | None = None) -> EvidenceBundle:
     """The bundle of ``signature`` over the log window, as the view holds it now."""
     since = now - timedelta(seconds=settings.diagnostics.log_window_s)
     return assemble(
@@ -175,6 +164,6 @@ async def evidence_of(view: NamespaceView, kube: KubeClient, settings: Settings,
         alert_at=alert_at, started=time.monotonic() if started is None else started,
         workloads=workloads(view, settings),
         cp_logs=control_plane_logs(view, settings, since),
-        worker_logs=await worker_logs(view, kube, settings, since=since, now=now),
+        worker_logs=worker_logs(view, settings, since),
         failed=failed_jobs(view, settings, since), registry=registry(view, settings, since),
         switch=kill_switch(view))

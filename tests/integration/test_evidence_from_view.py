@@ -3,8 +3,8 @@
 In watch mode (the default) the view has listed and watched jobs, pods and Deployments and read
 the control-plane logs and the failed jobs' tails; the first evidence bundle is composed from
 it. The simulator records every request it serves: from the alert to the first evidence
-message, watch mode lists no jobs or pods and reads no control-plane log again, and no pod's
-log is read twice over the whole run; poll mode (the collectors, the bench baseline) does the
+message, watch mode lists no jobs or pods and reads no control-plane or worker log again, and
+no failed job's log is read twice over the whole run; poll mode (the collectors, the bench baseline) does the
 whole sweep again. The two bundles say the same.
 """
 
@@ -26,13 +26,14 @@ WORKER = "codex-k8s-worker"
 
 async def _view_ready(h: Harness) -> None:
     """Real time, bounded: the view has listed the namespace and follows the control-plane
-    log: caught up (one request), then followed (a second, open as long as the pod runs).
+    and worker logs: caught up (one request), then followed (a second, open as long as the
+    pod runs).
     The alert may come any time after the responder starts; here, after that."""
     deadline = time.monotonic() + 20
     while True:
         served, asked = h.sim.traffic.served, list(h.sim.traffic.requests)
         listed = all(served[f"list {r}"] for r in ("jobs", "pods", "deployments"))
-        if listed and len(_logs(asked, CP)) >= 2:
+        if listed and len(_logs(asked, CP)) >= 2 and len(_logs(asked, WORKER)) >= 2:
             return
         assert time.monotonic() < deadline, f"the view never started: {served}"
         await asyncio.sleep(0.02)
@@ -73,8 +74,10 @@ async def test_watch_mode_evidence_is_no_second_sweep(tmp_path: Path,
     # Watch mode: the view's lists and logs, nothing listed or re-read at the alert.
     assert keys["list jobs"] == keys["list pods"] == keys["list deployments"] == 0, keys
     assert not _logs(after, CP), "the control-plane log was read again for the evidence"
-    assert _logs(after, WORKER), "the worker logs (not the view's) are read once"
-    every = [n for n in _logs(early + after, "") if not n.startswith(CP)]
+    assert not _logs(after, WORKER), "the worker log was read again for the evidence"
+    assert _logs(polled, WORKER)
+    # Every other pod's log (the failed jobs' tails) once over the whole run.
+    every = [n for n in _logs(early + after, "") if not n.startswith((CP, WORKER))]
     assert len(every) == len(set(every)), f"a pod's log read twice: {every}"
     assert sum(keys.values()) < sum(polled_keys.values())
 
@@ -86,12 +89,15 @@ async def test_watch_mode_evidence_is_no_second_sweep(tmp_path: Path,
     assert bundle.run_ids == poll_bundle.run_ids
     assert (bundle.first_error_at, bundle.last_error_at, bundle.episode_start) == (
         poll_bundle.first_error_at, poll_bundle.last_error_at, poll_bundle.episode_start)
-    cp, cp_polled = bundle.control_plane_logs.data, poll_bundle.control_plane_logs.data
-    assert cp is not None and cp_polled is not None
-    sig = bundle.signature
-    assert [m.excerpt for m in cp.stats(sig).excerpts] == \
-        [m.excerpt for m in cp_polled.stats(sig).excerpts]
-    assert cp.stats(sig).occurrence_list == cp_polled.stats(sig).occurrence_list
+    for part in ("control_plane_logs", "worker_logs"):
+        scan, scan_polled = getattr(bundle, part).data, getattr(poll_bundle, part).data
+        assert scan is not None and scan_polled is not None
+        assert scan_polled.stats(bundle.signature).lines > 0, part  # something to compare
+        for sig in scan_polled.signatures:
+            assert [m.excerpt for m in scan.stats(sig).excerpts] == \
+                [m.excerpt for m in scan_polled.stats(sig).excerpts], (part, sig)
+            assert scan.stats(sig).occurrence_list == scan_polled.stats(sig).occurrence_list
+            assert scan.stats(sig).lines == scan_polled.stats(sig).lines
     assert bundle.failed_jobs == poll_bundle.failed_jobs.model_copy(
         update={"duration_s": bundle.failed_jobs.duration_s})
     assert bundle.kill_switch.data == poll_bundle.kill_switch.data

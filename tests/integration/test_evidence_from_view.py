@@ -4,8 +4,9 @@ In watch mode (the default) the view has listed and watched jobs, pods and Deplo
 the control-plane logs and the failed jobs' tails; the first evidence bundle is composed from
 it. The simulator records every request it serves: from the alert to the first evidence
 message, watch mode lists no jobs or pods and reads no control-plane or worker log again, and
-no failed job's log is read twice over the whole run; poll mode (the collectors, the bench baseline) does the
-whole sweep again. The two bundles say the same.
+no failed job's log is read twice over the whole run; poll mode (the collectors, the bench
+baseline) does the whole sweep again. The two bundles say the same. A part the view cannot read
+is named in the bundle with its gap's status and grant.
 """
 
 from __future__ import annotations
@@ -16,9 +17,18 @@ import time
 from pathlib import Path
 
 from service.domain.evidence import CollectorStatus, EvidenceBundle
+from service.domain.incidents import Incident
+from service.domain.lifecycle import State
+from service.observer import ViewObserver
 from service.simulator.traffic import Request
+from tests import simkit
 from tests.conftest import AppStarter
+from tests.integration.test_namespace_view import viewed
 from tests.runbook_harness import Harness, harness
+from tests.simkit import SimFactory
+from tests.viewkit import NS, sim_now
+
+sim_factory = simkit.sim_factory
 
 CP = "codex-k8s-control-plane"
 WORKER = "codex-k8s-worker"
@@ -103,3 +113,31 @@ async def test_watch_mode_evidence_is_no_second_sweep(tmp_path: Path,
     assert bundle.kill_switch.data == poll_bundle.kill_switch.data
     assert bundle.registry.data == poll_bundle.registry.data
     assert bundle.workloads.data == poll_bundle.workloads.data
+
+
+async def test_a_part_the_view_cannot_read_is_named_in_the_bundle(
+        sim_factory: SimFactory) -> None:
+    """Jobs forbidden: the bundle comes after a collector's time on the injected clock, the
+    parts that need the jobs say forbidden with the grant, the others are whole."""
+    async with sim_factory("cache-persists") as sim:
+        sim.add_fault(kind="forbidden", resource="jobs")
+        async with viewed(sim, watch_silence_s=0.2) as (view, kube, settings, clock):
+            async with asyncio.timeout(30):
+                while not any(g.part == "jobs" for g in view.gaps()):
+                    await view.wait_changed(view.version)
+            observer = ViewObserver(view, kube, settings, clock)
+            now = sim_now(sim)
+            incident = Incident(id="inc-1", namespace=NS, signature="cache",
+                                state=State.INVESTIGATING, opened_at=now, updated_at=now,
+                                first_failure_at=now)
+            pending = asyncio.ensure_future(observer.evidence(incident, now))
+            await asyncio.sleep(0.2)  # real time: it waits for the view, on the manual clock
+            assert not pending.done()
+            clock.advance(settings.diagnostics.collector_timeout_s)
+            bundle = await asyncio.wait_for(pending, 30)
+    hint = "grant list on jobs in namespace codex-k8s-prod"
+    for part in (bundle.workloads, bundle.failed_jobs, bundle.registry):
+        assert part.status is CollectorStatus.FORBIDDEN and part.hint == hint, part
+    assert bundle.control_plane_logs.status is CollectorStatus.OK
+    assert bundle.kill_switch.status is CollectorStatus.OK
+    assert any(m.startswith(f"workloads: forbidden ({hint}") for m in bundle.missing())

@@ -8,13 +8,16 @@ collectors again at each interval (``kube.observe: poll``, the baseline of bench
 ``BlindObserver`` stands in when there is no cluster access at all (no kubeconfig, not in a
 cluster): it says so in every observation, so the policy escalates at once instead of an
 incident sitting ``open`` with nobody told. The evidence bundle is the runbook's diagnostics
-in every case (worker logs and the 6-hour window are not the view's).
+collected by the runbook's collectors in poll mode, and composed from the view in watch
+mode (``service.view.evidence``: no second sweep).
 Boundary: reads only; decisions are the policy's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,6 +30,7 @@ from service.domain.incidents import Incident
 from service.kube import KubeClient
 from service.settings import Settings
 from service.view import NamespaceView
+from service.view import evidence as view_evidence
 
 # A burst of watch events (a rollout, a job and its pod) arrives in a few loop iterations:
 # wait until the view stops changing for this many of them, so one decision sees it whole.
@@ -80,7 +84,8 @@ class ClusterObserver(_Timer):
 
 
 class ViewObserver(ClusterObserver):
-    """The watch's facts from the live view; the loop wakes as the namespace changes."""
+    """The evidence and the watch's facts from the live view; the loop wakes as the
+    namespace changes."""
 
     def __init__(self, view: NamespaceView, kube: KubeClient, settings: Settings,
                  clock: Clock) -> None:
@@ -91,19 +96,34 @@ class ViewObserver(ClusterObserver):
     def unseen(self) -> bool:
         return self._view.version != self._served
 
+    async def evidence(self, incident: Incident, now: datetime) -> EvidenceBundle:
+        """Composed from the view (no second sweep), once it has read what the evidence
+        takes (for a collector's time at most)."""
+        started = time.monotonic()
+        window = now - timedelta(seconds=self._settings.diagnostics.log_window_s)
+        await self._wait(now, lambda: view_evidence.ready(self._view, self._settings, window))
+        return view_evidence.evidence_of(
+            self._view, self._settings, incident_id=incident.id,
+            signature=incident.signature, now=now, alert_at=incident.first_failure_at,
+            started=started)
+
     async def facts(self, signature: str, since: datetime, now: datetime) -> Facts:
-        # Just started: wait for the first lists, for a collector's time at most.
-        deadline = now + timedelta(seconds=self._settings.diagnostics.collector_timeout_s)
-        while not self._view.synced and self._clock.now() < deadline:
-            left = (deadline - self._clock.now()).total_seconds()
-            await self._view.wait_changed(self._view.version, left)
-        await self._quiet()  # a timed pass too: what is in flight is part of "now"
+        await self._wait(now, lambda: self._view.synced)
         self._served = self._view.version
         facts = self._view.facts(signature=signature, since=since, now=now)
         if not self._view.synced and not facts.gaps:
             facts.gaps.append(Gap(part="cluster", status="timeout",
                                   detail="the live view has not listed the namespace yet"))
         return facts
+
+    async def _wait(self, now: datetime, done: Callable[[], bool]) -> None:
+        """Until ``done()`` (just started: the first lists), for a collector's time at most
+        on the injected clock, then until a burst in flight has arrived."""
+        deadline = now + timedelta(seconds=self._settings.diagnostics.collector_timeout_s)
+        while not done() and self._clock.now() < deadline:
+            left = (deadline - self._clock.now()).total_seconds()
+            await self._view.wait_changed(self._view.version, left)
+        await self._quiet()  # a timed pass too: what is in flight is part of "now"
 
     async def _quiet(self) -> None:
         """Let the rest of a burst arrive before a decision (no clock: loop iterations)."""

@@ -134,6 +134,7 @@ class Runbook:
                 if latest is not None:
                     await self.step(incident_id)
             self.passes, self.passing = self.passes + 1, False
+            log.debug("watch_pass", passes=self.passes)
             await self._wait(self._settings.escalation.monitor_interval_s)
 
     @property

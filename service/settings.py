@@ -188,6 +188,9 @@ class DiagnosticsSettings(Section):
         default=8, ge=1, le=64, description="incidents investigated at the same time")
     job_log_tails_at_once: int = Field(
         default=8, ge=1, le=64, description="failed jobs' log tails read at the same time")
+    journal_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024,
+        description="the live view's memory for the control-plane lines the evidence scans")
     signatures: list[SignatureConfig] = Field(default_factory=default_signatures)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -57,19 +58,33 @@ async def deployment_pods(kube: KubeClient, deployment: str,
     if not may_read:
         raise KubeForbidden(f"cannot get pods/log in namespace {kube.namespace}",
                             verb="get", resource="pods/log", namespace=kube.namespace)
+    return select_pods(deploy, objects.items(listing), deployment, container)
+
+
+def select_pods(deploy: Mapping[str, Any], pods: Iterable[dict[str, Any]], deployment: str,
+                container: str | None) -> list[dict[str, Any]]:
+    """The pods of ``deploy`` (its selector, its own ReplicaSets) whose container started,
+    oldest first."""
     selector = selector_string((deploy.get("spec") or {}).get("selector") or {})
-    pods = [p for p in objects.items(listing)
-            if matches(selector, objects.labels_of(p))
-            and objects.owned_by_deployment(p, deployment)
-            and objects.container_started(p, container)]
-    pods.sort(key=objects.creation_order)
-    return pods
+    chosen = [p for p in pods
+              if matches(selector, objects.labels_of(p))
+              and objects.owned_by_deployment(p, deployment)
+              and objects.container_started(p, container)]
+    chosen.sort(key=objects.creation_order)
+    return chosen
 
 
 async def scan_deployment(kube: KubeClient, deployment: str, container: str | None,
                           state: ScanState, since_s: int) -> ScanResult:
     """Feed the logs of every pod of ``deployment`` into ``state``; returns its result."""
-    for pod in await deployment_pods(kube, deployment, container):
+    return await scan_pods(kube, await deployment_pods(kube, deployment, container), container,
+                           state, since_s)
+
+
+async def scan_pods(kube: KubeClient, pods: list[dict[str, Any]], container: str | None,
+                    state: ScanState, since_s: int) -> ScanResult:
+    """Feed the logs of ``pods`` since ``since_s`` seconds into ``state``, pod by pod."""
+    for pod in pods:
         chosen = container or objects.default_container(pod)
         stream = kube.stream_pod_log(objects.name_of(pod), chosen, since_seconds=since_s)
         async with contextlib.aclosing(stream) as chunks:
@@ -104,12 +119,17 @@ async def collect_control_plane_logs(
     """Runbook step 2: control-plane logs, cache patterns (and each signature's success
     lines, where its episode ends)."""
     platform = settings.platform
-    signatures = settings.diagnostics.signatures
-    markers = [m for s in signatures if (m := s.recovery_marker()) is not None]
     return await collect_deployment_logs(
         kube, settings, deployment=platform.control_plane_deployment,
         container=platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
-        since=since, now=now, timeout_s=timeout_s, signatures=[*signatures, *markers])
+        since=since, now=now, timeout_s=timeout_s,
+        signatures=control_plane_signatures(settings.diagnostics))
+
+
+def control_plane_signatures(diag: DiagnosticsSettings) -> list[SignatureConfig]:
+    """What runbook step 2 greps: the signatures, and each one's success lines."""
+    markers = [m for s in diag.signatures if (m := s.recovery_marker()) is not None]
+    return [*diag.signatures, *markers]
 
 
 async def collect_worker_logs(

@@ -12,6 +12,7 @@ and the outcome says so (``forbidden`` with the hint, data kept).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -75,19 +76,30 @@ def failed_in_window(listing: dict[str, Any], settings: Settings,
     return out
 
 
+def recent_of(failed: list[tuple[dict[str, Any], JobInfo]],
+              settings: Settings) -> list[tuple[dict[str, Any], JobInfo]]:
+    """The failed jobs whose tails are read: the most recent, which the message shows."""
+    return failed[-settings.diagnostics.max_excerpts:]
+
+
+def with_tails(failed: list[tuple[dict[str, Any], JobInfo]], tails: Mapping[str, JobTail],
+               settings: Settings) -> FailedJobs:
+    """The failed jobs, the most recent with their tails and the signature found there."""
+    recent = {info.name for _, info in recent_of(failed, settings)}
+    jobs = []
+    for _, info in failed:
+        tail = tails.get(info.name, JobTail()) if info.name in recent else JobTail()
+        jobs.append(FailedJob(**info.model_dump(), signature=tail.signature,
+                              last_lines=tail.lines))
+    return FailedJobs(jobs=jobs)
+
+
 async def failed_jobs(kube: KubeClient, settings: Settings, since: datetime) -> FailedJobs:
     # Pods are listed alongside the jobs: one round trip fewer before the tails.
     job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
     failed = failed_in_window(job_list, settings, since)
-    # Tails for the most recent ones only: they are what the message shows.
-    recent = failed[-settings.diagnostics.max_excerpts:]
-    tails, problem = await tails_of(kube, settings, recent, pod_list)
-    jobs = []
-    for _, info in failed:
-        tail = tails.get(info.name, JobTail())
-        jobs.append(FailedJob(**info.model_dump(), signature=tail.signature,
-                              last_lines=tail.lines))
-    result = FailedJobs(jobs=jobs)
+    tails, problem = await tails_of(kube, settings, recent_of(failed, settings), pod_list)
+    result = with_tails(failed, tails, settings)
     if problem is not None:
         raise Incomplete(result, problem)
     return result

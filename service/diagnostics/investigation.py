@@ -24,6 +24,9 @@ from service.domain.evidence import (
     Collected,
     EvidenceBundle,
     FailedJobs,
+    KillSwitchState,
+    RegistryHealth,
+    Workloads,
     episode_start,
 )
 from service.domain.logscan import ScanResult
@@ -134,10 +137,24 @@ async def collect_evidence(
             collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
             collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
         )
+    return assemble(settings, incident_id=incident_id, signature=signature, now=now,
+                    since=since, alert_at=alert_at, started=started, workloads=workloads,
+                    cp_logs=cp_logs, worker_logs=worker_logs, failed=failed, registry=registry,
+                    switch=switch)
+
+
+def assemble(settings: Settings, *, incident_id: str, signature: str, now: datetime,
+             since: datetime, alert_at: datetime | None, started: float,
+             workloads: Collected[Workloads], cp_logs: Collected[ScanResult],
+             worker_logs: Collected[ScanResult], failed: Collected[FailedJobs],
+             registry: Collected[RegistryHealth],
+             switch: Collected[KillSwitchState]) -> EvidenceBundle:
+    """The bundle of the parts, however they were read (collectors, or the live view):
+    confirmed, error times, run ids, episode and causes summarised across them."""
     _fill_run_ids(failed, [cp_logs, worker_logs])
     confirmed, first, last, run_ids = _summary(signature, [cp_logs, worker_logs], failed)
     episode, last_ok = _episode(signature, [cp_logs, worker_logs], failed, alert_at or now)
-    config = next((c for c in diag.signatures if c.name == signature), None)
+    config = next((c for c in settings.diagnostics.signatures if c.name == signature), None)
     return EvidenceBundle(
         incident_id=incident_id,
         collected_at=now,

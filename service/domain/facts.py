@@ -37,7 +37,7 @@ class SignatureSighting(BaseModel):
 
 
 GapPart = Literal["jobs", "pods", "deployments", "control_plane_logs", "job_logs",
-                  "kill_switch"]
+                  "kill_switch", "worker_logs"]
 GapStatus = Literal["forbidden", "timeout", "error", "unreachable"]
 
 

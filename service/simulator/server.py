@@ -219,7 +219,7 @@ class Simulator:
                 writer = request._payload_writer  # aiohttp keeps no public count of it
                 response = await self.traffic.count(info.verb, info.resource,
                                                     self._answer(request, info, handler),
-                                                    lambda: writer.output_size)
+                                                    lambda: writer.output_size, info.name)
                 self.traffic.sent(info.verb, info.resource, _body_size(response))
         except ApiError as error:
             response = error_response(error)

@@ -1,15 +1,29 @@
 """What the simulated apiserver is answering: requests in flight by verb, the most at once,
-requests answered and the bytes sent by "verb resource". Tests observe a client's concurrency,
-progress and traffic here instead of timing it."""
+requests answered and the bytes sent by "verb resource", and the latest requests in order.
+Tests observe a client's concurrency, progress and traffic here instead of timing it."""
 
 from __future__ import annotations
 
 import collections
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+_KEPT = 100_000
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request received: its verb, resource and object name."""
+
+    verb: str
+    resource: str
+    name: str | None
 
 
 class Traffic:
@@ -21,6 +35,7 @@ class Traffic:
         self.served: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()  # served or still open
         self._sent: collections.Counter[str] = collections.Counter()
+        self.requests: deque[Request] = deque(maxlen=_KEPT)  # the latest, in order
         self._open: dict[int, tuple[str, Callable[[], int]]] = {}
         self._tokens = itertools.count()
 
@@ -36,10 +51,12 @@ class Traffic:
         return total
 
     async def count(self, verb: str, resource: str, answer: Awaitable[T],
-                    written: Callable[[], int] | None = None) -> T:
-        """Await the handler's ``answer``; ``written`` reads the bytes a stream has sent."""
+                    written: Callable[[], int] | None = None, name: str | None = None) -> T:
+        """Await the handler's ``answer``; ``written`` reads the bytes a stream has sent;
+        ``name``: the object asked for (a pod whose log is read), kept in ``requests``."""
         key = f"{verb} {resource}"
         self.received[key] += 1
+        self.requests.append(Request(verb, resource, name))
         token = next(self._tokens)
         if written is not None:
             self._open[token] = (key, written)

@@ -38,7 +38,7 @@ class ViewState:
     gaps: list[Gap] = field(default_factory=list)
 
 
-def _registry(state: ViewState, settings: Settings, since: datetime,
+def registry_of(state: ViewState, settings: Settings, since: datetime,
               gaps: list[Gap]) -> RegistryHealth | None:
     platform = settings.platform
     if state.deployments is None or state.jobs is None:
@@ -72,7 +72,7 @@ def facts_of(state: ViewState, settings: Settings, *, signature: str, since: dat
         since=since,
         builds=outcomes(finished, state.tails),
         sightings=sightings(state.scan, signature, since) if state.scan is not None else [],
-        registry=_registry(state, settings, since, gaps),
+        registry=registry_of(state, settings, since, gaps),
         kill_switch=state.kill_switch,
         gaps=gaps,
     )

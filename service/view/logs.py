@@ -246,6 +246,8 @@ class LogFollower:
         self._since = self._now()
         self.connections += 1
         plan = self.cursor.plan()
+        if plan.follow:
+            self._notify()  # caught up: the log is read up to now (the evidence waits for it)
         stream = self._kube.stream_pod_log(
             self.pod, self.container, timestamps=plan.timestamps, follow=plan.follow,
             since_time=plan.since_time, read_timeout=self._settings.log_follow_read_s)

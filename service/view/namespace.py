@@ -2,9 +2,10 @@
 
 Purpose: ``NamespaceView`` keeps, in memory and current, what the recovery watch and the
 evidence read: the jobs, pods and Deployments (three ``Reflector``s), the control-plane
-container logs scanned as they are written (one ``LogFollower`` per control-plane pod: the pods
-there at the start from ``log_since``, pods of a later rollout from their first line), each
-failed job's log tail (``JobTails``: read once, a finished job's log does not change) and the
+container logs scanned as they are written and the worker logs (``FollowedLogs``: one
+``LogFollower`` per pod; the pods there at the start from ``log_since``, pods of a later
+rollout from their first line), each failed job's log tail (``JobTails``: read once, a
+finished job's log does not change), the log lines the evidence scans (``LineJournal``) and the
 kill switch (read again only when its Deployment changed). Every change bumps ``version`` and
 wakes ``wait_changed``; ``facts()`` builds ``Facts`` from memory without a request; ``gaps()``
 says what cannot be read, since when and why.
@@ -20,27 +21,23 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
-import structlog
-
 from service.clock import Clock
-from service.diagnostics import objects
 from service.diagnostics.deployment_logs import scan_limits
 from service.diagnostics.kill_switch import read_kill_switch
-from service.diagnostics.selectors import matches, selector_string
 from service.domain.evidence import KillSwitchState
 from service.domain.facts import Facts, Gap
 from service.domain.logscan import LogScanner, ScanResult
-from service.domain.signatures import SOURCE_CONTROL_PLANE
+from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER
 from service.kube import KubeClient
 from service.kube_errors import KubeError
 from service.settings import Settings
 from service.view.facts import ViewState, facts_of
+from service.view.followed import FollowedLogs
 from service.view.gaps import GapBook
+from service.view.journal import LineJournal, journal_patterns
 from service.view.logs import LineCursor, LogFollower
 from service.view.reflector import Reflector
 from service.view.tails import JobTails
-
-log = structlog.get_logger(__name__)
 
 
 class NamespaceView:
@@ -61,10 +58,26 @@ class NamespaceView:
         diag = settings.diagnostics
         self._scan = LogScanner(diag.signatures, SOURCE_CONTROL_PLANE,
                                 limits=scan_limits(diag, context=False)).new_state()
-        self.followers: dict[str, LogFollower] = {}
-        self._following: dict[str, asyncio.Task[None]] = {}
-        self._followed: set[str] = set()  # pods whose log was read to its end
-        self._first_pods: set[str] | None = None  # pods there when the view first saw them
+        platform, window = settings.platform, diag.log_window_s
+        # What the evidence scans of its window, kept as read (``journal``, ``worker_journal``).
+        self.journal = LineJournal(journal_patterns(diag.signatures, SOURCE_CONTROL_PLANE),
+                                   window_s=window, max_bytes=diag.journal_max_bytes)
+        self.worker_journal = LineJournal(journal_patterns(diag.signatures, SOURCE_WORKER),
+                                          window_s=window, max_bytes=diag.journal_max_bytes)
+        logs: dict[str, Any] = {"pods": self.pods, "deployments": self.deployments,
+                                "clock": clock, "notify": self._bump,
+                                "since": lambda: self.log_since}
+        self.control_plane = FollowedLogs(
+            kube, settings, deployment=platform.control_plane_deployment,
+            container=platform.control_plane_container, sink=self._feed,
+            part="control_plane_logs", gaps=self._book, **logs)
+        # The worker logs are the evidence's only (no rule reads them): their gaps are kept
+        # apart, so a worker log that cannot be read makes no blind responder.
+        self.worker_gaps = GapBook()
+        self.workers = FollowedLogs(
+            kube, settings, deployment=platform.worker_deployment, container=None,
+            sink=lambda lines: self.worker_journal.feed(lines, clock.now()),
+            part="worker_logs", gaps=self.worker_gaps, **logs)
         self.job_tails = JobTails(kube, settings, jobs=self.jobs, pods=self.pods,
                                   gaps=self._book, now=clock.now, notify=self._bump)
         self.kill_switch: KillSwitchState | None = None
@@ -92,13 +105,13 @@ class NamespaceView:
         self._tasks.append(asyncio.ensure_future(work))
 
     async def stop(self) -> None:
-        tasks = self._tasks + list(self._following.values())
+        tasks = self._tasks + self.control_plane.tasks() + self.workers.tasks()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks, self._following = [], {}
+        self._tasks = []
 
     async def __aenter__(self) -> NamespaceView:
         await self.start()
@@ -158,71 +171,30 @@ class NamespaceView:
         """Each followed control-plane pod's cursor (its last line read)."""
         return {name: f.cursor for name, f in self.followers.items()}
 
-    # -- control-plane logs ------------------------------------------------------------------
-    def control_plane_pods(self) -> list[dict[str, Any]]:
-        platform = self.settings.platform
-        deploy = self.deployments.items.get(platform.control_plane_deployment)
-        if deploy is None:
-            return []
-        selector = selector_string((deploy.get("spec") or {}).get("selector") or {})
-        return [p for p in self.pods.items.values()
-                if matches(selector, objects.labels_of(p))
-                and objects.owned_by_deployment(p, platform.control_plane_deployment)
-                and objects.container_started(p, platform.control_plane_container)]
+    # -- logs --------------------------------------------------------------------------------
+    @property
+    def followers(self) -> dict[str, LogFollower]:
+        """The control-plane pods' followers, by pod."""
+        return self.control_plane.followers
 
-    def _alive(self, name: str) -> bool:
-        pod = self.pods.items.get(name)
-        return pod is not None and (pod.get("status") or {}).get("phase") not in (
-            "Succeeded", "Failed")
+    def control_plane_pods(self) -> list[dict[str, Any]]:
+        return self.control_plane.pods()
+
+    def logs_caught_up(self) -> bool:
+        """Every control-plane pod's log read up to now: followed live, or read to its end."""
+        return self.control_plane.caught_up()
 
     def _feed(self, lines: bytes) -> None:
         self._scan.feed(lines)
+        self.journal.feed(lines, self._clock.now())
         self._bump()
 
     async def _follow_logs(self) -> None:
-        container = self.settings.platform.control_plane_container
         while True:
             seen = self.version
-            if self.pods.synced and self.deployments.synced:
-                if self._first_pods is None:
-                    self._first_pods = set(self.pods.items)
-                for pod in self.control_plane_pods():
-                    name = objects.name_of(pod)
-                    if name not in self._following and name not in self._followed:
-                        self._start_follower(name, container)
-                for gone in set(self.followers) - set(self.pods.items) - set(self._following):
-                    del self.followers[gone]  # its pod is gone: its log too
-                    self._followed.discard(gone)
+            self.control_plane.refresh()
+            self.workers.refresh()
             await self.wait_changed(seen)
-
-    def _start_follower(self, name: str, container: str) -> None:
-        # Pods there at the start: from ``log_since``; later ones (a rollout): from line one.
-        first = self._first_pods is not None and name in self._first_pods
-        known = self.followers.get(name)  # followed before a restart: go on from its place
-        follower = LogFollower(
-            self._kube, name, container,
-            cursor=known.cursor if known is not None else LineCursor(
-                self.log_since if first else None, self.settings.diagnostics.max_line_bytes,
-                self.settings.kube.log_resume_margin_s),
-            sink=self._feed, alive=lambda: self._alive(name), part="control_plane_logs",
-            gaps=self._book, now=self._clock.now, settings=self.settings.kube,
-            notify=self._bump)
-        self.followers[name] = follower
-        task = asyncio.ensure_future(follower.run())
-        self._following[name] = task
-
-        def ended(done: asyncio.Task[None]) -> None:
-            self._following.pop(name, None)
-            if done.cancelled():
-                return
-            failure = done.exception()
-            if failure is not None:  # a bug, not the API: followed again at the next change
-                log.error("view_log_follower_crashed", pod=name, error=repr(failure))
-            else:
-                self._followed.add(name)
-            self._bump()
-
-        task.add_done_callback(ended)
 
     # -- failed jobs' tails ------------------------------------------------------------------
     async def _read_tails(self) -> None:

@@ -24,13 +24,13 @@ import asyncio
 import collections
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service.diagnostics import collect_facts
+from service.diagnostics import collect_evidence, collect_facts
 from service.kube import KubeClient
 from service.settings import KubeSettings, Settings
 from service.simulator import phrasebook
@@ -39,6 +39,7 @@ from service.simulator.logbook import LogOptions
 from service.simulator.server import Simulator
 from service.simulator.store import WatchEvent
 from service.view import NamespaceView
+from service.view import evidence as view_evidence
 from tests.runbook_harness import SimTime
 from tests.simkit import running_simulator
 from tests.viewkit import NS, settle, sim_now
@@ -60,6 +61,7 @@ class Run:
     sent: collections.Counter[str] = field(default_factory=collections.Counter)
     produced: int = 0  # log bytes produced in the namespace over the window
     produced_cp: int = 0  # of which the control-plane's
+    at_alert: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @property
     def bytes(self) -> int:
@@ -157,6 +159,68 @@ async def _one(mode: str, minutes: int, per_s: float, directory: Path) -> Run:
     return run
 
 
+async def _evidence(mode: str, directory: Path) -> Run:
+    """The first evidence bundle at an alert: by the collectors alone (``poll``), by the
+    collectors after the live view read the namespace (``view+sweep``: watch mode before the
+    bundle came from the view), or composed from the view (``view``). ``requests``/``sent``:
+    from the view's start; ``at_alert``: from the alert (the view caught up) to the bundle."""
+    run = Run(mode)
+    async with running_simulator("cache-persists", directory) as sim:
+        settings = Settings(kube=KubeSettings(kubeconfig=sim.kubeconfig_path))
+        kube = await KubeClient.from_settings(settings.kube)
+        window_s = settings.diagnostics.log_window_s
+        pods = {o["metadata"]["name"]: o for o in sim.world.store.copies("pods", NS)}
+        try:
+            asked0, sent0 = collections.Counter(sim.traffic.received), sim.traffic.bytes_sent()
+            view = NamespaceView(kube, settings, SimTime(sim),
+                                 log_since=sim_now(sim) - timedelta(seconds=window_s))
+            if mode != "poll":
+                await view.start()
+                await settle(view, sim)
+                async with asyncio.timeout(30):  # the worker logs too
+                    while not view_evidence.ready(view, settings, view.log_since or sim_now(sim)):
+                        await view.wait_changed(view.version)
+            asked1 = collections.Counter(sim.traffic.received)
+            if mode == "view":
+                bundle = view_evidence.evidence_of(view, settings, incident_id="bench",
+                                                   signature="cache", now=sim_now(sim),
+                                                   alert_at=None)
+            else:
+                bundle = await collect_evidence(kube, settings, incident_id="bench",
+                                                signature="cache", now=sim_now(sim))
+            assert bundle.confirmed and not bundle.missing(), bundle.missing()
+            run.at_alert = collections.Counter(sim.traffic.received) - asked1
+            run.requests = collections.Counter(sim.traffic.received) - asked0
+            run.sent = sim.traffic.bytes_sent() - sent0
+            await view.stop()
+            run.produced, run.produced_cp = _produced(sim, pods, {}, sim.world.now - window_s,
+                                                      sim.world.now)
+        finally:
+            await kube.close()
+    return run
+
+
+async def measure_evidence() -> list[Run]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return [await _evidence(mode, Path(tmp) / mode) for mode in ("poll", "view+sweep",
+                                                                     "view")]
+
+
+def report_evidence(runs: list[Run]) -> str:
+    rows = ["the first evidence bundle at an alert (6 h log window)",
+            f"log bytes in the window: {runs[0].produced:,} (control-plane: "
+            f"{runs[0].produced_cp:,})",
+            f"{'':10} {'requests':>9} {'bytes read':>13} {'x log bytes':>12} "
+            f"{'at the alert':>13}"]
+    for run in runs:
+        rows.append(f"{run.name:10} {run.requests.total():>9,} {run.bytes:>13,} "
+                    f"{run.ratio:>12.2f} {run.at_alert.total():>13,}")
+    for run in runs:
+        rows.append(f"{run.name} at the alert: "
+                    + (", ".join(f"{k} {v}" for k, v in sorted(run.at_alert.items())) or "none"))
+    return "\n".join(rows)
+
+
 async def measure(minutes: int, per_s: float) -> tuple[Run, Run]:
     with tempfile.TemporaryDirectory() as tmp:
         polling = await _one("polling", minutes, per_s, Path(tmp))
@@ -189,6 +253,15 @@ async def test_api_traffic_small() -> None:
     assert view.sent["get pods/log"] >= view.produced_cp  # the control-plane log was read
 
 
+@pytest.mark.bench
+async def test_evidence_traffic() -> None:
+    poll, before, view = await measure_evidence()
+    print("\n" + report_evidence([poll, before, view]))
+    # From the view: no request at the alert, and each log byte of the window read once.
+    assert view.at_alert.total() == 0 < before.at_alert.total()
+    assert view.bytes < before.bytes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=int, default=30)
@@ -196,6 +269,8 @@ def main() -> None:
     args = parser.parse_args()
     polling, view = asyncio.run(measure(args.minutes, args.lines_per_s))
     print(report(polling, view, args.minutes))
+    print()
+    print(report_evidence(asyncio.run(measure_evidence())))
     print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 

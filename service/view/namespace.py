@@ -205,7 +205,7 @@ class NamespaceView:
                 self.log_since if first else None, self.settings.diagnostics.max_line_bytes,
                 self.settings.kube.log_resume_margin_s),
             sink=self._feed, alive=lambda: self._alive(name), part="control_plane_logs",
-            gaps=self._book, now=self._clock.now, settings=self.settings.kube,
+            gaps=self._book, clock=self._clock, settings=self.settings.kube,
             notify=self._bump)
         self.followers[name] = follower
         task = asyncio.ensure_future(follower.run())

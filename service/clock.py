@@ -33,6 +33,12 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+# What a network retry waits on (kube requests and watches, database transactions): real
+# time, as the request's own timeout, since it waits for a server, not for the incident's
+# clock (a test's manual clock would hold it until the test moved time).
+NETWORK_TIME = SystemClock()
+
+
 class ScaledClock:
     """Time that runs ``speed`` times faster than the wall clock.
 

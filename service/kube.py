@@ -26,7 +26,7 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
 
-from service.clock import SystemClock
+from service.clock import NETWORK_TIME
 from service.kube_errors import (
     Json,
     KubeConfigError,
@@ -41,8 +41,6 @@ from service.kube_errors import (
 from service.kube_scope import current_meter, shared_reads
 from service.retry import call_with_retry
 from service.settings import KubeSettings
-
-_REAL_TIME = SystemClock()
 
 PatchType = Literal["strategic", "merge", "json"]
 T = TypeVar("T")
@@ -144,9 +142,7 @@ class KubeClient:
 
         meter = current_meter()
         try:
-            # Real time, as the request's own timeout: a retry waits for the API server, not
-            # for the incident's clock (a test's manual clock would hold it forever).
-            result, _ = await call_with_retry(attempt, clock=_REAL_TIME,
+            result, _ = await call_with_retry(attempt, clock=NETWORK_TIME,
                                               deadline_s=self.settings.retry_deadline_s)
         except KubeError as exc:
             exc.attempts = tries

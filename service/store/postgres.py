@@ -29,7 +29,7 @@ import asyncpg
 import structlog
 from tenacity import RetryCallState
 
-from service.clock import SystemClock
+from service.clock import NETWORK_TIME
 from service.domain.incidents import IdentityRules
 from service.retry import retrying
 from service.store import outbox
@@ -38,8 +38,6 @@ from service.store.dialect import CHANGES_CHANNEL, PostgresTx, Tx
 from service.store.dsn import dsn_problem, scrub
 from service.store.schema import migrate_postgres
 from service.store.sql_store import Job, SqlStore, T
-
-_REAL_TIME = SystemClock()
 
 log = structlog.get_logger(__name__)
 
@@ -180,10 +178,8 @@ class PostgresStore(SqlStore):
         pool = self._require_pool()
         try:
             async with asyncio.timeout(self._timeout):
-                # Real time, as the ``asyncio.timeout`` around it: a lost race is retried
-                # against the database, not against the incident's clock.
                 async for attempt in retrying(
-                        clock=_REAL_TIME, deadline_s=self._timeout, max_attempts=_ATTEMPTS,
+                        clock=NETWORK_TIME, deadline_s=self._timeout, max_attempts=_ATTEMPTS,
                         initial_s=0.01, max_wait_s=0.2, retry_on=_RETRY, on_retry=_log_retry):
                     with attempt:
                         return await self._attempt(pool, job, write)

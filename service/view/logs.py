@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from tenacity import RetryCallState
 
-from service.clock import Clock
+from service.clock import NETWORK_TIME, Clock
 from service.domain.facts import GapPart
 from service.kube import KubeClient
 from service.kube_errors import KubeError, KubeNotFound, KubeStreamBroken
@@ -225,7 +225,7 @@ class LogFollower:
     async def run(self) -> None:
         """Until the pod is gone (404) or its stream ended with the pod no longer running."""
         while True:
-            controller = retrying(clock=self._clock, deadline_s=math.inf, max_attempts=sys.maxsize,
+            controller = retrying(clock=NETWORK_TIME, deadline_s=math.inf, max_attempts=sys.maxsize,
                                   retry_on=(KubeError,), max_wait_s=self._settings.watch_silence_s,
                                   on_retry=self._failed)
             try:

@@ -91,7 +91,6 @@ class Runbook:
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
         self._tick = asyncio.Event()
-        self.passes = 0  # completed watch passes over the active incidents (observability)
         self.passing = False  # a watch pass is under way
         self.timer_at: datetime | None = None  # when the watch looks again with no change
 
@@ -133,7 +132,8 @@ class Runbook:
                     self._work.incidents_changed([incident_id])
                 if latest is not None:
                     await self.step(incident_id)
-            self.passes, self.passing = self.passes + 1, False
+            self.passing = False
+            self._metrics.watch_passes.inc()
             await self._wait(self._settings.escalation.monitor_interval_s)
 
     @property

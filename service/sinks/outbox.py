@@ -15,7 +15,6 @@ Boundary: no HTTP here (sinks do it); time comes from the injected ``Clock``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import traceback
 from collections.abc import Callable
@@ -110,8 +109,9 @@ class OutboxWorker:
         finally:
             for task in (sleeper, woken):
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Not ``suppress(CancelledError)`` around each: that would also swallow a cancel
+            # of this loop arriving now (a stop), and the loop would idle on until killed.
+            await asyncio.gather(sleeper, woken, return_exceptions=True)
             self._wake.clear()
 
     async def drain_once(self) -> int:

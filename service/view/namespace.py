@@ -154,10 +154,6 @@ class NamespaceView:
         """Parts that cannot be read, oldest first (``now``: the caller's clock, unused)."""
         return self._book.gaps()
 
-    def log_positions(self) -> dict[str, LineCursor]:
-        """Each followed control-plane pod's cursor (its last line read)."""
-        return {name: f.cursor for name, f in self.followers.items()}
-
     # -- control-plane logs ------------------------------------------------------------------
     def control_plane_pods(self) -> list[dict[str, Any]]:
         platform = self.settings.platform

@@ -26,12 +26,13 @@ async def test_firing_alert_opens_an_incident_visible_in_the_api(
     (incident_id,) = ack["incidents"]
     status, incident = await client.get(f"/incidents/{incident_id}")
     assert status == 200
-    assert incident["state"] == "open"
+    # The runbook may already have started on it (it runs alongside the intake).
+    assert incident["state"] in {"open", "investigating"}
     assert (incident["namespace"], incident["signature"]) == ("codex-k8s-prod", "cache")
     assert incident["job_kinds"] == ["kaniko"]
     assert incident["first_failure_at"] == "2026-02-26T10:00:00Z"
     assert [a["fingerprint"] for a in incident["alerts"]] == ["fp1"]
-    assert [e["kind"] for e in incident["timeline"]] == ["opened"]
+    assert _intake(incident) == ["opened"]
 
 
 def _intake(incident: dict) -> list[str]:  # type: ignore[type-arg]

@@ -195,7 +195,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                            [s.name for s in settings.diagnostics.signatures])
     app[STORE] = build_store(settings)
     app[SUPERVISOR] = Supervisor(
-        restart_delay_s=settings.server.task_restart_delay_s,
+        clock=app[CLOCK], restart_delay_s=settings.server.task_restart_delay_s,
         max_restart_delay_s=settings.server.task_restart_delay_max_s)
     app[WORK] = WorkQueue()
     app[KUBE_STATUS] = "starting"

@@ -26,6 +26,7 @@ import aiohttp
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
 
+from service.clock import NETWORK_TIME
 from service.kube_errors import (
     Json,
     KubeConfigError,
@@ -141,7 +142,8 @@ class KubeClient:
 
         meter = current_meter()
         try:
-            result, _ = await call_with_retry(attempt, deadline_s=self.settings.retry_deadline_s)
+            result, _ = await call_with_retry(attempt, clock=NETWORK_TIME,
+                                              deadline_s=self.settings.retry_deadline_s)
         except KubeError as exc:
             exc.attempts = tries
             raise

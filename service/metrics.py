@@ -80,6 +80,12 @@ class Metrics:
             ["namespace", "signature"], registry=self.registry,
             buckets=(60, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 14400),
         )
+        self.watch_passes = Counter(
+            "aislot_watch_passes",
+            "Completed passes of the runbook's watch over the active incidents (it stands "
+            "still when the loop is stuck, or on a replica that does not lead)",
+            registry=self.registry,
+        )
         self.deliveries = Counter(
             "aislot_deliveries", "Notification deliveries by sink and outcome",
             ["sink", "outcome"], registry=self.registry,

@@ -5,11 +5,12 @@ timeouts) or ``Permanent`` (other 4xx, bad data); ``retrying()`` retries only th
 jittered exponential backoff, honouring a server's ``Retry-After`` (never sooner than it
 asked), and gives up rather than sleep past the deadline: a wait the deadline cannot hold
 ends the retries with the last error, for the caller to schedule later (the outbox does).
+Waits and the deadline run on the caller's injected ``Clock``, so a test advances time
+instead of sleeping.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,12 +21,13 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_before_delay,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
+
+from service.clock import Clock
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class AdapterError(Exception):
@@ -98,8 +100,21 @@ class _Wait:
         return float(self._backoff(state))
 
 
-def retrying(*, deadline_s: float, max_attempts: int = 8, initial_s: float = 0.2,
-             max_wait_s: float = 10.0, sleep: Sleep = asyncio.sleep,
+class _StopBeforeDeadline(stop_base):
+    """Stop when the next wait would end past ``deadline_s`` from the first attempt, both read
+    on ``clock`` (tenacity's own ``stop_before_delay`` reads the process's monotonic time)."""
+
+    def __init__(self, clock: Clock, deadline_s: float) -> None:
+        self._clock, self._deadline_s = clock, deadline_s
+        self._start = clock.now()
+
+    def __call__(self, state: RetryCallState) -> bool:
+        elapsed = (self._clock.now() - self._start).total_seconds()
+        return elapsed + (state.upcoming_sleep or 0.0) >= self._deadline_s
+
+
+def retrying(*, clock: Clock, deadline_s: float, max_attempts: int = 8, initial_s: float = 0.2,
+             max_wait_s: float = 10.0,
              retry_on: tuple[type[BaseException], ...] = (Retryable,),
              on_retry: Callable[[RetryCallState], None] | None = None) -> AsyncRetrying:
     """A tenacity controller for ``async for attempt in retrying(...): with attempt: ...``.
@@ -110,21 +125,20 @@ def retrying(*, deadline_s: float, max_attempts: int = 8, initial_s: float = 0.2
     return AsyncRetrying(
         retry=retry_if_exception_type(retry_on),
         wait=_Wait(initial_s, max_wait_s),
-        stop=stop_before_delay(deadline_s) | stop_after_attempt(max_attempts),
-        sleep=sleep,
+        stop=_StopBeforeDeadline(clock, deadline_s) | stop_after_attempt(max_attempts),
+        sleep=clock.sleep,
         before_sleep=on_retry,
         reraise=True,
     )
 
 
-async def call_with_retry(fn: Callable[[], Awaitable[T]], *, deadline_s: float,
+async def call_with_retry(fn: Callable[[], Awaitable[T]], *, clock: Clock, deadline_s: float,
                           max_attempts: int = 8, initial_s: float = 0.2,
-                          max_wait_s: float = 10.0,
-                          sleep: Sleep = asyncio.sleep) -> tuple[T, int]:
+                          max_wait_s: float = 10.0) -> tuple[T, int]:
     """Run ``fn`` under the policy; returns its result and how many attempts it took."""
     attempts = 0
-    async for attempt in retrying(deadline_s=deadline_s, max_attempts=max_attempts,
-                                  initial_s=initial_s, max_wait_s=max_wait_s, sleep=sleep):
+    async for attempt in retrying(clock=clock, deadline_s=deadline_s, max_attempts=max_attempts,
+                                  initial_s=initial_s, max_wait_s=max_wait_s):
         with attempt:
             attempts += 1
             result = await fn()

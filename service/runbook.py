@@ -91,7 +91,6 @@ class Runbook:
         self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock)
         self._tick = asyncio.Event()
-        self.passes = 0  # completed watch passes over the active incidents (observability)
         self.passing = False  # a watch pass is under way
         self.timer_at: datetime | None = None  # when the watch looks again with no change
 
@@ -133,8 +132,9 @@ class Runbook:
                     self._work.incidents_changed([incident_id])
                 if latest is not None:
                     await self.step(incident_id)
-            self.passes, self.passing = self.passes + 1, False
-            log.debug("watch_pass", passes=self.passes)
+            self.passing = False
+            self._metrics.watch_passes.inc()
+            log.debug("watch_pass")  # tests/realkube counts the passes of a subprocess by it
             await self._wait(self._settings.escalation.monitor_interval_s)
 
     @property

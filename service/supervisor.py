@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from service.clock import Clock
+
 log = structlog.get_logger(__name__)
 
 LoopFactory = Callable[[], Awaitable[None]]
@@ -20,9 +22,12 @@ LoopFactory = Callable[[], Awaitable[None]]
 class Supervisor:
     """Owns the service's background tasks."""
 
-    def __init__(self, *, restart_delay_s: float, max_restart_delay_s: float) -> None:
-        """A crashed loop is restarted after ``restart_delay_s``, doubled with each crash in a
-        row up to ``max_restart_delay_s`` (settings: ``server.task_restart_delay_s``, ...)."""
+    def __init__(self, *, clock: Clock, restart_delay_s: float,
+                 max_restart_delay_s: float) -> None:
+        """A crashed loop is restarted after ``restart_delay_s`` on ``clock``, doubled with
+        each crash in a row up to ``max_restart_delay_s`` (settings:
+        ``server.task_restart_delay_s``, ...)."""
+        self._clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._restart_delay = restart_delay_s
         self._max_delay = max_restart_delay_s
@@ -55,7 +60,7 @@ class Supervisor:
                 log.exception("task_crashed", task=name, restart_in_s=delay if restart else None)
                 if not restart or self._closing:
                     return
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
                 delay = min(delay * 2, self._max_delay)
                 continue
             if not restart:

@@ -1,9 +1,10 @@
 """The outbox worker: sends queued deliveries through their sinks until they are delivered.
 
-Purpose: a sink outage delays a message, it never loses one. ``notify()`` stores the message
-for every routed sink (``Store.enqueue``) before anything is sent, and wakes the worker. The
-worker (``run()``, a Supervisor loop) claims due deliveries, sends each with a short inline
-retry (``call_with_retry``), and records the outcome: delivered; pending again at
+Purpose: a sink outage delays a message, it never loses one. The runbook stores each message
+for its routed sinks with the decision that sends it (``IncidentUpdate.messages``), before
+anything is sent, then wakes the worker (``wake()``). The worker (``run()``, a Supervisor
+loop) claims due deliveries, sends each with a short inline retry (``call_with_retry``,
+waiting on the injected clock), and records the outcome: delivered; pending again at
 ``now + backoff`` (jittered exponential, or the server's ``Retry-After``) while attempts are
 left; failed for good on a ``Permanent`` error or too many attempts, with ``last_error`` set.
 A restart resumes: a delivery left ``sending`` is claimed again and the sink's idempotency
@@ -14,7 +15,6 @@ Boundary: no HTTP here (sinks do it); time comes from the injected ``Clock``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import traceback
 from collections.abc import Callable
@@ -85,19 +85,6 @@ class OutboxWorker:
         self._sink_failures: dict[str, int] = {}
         self._sink_wait: dict[str, datetime] = {}
 
-    async def notify(self, message: Message) -> list[int]:
-        """Queue ``message`` (redacted) for every sink routed for its event; wake the worker."""
-        sinks = self._registry.sinks_for(message.event, message.audience)
-        bound = log.bind(incident_id=message.incident_id, event_name=message.event,
-                         key=message.key)
-        if not sinks:
-            bound.info("notification_unrouted")
-            return []
-        ids = await self._store.enqueue(scrub(message), sinks, self._clock.now())
-        bound.info("notification_queued", sinks=sinks, queued=len(ids))
-        self.wake()
-        return ids
-
     def wake(self) -> None:
         """Make ``run()`` look at the outbox now rather than at its next poll."""
         self._wake.set()
@@ -122,8 +109,9 @@ class OutboxWorker:
         finally:
             for task in (sleeper, woken):
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Not ``suppress(CancelledError)`` around each: that would also swallow a cancel
+            # of this loop arriving now (a stop), and the loop would idle on until killed.
+            await asyncio.gather(sleeper, woken, return_exceptions=True)
             self._wake.clear()
 
     async def drain_once(self) -> int:
@@ -211,7 +199,7 @@ class OutboxWorker:
                     raise _Deferred(exc) from exc
                 raise
 
-        await call_with_retry(attempt, deadline_s=policy.inline_deadline_s,
+        await call_with_retry(attempt, clock=self._clock, deadline_s=policy.inline_deadline_s,
                               max_attempts=policy.inline_attempts,
                               initial_s=policy.inline_initial_s,
                               max_wait_s=policy.inline_max_wait_s)

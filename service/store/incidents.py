@@ -228,8 +228,9 @@ async def list_incidents(tx: Tx, state: State | None, limit: int,
                 "SELECT 1 FROM incidents WHERE id = $1", before) is None:
             raise KeyError(before)
         args.append(before)
+        # S608 below: the SQL holds placeholders only; the values go in ``args``.
         where.append(f"(opened_at, {{seq}}) < (SELECT opened_at, {{seq}} FROM incidents"  # noqa: S608
-                     f" WHERE id = ${len(args)})")  # placeholders only, values are args
+                     f" WHERE id = ${len(args)})")
     if where:
         sql += " WHERE " + " AND ".join(where)
     args.append(limit)

@@ -29,6 +29,7 @@ import asyncpg
 import structlog
 from tenacity import RetryCallState
 
+from service.clock import NETWORK_TIME
 from service.domain.incidents import IdentityRules
 from service.retry import retrying
 from service.store import outbox
@@ -178,8 +179,8 @@ class PostgresStore(SqlStore):
         try:
             async with asyncio.timeout(self._timeout):
                 async for attempt in retrying(
-                        deadline_s=self._timeout, max_attempts=_ATTEMPTS, initial_s=0.01,
-                        max_wait_s=0.2, retry_on=_RETRY, on_retry=_log_retry):
+                        clock=NETWORK_TIME, deadline_s=self._timeout, max_attempts=_ATTEMPTS,
+                        initial_s=0.01, max_wait_s=0.2, retry_on=_RETRY, on_retry=_log_retry):
                     with attempt:
                         return await self._attempt(pool, job, write)
                 raise AssertionError("unreachable: the last failure is re-raised")

@@ -97,7 +97,7 @@ class FollowedLogs:
                 self._since() if first else None, self._settings.diagnostics.max_line_bytes,
                 self._settings.kube.log_resume_margin_s),
             sink=self._sink, alive=lambda: self._alive(name), part=self._part,
-            gaps=self._gaps, now=self._clock.now, settings=self._settings.kube,
+            gaps=self._gaps, clock=self._clock, settings=self._settings.kube,
             notify=self._notify)
         self.followers[name] = follower
         task = asyncio.ensure_future(follower.run())

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from tenacity import RetryCallState
 
+from service.clock import NETWORK_TIME, Clock
 from service.domain.facts import GapPart
 from service.kube import KubeClient
 from service.kube_errors import KubeError, KubeNotFound, KubeStreamBroken
@@ -212,19 +213,19 @@ class LogFollower:
 
     def __init__(self, kube: KubeClient, pod: str, container: str | None, *,
                  cursor: LineCursor, sink: Callable[[bytes], None], alive: Callable[[], bool],
-                 part: GapPart, gaps: GapBook, now: Callable[[], datetime],
+                 part: GapPart, gaps: GapBook, clock: Clock,
                  settings: KubeSettings, notify: Callable[[], None]) -> None:
         self.pod, self.container, self.cursor = pod, container, cursor
         self.bytes_read = self.connections = 0
         self._kube, self._sink, self._alive = kube, sink, alive
-        self._part, self._gaps, self._now = part, gaps, now
+        self._part, self._gaps, self._clock = part, gaps, clock
         self._settings, self._notify = settings, notify
-        self._since = now()
+        self._since = clock.now()
 
     async def run(self) -> None:
         """Until the pod is gone (404) or its stream ended with the pod no longer running."""
         while True:
-            controller = retrying(deadline_s=math.inf, max_attempts=sys.maxsize,
+            controller = retrying(clock=NETWORK_TIME, deadline_s=math.inf, max_attempts=sys.maxsize,
                                   retry_on=(KubeError,), max_wait_s=self._settings.watch_silence_s,
                                   on_retry=self._failed)
             try:
@@ -243,7 +244,7 @@ class LogFollower:
             self._notify()
 
     async def _once(self) -> None:
-        self._since = self._now()
+        self._since = self._clock.now()
         self.connections += 1
         plan = self.cursor.plan()
         if plan.follow:
@@ -259,7 +260,7 @@ class LogFollower:
                     if not progressed and self._gaps.clear(self._part):
                         self._notify()
                     progressed = True
-                    fresh = self.cursor.take(chunk, self._now())
+                    fresh = self.cursor.take(chunk, self._clock.now())
                     if fresh:
                         self._sink(fresh)
             clean = True

@@ -35,7 +35,7 @@ from service.view.facts import ViewState, facts_of
 from service.view.followed import FollowedLogs
 from service.view.gaps import GapBook
 from service.view.journal import LineJournal, journal_patterns
-from service.view.logs import LineCursor, LogFollower
+from service.view.logs import LogFollower
 from service.view.reflector import Reflector
 from service.view.tails import JobTails
 
@@ -166,10 +166,6 @@ class NamespaceView:
     def gaps(self, now: datetime | None = None) -> list[Gap]:
         """Parts that cannot be read, oldest first (``now``: the caller's clock, unused)."""
         return self._book.gaps()
-
-    def log_positions(self) -> dict[str, LineCursor]:
-        """Each followed control-plane pod's cursor (its last line read)."""
-        return {name: f.cursor for name, f in self.followers.items()}
 
     # -- logs --------------------------------------------------------------------------------
     @property

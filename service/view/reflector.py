@@ -18,7 +18,7 @@ from typing import Any
 
 from tenacity import RetryCallState
 
-from service.clock import Clock
+from service.clock import NETWORK_TIME, Clock
 from service.diagnostics.objects import items, name_of
 from service.domain.facts import GapPart
 from service.kube import KubeClient
@@ -51,7 +51,7 @@ class Reflector:
     async def run(self) -> None:
         """List and watch until cancelled; never raises anything else."""
         while True:
-            controller = retrying(deadline_s=math.inf, max_attempts=sys.maxsize,
+            controller = retrying(clock=NETWORK_TIME, deadline_s=math.inf, max_attempts=sys.maxsize,
                                   retry_on=(KubeError,), max_wait_s=self._settings.watch_silence_s,
                                   on_retry=self._failed)
             async for attempt in controller:

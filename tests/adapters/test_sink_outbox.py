@@ -45,13 +45,14 @@ async def test_messages_are_routed_by_event_and_delivered(tmp_path: Path,
                  "hook": sink_settings(type="webhook", url=hook.hook_url)}
         async with outbox(tmp_path / "o.db", sinks, clock) as box:
             incident = await open_incident(box.store, clock.now())
-            ids = await box.worker.notify(evidence_message(incident))
-            assert len(ids) == 2
+            routed = await box.queue(evidence_message(incident), clock.now())
+            assert sorted(routed) == ["chat", "hook"]
             assert await box.worker.drain_once() == 2
             assert await box.statuses(incident.id) == ["delivered", "delivered"]
             assert sorted(box.outcomes) == [("chat", "delivered"), ("hook", "delivered")]
             # The same key again is a no-op: nothing new is queued or sent.
-            assert await box.worker.notify(evidence_message(incident)) == []
+            await box.queue(evidence_message(incident), clock.now())
+            assert len(await deliveries(box.store, incident.id)) == 2
             assert await box.worker.drain_once() == 0
     assert len(slack.messages) == 1 and len(hook.deliveries) == 1 and pd.events == []
 
@@ -64,8 +65,11 @@ async def test_a_brief_5xx_is_ridden_out_inline(tmp_path: Path, clock: ManualClo
         sinks = {"chat": sink_settings(type="slack", url=slack.hook_url)}
         async with outbox(tmp_path / "o.db", sinks, clock, policy=policy) as box:
             incident = await open_incident(box.store, clock.now())
-            await box.worker.notify(evidence_message(incident))
-            await box.worker.drain_once()
+            await box.queue(evidence_message(incident), clock.now())
+            drain = asyncio.create_task(box.worker.drain_once())
+            for _ in range(2):  # each inline retry waits on the clock: move it on then
+                clock.advance_to(await clock.sleeping())
+            await drain
             assert await box.statuses(incident.id) == ["delivered"]
     assert len(slack.received) == 3 and len(slack.messages) == 1
 
@@ -81,7 +85,7 @@ async def test_retry_after_sets_the_next_attempt(tmp_path: Path, clock: ManualCl
         async with outbox(tmp_path / "o.db", sinks, clock) as box:
             incident = await open_incident(box.store, clock.now())
             start = clock.now()
-            await box.worker.notify(evidence_message(incident))
+            await box.queue(evidence_message(incident), clock.now())
             await box.worker.drain_once()
             chat, telegram = await deliveries(box.store, incident.id)
             assert (chat.status, telegram.status) == ("pending", "pending")
@@ -105,7 +109,7 @@ async def test_a_400_fails_for_good_and_is_visible(tmp_path: Path, clock: Manual
         sinks = {"chat": sink_settings(type="slack", url=slack.hook_url)}
         async with outbox(tmp_path / "o.db", sinks, clock) as box:
             incident = await open_incident(box.store, clock.now())
-            await box.worker.notify(evidence_message(incident))
+            await box.queue(evidence_message(incident), clock.now())
             await box.worker.drain_once()
             clock.advance(3600)
             assert await box.worker.drain_once() == 0  # never retried
@@ -127,7 +131,7 @@ async def test_an_outage_longer_than_max_attempts_gives_up(tmp_path: Path,
         sinks = {"hook": sink_settings(type="webhook", url=hook.hook_url, max_attempts=3)}
         async with outbox(tmp_path / "o.db", sinks, clock) as box:
             incident = await open_incident(box.store, clock.now())
-            await box.worker.notify(evidence_message(incident))
+            await box.queue(evidence_message(incident), clock.now())
             await box.settle(clock, step_s=FAST.backoff_max_s)
             (delivery,) = await deliveries(box.store, incident.id)
     assert delivery.status == "failed" and delivery.attempts == 3
@@ -146,7 +150,7 @@ async def test_a_delivery_for_a_sink_no_longer_configured_fails(tmp_path: Path,
     assert delivery.status == "failed" and delivery.last_error == "sink gone is not configured"
 
 
-async def test_run_wakes_on_notify(tmp_path: Path, clock: ManualClock) -> None:
+async def test_run_wakes_when_a_message_is_queued(tmp_path: Path, clock: ManualClock) -> None:
     hook = FakeWebhook()
     async with serving(hook):
         sinks = {"hook": sink_settings(type="webhook", url=hook.hook_url)}
@@ -154,11 +158,10 @@ async def test_run_wakes_on_notify(tmp_path: Path, clock: ManualClock) -> None:
             incident = await open_incident(box.store, clock.now())
             task = asyncio.create_task(box.worker.run())
             try:
-                await box.worker.notify(evidence_message(incident))
-                for _ in range(500):  # the clock never moves: only the wake-up can send it
-                    if await box.statuses(incident.id) == ["delivered"]:
-                        break
-                    await asyncio.sleep(0.01)
+                await clock.sleeping()  # idle: nothing was due
+                await box.queue(evidence_message(incident), clock.now())
+                # The clock never moves: only the wake-up can send it.
+                assert await box.recorded.get() == ("hook", "delivered")
                 assert await box.statuses(incident.id) == ["delivered"]
             finally:
                 task.cancel()
@@ -187,12 +190,11 @@ async def test_no_token_reaches_any_sink_the_store_or_the_logs(tmp_path: Path,
                 leaky = compose_event(
                     incident, event="escalated", key="esc-1",
                     title=f"escalated {bundles.GHP}", summary=bundles.SECRET_LINES[1],
+                    sections=[MessageSection(title="raw", lines=bundles.SECRET_LINES,
+                                             code=True)],
                     public_url=PUBLIC_URL)
-                leaky = leaky.model_copy(update={
-                    "sections": [MessageSection(title="raw", lines=bundles.SECRET_LINES,
-                                                code=True)]})
-                await box.worker.notify(leaky)
-                await box.worker.notify(evidence_message(incident, secrets=True))
+                await box.queue(leaky, clock.now())
+                await box.queue(evidence_message(incident, secrets=True), clock.now())
                 await box.settle(clock)
                 stored = await deliveries(box.store, incident.id)
     assert {d.status for d in stored} == {"delivered"} and len(stored) == 10
@@ -220,9 +222,9 @@ async def test_a_newer_message_does_not_overtake_one_waiting_for_the_sink(
                                   summary="s", public_url=PUBLIC_URL)
             second = compose_event(incident, event="mitigated", key="mitigated",
                                    title="second", summary="s", public_url=PUBLIC_URL)
-            await box.worker.notify(first)
+            await box.queue(first, clock.now())
             await box.worker.drain_once()  # 503: waits for the backoff
-            await box.worker.notify(second)
+            await box.queue(second, clock.now())
             await box.worker.drain_once()  # the sink is healthy again, but backing off
             assert slack.messages == []
             await box.settle(clock)

@@ -13,16 +13,20 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.conftest import WEBHOOK_TOKEN, AppStarter
+from tests.waiting import until
 
 
 async def _abort_upload(base: str, path: bytes = b"/webhook") -> None:
     url = urlsplit(base)
-    _, writer = await asyncio.open_connection(url.hostname, url.port)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
     writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                  b"Authorization: Bearer " + WEBHOOK_TOKEN.encode() + b"\r\n"
-                 b"Content-Length: 100000\r\n\r\n" + b'{"version": "4", "alerts": [')
+                 b"Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n")
+    # The server says "continue" once it routed the request to its handler: the body
+    # is awaited now.
+    assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(b'{"version": "4", "alerts": [')
     await writer.drain()
-    await asyncio.sleep(0.05)  # the handler is reading the body now
     writer.transport.abort()  # gone, as a killed client or a dropped connection is
 
 
@@ -39,10 +43,9 @@ async def test_an_aborted_upload_is_one_info_line_without_traceback(
     with capture_logs() as logs:
         for _ in range(3):
             await _abort_upload(client.base)
-        for _ in range(100):  # the server notices the reset on its own schedule
-            if len([e for e in logs if e["event"] == "webhook_aborted"]) == 3:
-                break
-            await asyncio.sleep(0.02)
+        # The server notices each reset on its own schedule.
+        await until(lambda: len([e for e in logs if e["event"] == "webhook_aborted"]) == 3,
+                    "the aborted uploads were not all logged")
     problems = [e for e in logs if e["log_level"] in ("error", "critical", "exception")
                 or "exc_info" in e]
     assert problems == []

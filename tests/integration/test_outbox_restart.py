@@ -58,7 +58,7 @@ async def test_restart_in_the_middle_of_an_outage_delivers_each_message_once(
                               summary="kill switch set", public_url=PUBLIC_URL),
             ]
             for message in messages:
-                await box.worker.notify(message)
+                await box.queue(message, clock.now())
             await box.worker.drain_once()
             clock.advance(120)
             await box.worker.drain_once()  # still down: a second attempt each

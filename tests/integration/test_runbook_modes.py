@@ -11,6 +11,7 @@ from service.store.base import IncidentUpdate
 from tests.conftest import OWNER_TOKEN, READ_TOKEN, AppStarter
 from tests.runbook_harness import harness
 from tests.simkit import kubectl
+from tests.waiting import until
 
 
 async def test_dry_run_records_the_exact_patch_and_never_writes(
@@ -113,8 +114,8 @@ async def test_an_approval_written_during_a_watch_step_is_not_lost(
             await h.tick(30)
         h.sim.add_fault(kind="latency", verb="list", resource="jobs", seconds=1.0)
         step = asyncio.create_task(h.tick(60))  # the watch reads, then waits on the cluster
-        while h.sim.traffic.in_flight["list"] == 0:  # its job list is held by the fault
-            await asyncio.sleep(0.005)
+        # Its job list is held by the fault.
+        await until(lambda: h.sim.traffic.in_flight["list"] > 0, "the watch read nothing")
         current = (await h.incident(incident_id)).policy
         approved = current.successor()
         approved.mitigation.status = "approved"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from service.api.keys import RUNBOOK, STORE
+from service.api.keys import STORE
 from service.domain.lifecycle import State
 from tests.adapters.pg_server import shared
 from tests.conftest import AppStarter, alert, make_settings, notification
-from tests.runbook_harness import CONTROL_PLANE_PATH, SimTime
+from tests.runbook_harness import CONTROL_PLANE_PATH, SimTime, watch_passes
 from tests.simkit import running_simulator
+from tests.waiting import until
 
 
 async def test_two_replicas_apply_the_kill_switch_once(tmp_path: Path,
@@ -27,21 +28,22 @@ async def test_two_replicas_apply_the_kill_switch_once(tmp_path: Path,
                 escalation={"monitor_interval_s": 30})
             clients.append(await start_app(settings, clock=clock))
         a, b = clients
-        deadline = time.monotonic() + 20
-        while not any(RUNBOOK in c.app and c.app[RUNBOOK].passes for c in clients):
-            assert time.monotonic() < deadline, "no replica started the runbook"
-            await asyncio.sleep(0.05)
-        leaders = [c for c in clients if c.app[RUNBOOK].passes]
+        await until(lambda: any(watch_passes(c.app) for c in clients),
+                    "no replica started the runbook")
+        leaders = [c for c in clients if watch_passes(c.app)]
         assert len(leaders) == 1  # the other waits for the advisory lock
+        (leader,) = leaders
 
-        starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sim.clock.now() - 180))
+        starts = datetime.fromtimestamp(sim.clock.now() - 180, UTC).isoformat()
         status, ack = await b.webhook(notification(alert("fp-rep", starts=starts)))
         assert status == 200
         incident_id = ack["incidents"][0]
         store = a.app[STORE]
-        for _ in range(40):  # 20 simulated minutes
+        for _ in range(40):  # 20 simulated minutes, a pass of the leader's watch each 30 s
+            before = watch_passes(leader.app)
             clock.advance(30)
-            await asyncio.sleep(0.1)
+            await until(lambda seen=before: watch_passes(leader.app) > seen,
+                        "the leader's watch made no pass after the clock moved")
             incident = await store.get_incident(incident_id)
             assert incident is not None
             if incident.policy.mitigation.rollout == "complete":

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from service.domain.lifecycle import State
 from tests.conftest import AppStarter
 from tests.runbook_harness import harness
+from tests.waiting import until
 
 
 def _events(fake) -> list[str]:  # type: ignore[no-untyped-def]
@@ -137,7 +137,8 @@ async def test_renotifications_attach_without_rerunning_the_investigation(
         for _ in range(20):
             await h.tick(30)
         await h.fire(minutes_ago=0, job_kind="build")  # after the interval: a fresh bundle
-        deadline = asyncio.get_running_loop().time() + 20
-        while len((await h.incident(incident_id)).evidence) < 2:
-            assert asyncio.get_running_loop().time() < deadline, "no second bundle"
-            await asyncio.sleep(0.05)
+
+        async def two_bundles() -> bool:
+            return len((await h.incident(incident_id)).evidence) >= 2
+
+        await until(two_bundles, "no second bundle")

@@ -8,7 +8,6 @@ decision, a refused patch retried forever, a blind responder saying nothing).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from service.domain.lifecycle import State
 from tests.adapters.fakes.webhook import FakeWebhook
 from tests.conftest import AppStarter, alert, make_settings, notification
 from tests.runbook_harness import CONTROL_PLANE_PATH, Harness, harness
+from tests.waiting import until
 
 
 def _messages(h: Harness, event: str, fake: str = "oncall") -> list[dict[str, Any]]:
@@ -253,10 +253,8 @@ async def test_no_cluster_access_at_all_tells_oncall_at_once(
         status, ack = await client.webhook(notification(alert()))
         assert status == 200
         incident_id = ack["incidents"][0]
-        async with asyncio.timeout(20):
-            while not [b for b in oncall.unique.values()
-                       if b["message"]["event"] == "escalated"]:
-                await asyncio.sleep(0.02)
+        await until(lambda: any(b["message"]["event"] == "escalated"
+                                for b in oncall.unique.values()), "on-call was not told")
         (message,) = [b["message"] for b in oncall.unique.values()
                       if b["message"]["event"] == "escalated"]
         assert message["key"] == "escalated-blind" and "no cluster access" in message["summary"]

@@ -4,7 +4,6 @@ supervisor and the store from them; the runbook and the job-log tails run that m
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -14,7 +13,7 @@ import pytest
 from service import app as app_module
 from service.api.keys import STORE, SUPERVISOR
 from service.app import build_store
-from service.clock import SystemClock
+from service.clock import ManualClock, SystemClock
 from service.diagnostics import failed_jobs
 from service.domain.evidence import JobInfo
 from service.kube import KubeClient
@@ -32,17 +31,25 @@ from tests.conftest import AppStarter, make_settings
 
 
 class _Peak:
-    """Counts how many calls run at the same time."""
+    """Counts how many calls run at the same time: each call is held until ``limit`` run at
+    once, so an unbounded caller shows more than ``limit`` (no sleep: the calls themselves
+    are the clock)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int, total: int) -> None:
+        self.limit, self.total = limit, total
         self.now = self.peak = self.done = 0
+        self._full, self.finished = asyncio.Event(), asyncio.Event()
 
     async def hold(self) -> None:
         self.now += 1
         self.peak = max(self.peak, self.now)
-        await asyncio.sleep(0.05)
+        if self.now >= self.limit:
+            self._full.set()
+        await self._full.wait()
         self.now -= 1
         self.done += 1
+        if self.done == self.total:
+            self.finished.set()
 
 
 async def test_env_outbox_settings_reach_the_policy_create_app_builds(
@@ -66,25 +73,31 @@ async def test_env_outbox_settings_reach_the_policy_create_app_builds(
 
 
 async def test_supervisor_restarts_with_the_configured_delays(
-        tmp_path: Path, start_app: AppStarter) -> None:
+        tmp_path: Path, start_app: AppStarter, clock: ManualClock) -> None:
     client = await start_app(make_settings(
-        tmp_path, server={"task_restart_delay_s": 0.01, "task_restart_delay_max_s": 0.02}))
+        tmp_path, server={"task_restart_delay_s": 7, "task_restart_delay_max_s": 11}))
     runs = 0
     settled = asyncio.Event()
 
     async def crashy() -> None:
         nonlocal runs
         runs += 1
-        if runs < 4:
+        if runs < 3:
             raise RuntimeError("crash")
         settled.set()
         await asyncio.Event().wait()
 
-    started = time.monotonic()
+    start = clock.now()
     client.app[SUPERVISOR].spawn("crashy", crashy)  # type: ignore[attr-defined]
-    # The default delays (1 s, 2 s, 4 s) would take 7 s for three restarts.
-    await asyncio.wait_for(settled.wait(), timeout=3)
-    assert runs == 4 and time.monotonic() - started < 3
+    # The restarts wait on the app's clock: 7 s, then doubled but capped at 11 s (no other
+    # loop of the app sleeps until these instants).
+    await clock.slept_until(start + timedelta(seconds=7))
+    clock.advance(7)
+    await clock.slept_until(start + timedelta(seconds=18))
+    assert runs == 2
+    clock.advance(11)
+    await settled.wait()
+    assert runs == 3
 
 
 async def test_sqlite_busy_timeout_is_the_configured_one(
@@ -140,7 +153,7 @@ async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path
     runbook = Runbook(settings=settings, store=build_store(settings),
                       observer=BlindObserver("none here", settings, SystemClock()), mitigator=None,
                       clock=SystemClock(), work=work, notifier=notifier, metrics=Metrics())
-    peak = _Peak()
+    peak = _Peak(limit=2, total=6)
 
     async def investigate(incident_id: str) -> None:
         await peak.hold()
@@ -149,9 +162,7 @@ async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path
     loop = asyncio.create_task(runbook.run_investigations())
     work.incidents_changed([f"inc-{n}" for n in range(6)])
     try:
-        async with asyncio.timeout(5):
-            while peak.done < 6:
-                await asyncio.sleep(0.01)
+        await peak.finished.wait()
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
@@ -161,7 +172,7 @@ async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path
 async def test_job_log_tails_are_read_as_many_at_once_as_configured(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = make_settings(tmp_path, diagnostics={"job_log_tails_at_once": 3})
-    peak = _Peak()
+    peak = _Peak(limit=3, total=10)
 
     async def read_tail(*args: Any, **kwargs: Any) -> failed_jobs.JobTail:
         await peak.hold()

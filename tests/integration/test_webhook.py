@@ -14,6 +14,7 @@ from service.domain.incidents import TimelineEntry
 from service.domain.lifecycle import State
 from service.store.base import IncidentUpdate, StoreUnavailable
 from tests.conftest import READ_TOKEN, WEBHOOK_TOKEN, AppStarter, alert, make_settings, notification
+from tests.waiting import until
 
 
 async def test_firing_alert_opens_an_incident_visible_in_the_api(
@@ -25,12 +26,13 @@ async def test_firing_alert_opens_an_incident_visible_in_the_api(
     (incident_id,) = ack["incidents"]
     status, incident = await client.get(f"/incidents/{incident_id}")
     assert status == 200
-    assert incident["state"] == "open"
+    # The runbook may already have started on it (it runs alongside the intake).
+    assert incident["state"] in {"open", "investigating"}
     assert (incident["namespace"], incident["signature"]) == ("codex-k8s-prod", "cache")
     assert incident["job_kinds"] == ["kaniko"]
     assert incident["first_failure_at"] == "2026-02-26T10:00:00Z"
     assert [a["fingerprint"] for a in incident["alerts"]] == ["fp1"]
-    assert [e["kind"] for e in incident["timeline"]] == ["opened"]
+    assert _intake(incident) == ["opened"]
 
 
 def _intake(incident: dict) -> list[str]:  # type: ignore[type-arg]
@@ -83,8 +85,12 @@ async def test_new_firing_after_resolution_opens_a_second_incident(
     store = client.app[STORE]
     incident_id = first["incidents"][0]
     # No cluster here: the runbook investigates (blind) and tells on-call; then it resolves.
-    while not (await store.get_incident(incident_id)).evidence:  # type: ignore[union-attr]
-        await asyncio.sleep(0.01)
+
+    async def investigated() -> bool:
+        incident = await store.get_incident(incident_id)
+        return incident is not None and bool(incident.evidence)
+
+    await until(investigated, "the incident was not investigated")
     await store.update(incident_id, IncidentUpdate(state=State.RESOLVED, entries=[TimelineEntry(
         at=clock.now(), kind="resolved", message="test")]), clock.now())
     _, second = await client.webhook(notification(alert("fp1", starts="2026-02-26T12:00:00Z")))

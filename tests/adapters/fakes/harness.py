@@ -3,6 +3,7 @@ fakes started and stopped, sink settings pointing at them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from service.settings import Settings, SinkSettings
 from service.sinks.outbox import OutboxPolicy, OutboxWorker
 from service.sinks.registry import SinkRegistry
 from service.sinks.transport import Http
+from service.store.base import IncidentUpdate
 from service.store.sqlite import SqliteStore
 from service.wording import runbook_text
 from tests.adapters.fakes import bundles
@@ -117,9 +119,25 @@ class Outbox:
     """A worker on a real store, with the outcomes it recorded."""
 
     store: SqliteStore
-    worker: OutboxWorker
+    registry: SinkRegistry
     session: aiohttp.ClientSession
+    worker: OutboxWorker = field(init=False)
     outcomes: list[tuple[str, str]] = field(default_factory=list)
+    # Each outcome as the worker records it, for a test to await instead of polling.
+    recorded: asyncio.Queue[tuple[str, str]] = field(default_factory=asyncio.Queue)
+
+    def record(self, sink: str, outcome: str) -> None:
+        self.outcomes.append((sink, outcome))
+        self.recorded.put_nowait((sink, outcome))
+
+    async def queue(self, message: Message, now: datetime) -> list[str]:
+        """Store ``message`` for the sinks routed for it and wake the worker, as the runbook
+        does: with an update of its incident (``Notifier.queue``), then ``Notifier.wake``."""
+        sinks = self.registry.sinks_for(message.event, message.audience)
+        await self.store.update(message.incident_id,
+                                IncidentUpdate(messages=[(message, sinks)]), now)
+        self.worker.wake()
+        return sinks
 
     async def statuses(self, incident_id: str) -> list[str]:
         return [d.status for d in await deliveries(self.store, incident_id)]
@@ -140,12 +158,12 @@ async def outbox(path: Path, sinks: dict[str, SinkSettings], clock: ManualClock,
     """Open a store at ``path`` and a worker for ``sinks``; close both after (a "restart")."""
     store = await open_store(path)
     session = aiohttp.ClientSession()
-    outcomes: list[tuple[str, str]] = []
-    worker = OutboxWorker(store, SinkRegistry.from_settings(sinks, Http(session, clock)), clock,
-                          policy=policy, record=lambda sink, outcome: outcomes.append(
-                              (sink, outcome)), rng=random.Random(7))
+    registry = SinkRegistry.from_settings(sinks, Http(session, clock))
+    box = Outbox(store, registry, session)
+    box.worker = OutboxWorker(store, registry, clock, policy=policy, record=box.record,
+                              rng=random.Random(7))
     try:
-        yield Outbox(store, worker, session, outcomes)
+        yield box
     finally:
         await session.close()
         await store.close()

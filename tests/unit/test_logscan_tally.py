@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 from hypothesis import given, settings
@@ -25,7 +26,9 @@ EXTRA = SignatureConfig(name="extra", patterns={SOURCE_CONTROL_PLANE: SourcePatt
 
 def scan(data: bytes, cuts: list[int], limits: ScanLimits, *, one_by_one: bool) -> ScanResult:
     scanner = LogScanner([*default_signatures(), EXTRA], SOURCE_CONTROL_PLANE, limits=limits)
-    state = scanner.new_state(emit=one_by_one)  # emitting scans classify every line alone
+    if one_by_one:  # a plan without tallies classifies every candidate line on its own
+        scanner.plan = replace(scanner.plan, tallies=(None,) * len(scanner.plan.rules))
+    state = scanner.new_state()
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
     for a, b in pairwise(points):
         state.feed(data[a:b])

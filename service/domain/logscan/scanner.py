@@ -7,9 +7,9 @@ Boundary: pure; the caller owns the stream and its deadline.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 
-from service.domain.logscan.models import LogMatch, ScanLimits, ScanResult
+from service.domain.logscan.models import ScanLimits, ScanResult
 from service.domain.logscan.rules import compile_plan
 from service.domain.logscan.state import ScanState
 from service.domain.redaction import Redactor
@@ -45,9 +45,9 @@ class LogScanner:
         """Source name this scanner was built for."""
         return self.plan.source
 
-    def new_state(self, *, emit: bool = False) -> ScanState:
+    def new_state(self) -> ScanState:
         """Fresh per-scan state, for callers that feed chunks themselves."""
-        return ScanState(self.plan, emit=emit)
+        return ScanState(self.plan)
 
     async def scan(self, chunks: AsyncIterable[bytes]) -> ScanResult:
         """Scan a byte stream to its end (or to `max_bytes`) and summarise it."""
@@ -56,19 +56,6 @@ class LogScanner:
             if not state.feed(chunk):
                 break
         return state.result()
-
-    async def matches(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[LogMatch]:
-        """Yield every matching line (defining and context) as it is found, redacted."""
-        state = self.new_state(emit=True)
-        async for chunk in chunks:
-            more = state.feed(chunk)
-            for match in state.drain():
-                yield match
-            if not more:
-                break
-        state.finish()
-        for match in state.drain():
-            yield match
 
     def scan_chunks(self, chunks: Iterable[bytes]) -> ScanResult:
         """Synchronous twin of `scan`, same core."""

@@ -39,17 +39,14 @@ def _decode(raw: bytes) -> str:
 class ScanState:
     """Per-scan state: the partial line between chunks and the aggregates."""
 
-    def __init__(self, plan: ScanPlan, *, emit: bool = False) -> None:
+    def __init__(self, plan: ScanPlan) -> None:
         self.plan, self.limits = plan, plan.limits
         self.lines = self.bytes = self.lines_truncated = 0
         self.stopped = False
         self._carry = b""
         self._skipping = False  # inside an over-long line whose head was already scanned
         self._sigs = {rule.signature: SigState(self.limits) for rule in plan.rules}
-        self._emit = emit
-        self._out: list[LogMatch] = []
-        # Matches are emitted one by one in line order, so emitting scans never tally in bulk.
-        self._bulk = not emit and any(t is not None for t in plan.tallies)
+        self._bulk = any(t is not None for t in plan.tallies)
 
     def feed(self, chunk: bytes) -> bool:
         """Consume one chunk; returns False once `max_bytes` is reached (stop reading)."""
@@ -196,13 +193,6 @@ class ScanState:
                     continue
                 state.context_lines += 1
                 state.context.add(kept)
-            if self._emit:
-                self._out.append(self._build(kept))
-
-    def drain(self) -> list[LogMatch]:
-        """Matches collected since the last drain (emit mode only)."""
-        out, self._out = self._out, []
-        return out
 
     def _fields(self, text: str) -> LineFields:
         fields = parse_line(text)

@@ -17,7 +17,7 @@ from playwright.async_api import Page
 from service.domain.evidence import CollectorStatus
 from service.domain.incidents import Incident
 from service.domain.lifecycle import State
-from service.simulator import phrasebook
+from simulator import phrasebook
 from tests.browser.chromium import artifact, chromium
 from tests.conftest import AppStarter, notification
 from tests.conftest import alert as make_alert

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests.simkit import running_simulator
 
 NS = "codex-k8s-prod"

@@ -3,8 +3,11 @@
 Purpose: let the responder, its tests and the demo talk to "Kubernetes" through the real
 clients (kubernetes_asyncio, kubectl) on machines where no API server can run. Public API:
 `Simulator` (server, world, clock, faults, audit), `ManualClock`/`ScaledClock`, `FaultRule`,
-`Scenario`, `load_scenario`, `scenario_names`; the `simulate` subcommand lives in `command`.
-Boundary: importing this package starts nothing.
+`Scenario`, `load_scenario`, `scenario_names`; the `aislot-simulator` command (`serve`, `demo`)
+lives in `command`.
+Boundary: its own distribution (simulator/pyproject.toml), for development and the demo, never
+in the responder's image; importing this package starts nothing, and it imports nothing of
+`service` (nor `service` of it: lint-imports).
 """
 
 from simulator.clock import ManualClock, ScaledClock

@@ -21,7 +21,8 @@ RUN python -m venv /opt/venv
 # each at exactly the version of requirements.lock, wheels only (nothing compiles).
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/runtime-requirements.txt', 'w').write(chr(10).join(deps) + chr(10))" \
  && /opt/venv/bin/pip install --only-binary=:all: -c requirements.lock -r /tmp/runtime-requirements.txt
-# The package itself: no dependency resolution here, everything came from the lock above.
+# The package itself (service only: the simulator, simulator/, is a separate development
+# distribution and is not in the build context): no dependency resolution here, everything came from the lock above.
 # pip byte-compiles what it installs (the runtime root filesystem is read-only); then pip and
 # setuptools leave the venv.
 RUN /opt/venv/bin/pip install --no-deps /src \

@@ -3,13 +3,14 @@
 
 demo:
 	@scripts/bootstrap
-	@.venv/bin/aislot-responder demo
+	@.venv/bin/aislot-simulator demo
 
 test:
 	@scripts/bootstrap --system
 	@scripts/build-k8s >/dev/null
-	.venv/bin/ruff check service tests
+	.venv/bin/ruff check service simulator tests
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q
 
 # Rewrite tests/golden/ (every message as each sink shows it) after a deliberate change;
@@ -28,4 +29,4 @@ k8s:
 	@scripts/build-k8s
 
 lock:
-	.venv/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock --quiet
+	.venv/bin/uv pip compile pyproject.toml simulator/pyproject.toml --extra dev -o requirements.lock --quiet

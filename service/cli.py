@@ -1,4 +1,8 @@
-"""The ``aislot-responder`` command: serve, check-config, simulate, demo."""
+"""The ``aislot-responder`` command: serve, check-config.
+
+``demo`` and ``simulate`` moved to the simulator's own command (``aislot-simulator demo`` and
+``aislot-simulator serve``, a development tool not in the image); here they say so and exit 2.
+"""
 
 from __future__ import annotations
 
@@ -81,17 +85,14 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from service.demo import run_demo
-
-    return run_demo(args)
+MOVED = {"demo": "aislot-simulator demo", "simulate": "aislot-simulator serve"}
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    from service.simulator.command import run
-
-    code: int = run(args)
-    return code
+def _moved(command: str) -> int:
+    print(f"aislot-responder: `{command}` moved to `{MOVED[command]}` (the simulator's "
+          "own command, installed for development by scripts/bootstrap; `make demo` runs the "
+          "demo)", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,22 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", nargs="?", type=Path, help="config file")
     check.set_defaults(func=_check_config)
-    demo = sub.add_parser("demo", help="run the demo on embedded defaults")
-    demo.add_argument("--scenario", default="cache-recovers", help="simulator scenario")
-    demo.set_defaults(func=_demo)
-    simulate = sub.add_parser("simulate", help="serve a simulated codex-k8s namespace")
-    try:
-        from service.simulator.command import add_arguments
-    except ImportError:  # pragma: no cover - the simulator ships with the package
-        pass
-    else:
-        add_arguments(simulate)
-    simulate.set_defaults(func=_simulate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    if given and given[0] in MOVED:
+        return _moved(given[0])
+    args = build_parser().parse_args(given)
     try:
         code: int = args.func(args)
     except (ConfigError, StartupError) as exc:

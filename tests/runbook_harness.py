@@ -22,8 +22,8 @@ from aiohttp import web
 from service.api.keys import METRICS, RUNBOOK, STORE
 from service.domain.incidents import Incident
 from service.runbook import Runbook
-from service.simulator.server import Simulator
 from service.store.base import Store
+from simulator.server import Simulator
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.webhook import FakeWebhook
 from tests.conftest import Client, alert, make_settings, notification

@@ -4,7 +4,7 @@ In-process: `running_simulator(...)` (async context manager) starts a `Simulator
 clock on a free loopback port and writes its kubeconfig; the `sim_factory` and `simulator`
 pytest fixtures wrap it. Real tools: `kubectl(...)` runs the real kubectl binary against a
 simulator (async, so the in-process server keeps serving). Other process: `simulator_process()`
-runs `python -m service.simulator.command` and `SimControl` drives it through `/_sim/`.
+runs `python -m simulator serve` and `SimControl` drives it through `/_sim/`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests.realkube.cluster import binaries
 
 NAMESPACE = "codex-k8s-prod"
@@ -145,13 +145,14 @@ class SimControl:
 def simulator_process(
     scenario: str, directory: Path, speed: float = 1.0
 ) -> Iterator[tuple[SimControl, Path]]:
-    """Run `python -m service.simulator.command` in its own process; yields control + kubeconfig."""
+    """Run `python -m simulator serve` in its own process; yields control + kubeconfig."""
     config = directory / f"kubeconfig-{scenario}-proc"
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "service.simulator.command",
+            "simulator",
+            "serve",
             "--scenario",
             scenario,
             "--port",

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.diagnostics import objects
-from service.simulator.clock import parse_time
-from service.simulator.server import Simulator
 from service.view import NamespaceView
+from simulator.clock import parse_time
+from simulator.server import Simulator
 
 NS = "codex-k8s-prod"
 

@@ -22,8 +22,8 @@ from service.domain.evidence import CollectorStatus
 from service.kube import KubeClient
 from service.kube_errors import KubeNotFound
 from service.settings import KubeSettings, Settings
-from service.simulator.scenario import load_scenario
-from service.simulator.server import Simulator
+from simulator.scenario import load_scenario
+from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory
 

@@ -27,7 +27,7 @@ from service.kube_errors import (
 )
 from service.kube_scope import metering, sharing_reads
 from service.settings import KubeSettings
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory
 

@@ -15,7 +15,7 @@ import pytest
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.rest import ApiException
 
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests.simkit import running_simulator
 
 NS = "codex-k8s-prod"

@@ -33,13 +33,13 @@ import pytest
 from service.diagnostics import collect_evidence, collect_facts
 from service.kube import KubeClient
 from service.settings import KubeSettings, Settings
-from service.simulator import phrasebook
-from service.simulator.clock import parse_time
-from service.simulator.logbook import LogOptions
-from service.simulator.server import Simulator
-from service.simulator.store import WatchEvent
 from service.view import NamespaceView
 from service.view import evidence as view_evidence
+from simulator import phrasebook
+from simulator.clock import parse_time
+from simulator.logbook import LogOptions
+from simulator.server import Simulator
+from simulator.store import WatchEvent
 from tests.runbook_harness import SimTime
 from tests.simkit import running_simulator
 from tests.viewkit import NS, settle, sim_now

@@ -1,7 +1,7 @@
 """Benchmark: stream a huge pod log through the simulator; throughput and simulator memory.
 
 Run: `.venv/bin/python -m tests.bench.bench_sim_log [--mb 1024]`.
-The simulator runs in its own process (`python -m service.simulator.command`), a `huge_log`
+The simulator runs in its own process (`python -m simulator serve`), a `huge_log`
 fault makes the control-plane pod's log `--mb` megabytes (generated lazily, MANIFEST_UNKNOWN
 every 997th line), and this process reads `GET .../pods/{pod}/log` in chunks. Reported:
 bytes, seconds, MB/s, and the simulator's RSS before, at its highest while streaming (sampled
@@ -92,7 +92,8 @@ def run(size_mb: int) -> Figures:
             [
                 sys.executable,
                 "-m",
-                "service.simulator.command",
+                "simulator",
+                "serve",
                 "--scenario",
                 "healthy",
                 "--port",

@@ -17,7 +17,8 @@ from playwright.async_api import Page
 from service.domain.evidence import CollectorStatus
 from service.domain.incidents import Incident
 from service.domain.lifecycle import State
-from service.simulator import phrasebook
+from simulator import phrasebook
+from simulator.scenario import scenario_names
 from tests.browser.chromium import artifact, chromium
 from tests.conftest import AppStarter, notification
 from tests.conftest import alert as make_alert
@@ -28,8 +29,7 @@ pytestmark = pytest.mark.e2e
 LINK_KEY = "browser-test-link-key-" + "fedcba9876543210" * 2
 TTL_S = 2 * 3600
 AUTH = {"link_key": LINK_KEY, "link_ttl_s": TTL_S}
-SCENARIOS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "service" /
-                                    "simulator" / "scenarios").glob("*.yaml"))
+SCENARIOS = scenario_names()
 TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from service.demo import AnchoredSimClock
-from service.simulator.server import Simulator
+from simulator.clock import AnchoredClock
+from simulator.server import Simulator
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.webhook import FakeWebhook
 from tests.conftest import alert, notification
@@ -96,7 +96,7 @@ class World:
 @asynccontextmanager
 async def world(tmp: Path, scenario: str) -> AsyncIterator[World]:
     anchor = time.time()
-    sim = Simulator(scenario, clock=AnchoredSimClock(anchor, anchor, SPEED))
+    sim = Simulator(scenario, clock=AnchoredClock(anchor, anchor, SPEED))
     await sim.start("127.0.0.1", 0)
     kubeconfig = sim.write_kubeconfig(tmp / "kubeconfig")
     oncall, github = FakeWebhook(), FakeGithub(GH_TOKEN, REPO, {205})

@@ -1,4 +1,8 @@
-"""The README's first command, ``aislot-responder demo``, runs and tells the story."""
+"""The README's first command, ``make demo`` (``aislot-simulator demo``), runs and tells the story.
+
+The demo is the simulator's: it runs ``aislot-responder serve`` as a child process and talks to
+it over HTTP only, so the story below also shows the two programs share the compressed clock.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # scripts/bootstrap installs both console scripts here
 
 
 def _demo(*args: str) -> str:
-    run = subprocess.run([sys.executable, "-m", "service", "demo", *args], cwd=ROOT,
+    run = subprocess.run([str(BIN / "aislot-simulator"), "demo", *args], cwd=ROOT,
                          capture_output=True, text=True, timeout=180, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
@@ -35,3 +40,21 @@ def test_demo_cache_persists_escalates() -> None:
     assert "escalation (repeat) to all" in out
     assert "escalation repeat to all: cache repeated 3 times in a row" in out
     assert "state: resolved" not in out
+
+
+def test_the_responder_says_where_demo_and_simulate_went() -> None:
+    for command, moved in (("demo", "aislot-simulator demo"),
+                           ("simulate", "aislot-simulator serve")):
+        run = subprocess.run([str(BIN / "aislot-responder"), command, "--scenario", "healthy"],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert f"`{command}` moved to `{moved}`" in run.stderr
+
+
+def test_a_missing_responder_is_one_clear_line(tmp_path: Path) -> None:
+    run = subprocess.run([str(BIN / "aislot-simulator"), "demo", "--responder",
+                          str(tmp_path / "nowhere")], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.startswith("aislot-simulator demo: ")
+    assert "Traceback" not in run.stderr

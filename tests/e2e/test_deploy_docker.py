@@ -4,8 +4,9 @@ The test reads the Dockerfile's ``build`` stage and carries out its instructions
 machine: ``WORKDIR`` and ``COPY`` into a scratch root, ``ENV``, then every ``RUN`` line with the
 image paths (``/src``, ``/opt/venv``, ``/tmp``) mapped into that scratch root. Nothing is
 duplicated here: change the Dockerfile and this test runs the new steps. It then checks what the
-runtime stage relies on: ``aislot-responder --help`` works from the venv, no dev tools were
-installed, and the runtime stage is non-root, read-only friendly and starts ``serve``.
+runtime stage relies on: ``aislot-responder --help`` works from the venv, no dev tools and no
+simulator were installed, and the runtime stage is non-root, read-only friendly and starts
+``serve``.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def test_dockerignore_keeps_context_small() -> None:
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert "**" in ignore, ".dockerignore should deny by default"
     assert not any(line.startswith("!") and (".venv" in line or ".git" in line) for line in ignore)
+    assert not any(line.startswith("!") and "simulator" in line for line in ignore), ignore
 
 
 def test_build_stage_install_steps_produce_a_working_cli(
@@ -217,6 +219,17 @@ def test_build_stage_install_steps_produce_a_working_cli(
     installed = set(listed.stdout.split())
     assert "aislot-responder" in installed
     assert not installed & {"pytest", "mypy", "ruff", "hypothesis", "pip", "setuptools"}, installed
+    # The simulator (its own distribution, aislot-simulator, for development and the demo) is
+    # not in the image: not copied, not installed, no console script, nothing importable.
+    assert not (scratch / "src" / "simulator").exists(), "the build copied the simulator"
+    assert "aislot-simulator" not in installed, installed
+    assert not (venv / "bin" / "aislot-simulator").exists()
+    assert not [p for p in venv.rglob("*") if "simulator" in p.name.lower()], "simulator files"
+    spec = subprocess.run([str(venv / "bin/python"), "-c",
+                           "import importlib.util as u; print(u.find_spec('simulator'))"],
+                          check=False, capture_output=True, text=True, env=clean_env,
+                          cwd=tmp_path, timeout=120)
+    assert spec.returncode == 0 and spec.stdout.strip() == "None", spec.stdout + spec.stderr
     # And exactly at the lock's versions.
     lock = dict(line.split("==", 1) for line in
                 (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()

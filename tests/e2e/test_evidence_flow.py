@@ -16,8 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
-from service.demo import AnchoredSimClock
-from service.simulator.server import Simulator
+from simulator.clock import AnchoredClock
+from simulator.server import Simulator
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.pagerduty import FakePagerDuty
 from tests.adapters.fakes.slack import FakeSlack
@@ -42,7 +42,7 @@ async def _wait(predicate, timeout: float = 60.0):  # type: ignore[no-untyped-de
 async def test_bundle_reaches_every_sink_through_real_alertmanager_redacted(
         tmp_path: Path) -> None:
     anchor = time.time()
-    sim = Simulator("cache-recovers", clock=AnchoredSimClock(anchor, anchor, 10.0))
+    sim = Simulator("cache-recovers", clock=AnchoredClock(anchor, anchor, 10.0))
     await sim.start("127.0.0.1", 0)
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
     slack, hook = FakeSlack(), FakeWebhook()

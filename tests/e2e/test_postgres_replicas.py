@@ -242,7 +242,7 @@ async def test_an_alert_at_a_non_leader_is_investigated_at_once(tmp_path: Path,
                                                                 pg: PgServer) -> None:
     """The leader hears of the other replica's incident at its commit (LISTEN/NOTIFY): the
     evidence comes long before the next watch pass, which is an hour away here."""
-    from service.simulator.server import Simulator
+    from simulator.server import Simulator
     from tests.adapters.fakes.webhook import FakeWebhook
 
     hook = FakeWebhook()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests.procs import free_port, start_responder, stop
 
 pytestmark = pytest.mark.e2e

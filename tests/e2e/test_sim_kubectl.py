@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from service.simulator.clock import parse_time
+from simulator.clock import parse_time
 from tests import simkit
 from tests.simkit import SimFactory, grep_e, kubectl
 

@@ -1,6 +1,7 @@
-"""`python -m service.simulator.command`: the simulator as its own process, driven via `/_sim/`.
+"""`aislot-simulator serve` (`python -m simulator serve`): the simulator as its own process,
+driven via `/_sim/`.
 
-This is how the demo and other processes use it: start, read the one stdout line, point kubectl
+This is how other processes use it: start, read the one stdout line, point kubectl
 at the written kubeconfig, move time and inject faults over HTTP, stop with SIGTERM.
 """
 
@@ -59,11 +60,10 @@ def test_process_serves_kubectl_and_is_driven_remotely(tmp_path: Path) -> None:
 
 def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     config = tmp_path / "kc"
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # the console script scripts/bootstrap installs
         [
-            sys.executable,
-            "-m",
-            "service.simulator.command",
+            str(Path(sys.executable).parent / "aislot-simulator"),
+            "serve",
             "--scenario",
             "healthy",
             "--kubeconfig-out",
@@ -82,7 +82,7 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
 
 def test_unknown_scenario_is_a_clear_error(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "service.simulator.command", "--scenario", "nope"],
+        [sys.executable, "-m", "simulator", "serve", "--scenario", "nope"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -14,7 +14,7 @@ from service.diagnostics import collect_facts
 from service.domain.facts import Facts
 from service.kube import KubeClient
 from service.settings import KubeSettings, Settings
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory
 

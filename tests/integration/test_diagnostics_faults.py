@@ -15,7 +15,7 @@ from service.diagnostics.investigation import collect_evidence
 from service.domain.evidence import CollectorStatus, EvidenceBundle
 from service.kube import KubeClient
 from service.settings import KubeSettings, Settings
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory, running_simulator
 

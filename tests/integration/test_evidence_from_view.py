@@ -20,7 +20,7 @@ from service.domain.evidence import CollectorStatus, EvidenceBundle
 from service.domain.incidents import Incident
 from service.domain.lifecycle import State
 from service.observer import ViewObserver
-from service.simulator.traffic import Request
+from simulator.traffic import Request
 from tests import simkit
 from tests.conftest import AppStarter
 from tests.integration.test_namespace_view import viewed

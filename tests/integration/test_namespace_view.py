@@ -19,8 +19,8 @@ from service.diagnostics import collect_facts
 from service.domain.facts import Facts
 from service.kube import KubeClient
 from service.settings import KubeSettings, Settings
-from service.simulator.server import Simulator
 from service.view import NamespaceView
+from simulator.server import Simulator
 from tests import simkit
 from tests.runbook_harness import SimTime
 from tests.simkit import SimFactory

@@ -15,7 +15,7 @@ import pytest
 from service.diagnostics import collect_facts
 from service.diagnostics.deployment_logs import collect_deployment_logs
 from service.domain.signatures import SOURCE_CONTROL_PLANE
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests import simkit
 from tests.integration.test_namespace_view import CP, advance, policy_fields, viewed
 from tests.simkit import SimFactory

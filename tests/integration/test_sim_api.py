@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from service.simulator.patches import apply_patch
-from service.simulator.server import Simulator
+from simulator.patches import apply_patch
+from simulator.server import Simulator
 from tests.simkit import running_simulator
 
 NS = "codex-k8s-prod"

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests.simkit import running_simulator
 from tests.waiting import until
 

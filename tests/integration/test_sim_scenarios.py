@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from service.simulator.scenario import BuildPlan, Scenario, load_scenario, scenario_names
-from service.simulator.server import Simulator
-from service.simulator.world import World
+from simulator.scenario import BuildPlan, Scenario, load_scenario, scenario_names
+from simulator.server import Simulator
+from simulator.world import World
 
 NS = "codex-k8s-prod"
 CP = "codex-k8s-control-plane"

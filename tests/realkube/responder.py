@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service.demo import as_notification, firing_alert
+from simulator.alerting import as_notification, firing_alert
 from tests.e2e.test_deploy_helm import RELEASE_NS, render
 from tests.procs import Responder, http, start_responder, stop
 from tests.realkube.api import Obj

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from service.simulator.server import Simulator
+from simulator.server import Simulator
 from tests.realkube.api import Api
 
 

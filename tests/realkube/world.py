@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.simulator.clock import rfc3339
-from service.simulator.server import Simulator
-from service.simulator.world import World
+from simulator.clock import rfc3339
+from simulator.server import Simulator
+from simulator.world import World
 from tests.procs import wait_until
 from tests.realkube.api import Api, collection
 

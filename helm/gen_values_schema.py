@@ -1,6 +1,7 @@
 """Regenerate helm/aislot-responder/values.schema.json from the settings tree.
 
-The `config` part mirrors service/settings.py (minus secrets, which come by env from a Secret,
+The `config` part mirrors service/config/settings.py (minus secrets, which come by env from a
+Secret,
 and minus what the chart sets itself); the rest describes the chart's own values.
 Run: .venv/bin/python helm/gen_values_schema.py   (tests/unit/test_deploy_chart_values.py checks
 that the committed file is what this script writes).
@@ -15,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.settings import SINK_MODELS, Settings
+from service.config.settings import SINK_MODELS, Settings
 
 OUT = Path(__file__).resolve().parent / "aislot-responder" / "values.schema.json"
 SECRET = {"auth": {"webhook_token", "webhook_basic_password", "read_token", "owner_token",
@@ -70,7 +71,7 @@ def config_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     sections["mitigation"]["required"] = ["mode", "target"]
     config = {
         "type": "object", "additionalProperties": False,
-        "description": "The service's settings tree (service/settings.py) without secrets; "
+        "description": "The service's settings tree (service/config/settings.py) without secrets; "
                        "rendered into the ConfigMap.",
         "properties": sections, "required": ["store", "mitigation"],
     }

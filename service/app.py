@@ -16,6 +16,7 @@ from aiohttp import web
 
 from service.api import approval, incidents, ops, webhook
 from service.api.errors import error_middleware
+from service.api.grants import GrantSigner
 from service.api.headers import security_headers
 from service.api.keys import (
     CLOCK,
@@ -30,27 +31,26 @@ from service.api.keys import (
     WORK,
 )
 from service.api.page import STATIC_URL
-from service.clock import Clock, ScaledClock, SystemClock
+from service.cluster.client import KubeClient
+from service.cluster.errors import KubeConfigError
+from service.config.settings import Settings
+from service.config.wording import runbook_text
 from service.domain.incidents import IdentityRules
 from service.domain.redaction import redact
-from service.grants import GrantSigner
-from service.kube import KubeClient
-from service.kube_errors import KubeConfigError
-from service.metrics import Metrics
-from service.mitigator import Mitigator
-from service.notifier import Notifier
-from service.observer import BlindObserver, ClusterObserver, Observer, ViewObserver
-from service.runbook import Runbook
-from service.settings import Settings
-from service.sinks.outbox import OutboxWorker
-from service.sinks.registry import SinkRegistry
-from service.sinks.transport import Http
+from service.notify.notifier import Notifier
+from service.notify.outbox import OutboxWorker
+from service.notify.routing import SinkRegistry
+from service.notify.sinks.transport import Http
+from service.runbook.mitigator import Mitigator
+from service.runbook.observer import BlindObserver, ClusterObserver, Observer, ViewObserver
+from service.runbook.pipeline import Runbook
+from service.runbook.view import NamespaceView
+from service.runtime.clock import Clock, ScaledClock, SystemClock
+from service.runtime.metrics import Metrics
+from service.runtime.supervisor import Supervisor
+from service.runtime.workqueue import WorkQueue
 from service.store.base import Store, StoreUnavailable
 from service.store.sqlite import SqliteStore
-from service.supervisor import Supervisor
-from service.view import NamespaceView
-from service.wording import runbook_text
-from service.workqueue import WorkQueue
 
 log = structlog.get_logger(__name__)
 

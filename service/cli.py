@@ -11,7 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-from service.settings import ConfigError, Settings, config_path_from_env, load_settings
+from service.config.settings import ConfigError, Settings, config_path_from_env, load_settings
 
 
 def _load(path: Path | None) -> Settings:
@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
     from service.domain.redaction import redact
-    from service.logs import configure_logging
+    from service.runtime.logs import configure_logging
     from service.store.base import StoreUnavailable
 
     settings = _load(args.config)

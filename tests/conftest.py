@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from service.app import create_app
-from service.clock import ManualClock
-from service.settings import Settings, load_settings
+from service.config.settings import Settings, load_settings
+from service.runtime.clock import ManualClock
 
 WEBHOOK_TOKEN = "wh-" + secrets.token_hex(12)
 READ_TOKEN = "rd-" + secrets.token_hex(12)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from service.domain.messages import Delivery, Message
-from service.sinks import github, pagerduty, slack, telegram, webhook
-from service.sinks.console import ConsoleSink
+from service.notify.sinks import github, pagerduty, slack, telegram, webhook
+from service.notify.sinks.console import ConsoleSink
 
 GOLDEN = Path(__file__).parent / "golden"
 SINK_TYPES = ("slack", "telegram", "github", "pagerduty", "webhook", "console")

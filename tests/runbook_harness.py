@@ -21,7 +21,7 @@ from aiohttp import web
 
 from service.api.keys import METRICS, RUNBOOK, STORE
 from service.domain.incidents import Incident
-from service.runbook import Runbook
+from service.runbook.pipeline import Runbook
 from service.store.base import Store
 from simulator.server import Simulator
 from tests.adapters.fakes.github import FakeGithub

@@ -13,8 +13,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from service.diagnostics import objects
-from service.view import NamespaceView
+from service.cluster import objects
+from service.runbook.view import NamespaceView
 from simulator.clock import parse_time
 from simulator.server import Simulator
 

@@ -11,11 +11,11 @@ from urllib.parse import quote, urlencode
 import structlog
 from aiohttp import web
 
+from service.api.access import approval_access
 from service.api.errors import ApiError
-from service.api.grant import approval_access
+from service.api.grants import GRANT_PARAM
 from service.api.keys import RUNBOOK, SETTINGS
 from service.domain.switch_record import NothingToApprove
-from service.grants import GRANT_PARAM
 from service.store.base import StaleUpdate
 
 log = structlog.get_logger(__name__)

@@ -2,7 +2,7 @@
 
 The answer's type follows ``Accept`` (q-values honoured, ``Vary: Accept``). The list needs the
 read or Owner token; one incident also opens with the grant its message's link carries
-(``service.api.grant``).
+(``service.api.access``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from service.api.access import incident_access
 from service.api.auth import require_bearer
 from service.api.errors import ApiError
-from service.api.grant import incident_access
 from service.api.headers import HTML, JSON, negotiated, preferred_type
 from service.api.keys import CLOCK, SETTINGS, STORE
 from service.api.page import render_error, render_incident, render_list, stylesheet
+from service.config.wording import runbook_text
 from service.domain.lifecycle import State
-from service.runbook import policy_config
-from service.wording import runbook_text
+from service.runbook.pipeline import policy_config
 
 MAX_LIMIT = 500
 # An incident id's characters (service.domain.incidents.new_incident_id), with room to spare.

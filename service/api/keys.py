@@ -5,14 +5,14 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from service.clock import Clock
-from service.grants import GrantSigner
-from service.metrics import Metrics
-from service.runbook import Runbook
-from service.settings import Settings
+from service.api.grants import GrantSigner
+from service.config.settings import Settings
+from service.runbook.pipeline import Runbook
+from service.runtime.clock import Clock
+from service.runtime.metrics import Metrics
+from service.runtime.supervisor import Supervisor
+from service.runtime.workqueue import WorkQueue
 from service.store.base import Store
-from service.supervisor import Supervisor
-from service.workqueue import WorkQueue
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)

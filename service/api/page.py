@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from service.api.grant import Access
+from service.api.access import Access
 from service.api.page_view import (
     AUDIENCE_WORDS,
     Piece,
@@ -31,7 +31,7 @@ from service.api.page_view import (
     rules,
     when,
 )
-from service.domain.briefing import RULE_TITLES
+from service.domain.decision_message import RULE_TITLES
 from service.domain.evidence import CollectorStatus, FailedJob
 from service.domain.incidents import Incident, IncidentSummary
 from service.domain.lifecycle import State

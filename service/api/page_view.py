@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from service.domain.briefing import RULE_TITLES
+from service.domain.decision_message import RULE_TITLES
 from service.domain.incidents import Incident
 from service.domain.lifecycle import State
 from service.domain.logscan.models import LogMatch

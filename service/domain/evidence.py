@@ -1,6 +1,7 @@
 """The evidence bundle: what the runbook's diagnostics found, as typed data.
 
-Collectors (in ``service.diagnostics``) fill one ``Collected`` each and never raise; the bundle
+Collectors (in ``service.runbook.diagnostics``) fill one ``Collected`` each and never raise; the
+bundle
 is stored on the incident, shown by ``GET /incidents/<id>`` and rendered by every sink. Every
 text in here is already redacted. Pure data and pure summaries; no I/O.
 """

@@ -1,6 +1,6 @@
 """What the recovery watch observes since the mitigation: the input of ``evaluate()``.
 
-Collected by ``service.diagnostics`` at each monitoring tick; pure data here.
+Collected by ``service.runbook.diagnostics`` at each monitoring tick; pure data here.
 """
 
 from __future__ import annotations

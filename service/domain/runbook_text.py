@@ -4,7 +4,7 @@ Purpose: one place for every text that quotes a setting (the kill switch's key a
 where it lives, the Deployment whose rollout to wait for, the namespace, the registry, the
 thresholds), so a changed configuration changes what the on-call reads.
 Boundary: pure. ``RunbookText`` is built from the settings by the caller
-(``service.wording.runbook_text``); nothing here reads a setting or keeps a default of one.
+(``service.config.wording.runbook_text``); nothing here reads a setting or keeps a default of one.
 """
 
 from __future__ import annotations

@@ -29,13 +29,13 @@ import asyncpg
 import structlog
 from tenacity import RetryCallState
 
-from service.clock import NETWORK_TIME
+from service.config.dsn import dsn_problem, without_dsn_secrets
 from service.domain.incidents import IdentityRules
-from service.retry import retrying
+from service.runtime.clock import NETWORK_TIME
+from service.runtime.retry import retrying
 from service.store import outbox
 from service.store.base import StoreUnavailable
 from service.store.dialect import CHANGES_CHANNEL, PostgresTx, Tx
-from service.store.dsn import dsn_problem, without_dsn_secrets
 from service.store.schema import migrate_postgres
 from service.store.sql_store import Job, SqlStore, T
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from service.diagnostics import read_kill_switch
-from service.diagnostics.kill_switch import collect_kill_switch
+from service.cluster.client import KubeClient
+from service.cluster.errors import KubeNotFound
+from service.config.settings import KubeSettings, Settings
 from service.domain.evidence import CollectorStatus
-from service.kube import KubeClient
-from service.kube_errors import KubeNotFound
-from service.settings import KubeSettings, Settings
+from service.runbook.diagnostics import read_kill_switch
+from service.runbook.diagnostics.switch_state import collect_kill_switch
 from simulator.scenario import load_scenario
 from simulator.server import Simulator
 from tests import simkit

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from service.diagnostics.job_logs import clip, detect_signature
-from service.diagnostics.objects import job_info, job_kind, pod_info, rollout_complete
-from service.diagnostics.selectors import matches, selector_string
+from service.cluster.objects import job_info, job_kind, pod_info, rollout_complete
+from service.cluster.selectors import matches, selector_string
+from service.config.settings import PlatformObjects
 from service.domain.signatures import SOURCE_CODEGEN, SOURCE_JOBS, default_signatures
-from service.settings import PlatformObjects
+from service.runbook.diagnostics.job_logs import clip, detect_signature
 
 LABELS = {"app.kubernetes.io/name": "codex-k8s", "app.kubernetes.io/component": "worker"}
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from service.kube import PATCH_CONTENT_TYPES, KubeClient
-from service.kube_errors import (
+from service.cluster.client import PATCH_CONTENT_TYPES, KubeClient
+from service.cluster.errors import (
     KubeConfigError,
     KubeForbidden,
     KubeNotFound,
@@ -25,8 +25,8 @@ from service.kube_errors import (
     KubeStreamBroken,
     KubeTimeout,
 )
-from service.kube_scope import metering, sharing_reads
-from service.settings import KubeSettings
+from service.cluster.scope import metering, sharing_reads
+from service.config.settings import KubeSettings
 from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory

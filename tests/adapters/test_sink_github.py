@@ -6,10 +6,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from service.clock import ManualClock
-from service.retry import Permanent, Retryable
-from service.settings_sinks import GithubSinkSettings
-from service.sinks.github import GithubSink, marker
+from service.config.sinks import GithubSinkSettings
+from service.notify.sinks.github import GithubSink, marker
+from service.runtime.clock import ManualClock
+from service.runtime.retry import Permanent, Retryable
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.github import SECONDARY_LIMIT, FakeGithub
 from tests.adapters.fakes.harness import (

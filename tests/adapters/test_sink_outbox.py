@@ -9,10 +9,10 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from service.clock import ManualClock
-from service.domain.compose import compose_event
+from service.domain.envelope import compose_event
 from service.domain.messages import MessageSection
-from service.sinks.outbox import OutboxPolicy
+from service.notify.outbox import OutboxPolicy
+from service.runtime.clock import ManualClock
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.harness import (
@@ -243,8 +243,8 @@ class _BrokenSink:
 
 async def test_a_sink_bug_is_retried_and_logged_without_secrets(tmp_path: Path,
                                                                 clock: ManualClock) -> None:
-    from service.sinks.outbox import OutboxWorker
-    from service.sinks.registry import SinkRegistry
+    from service.notify.outbox import OutboxWorker
+    from service.notify.routing import SinkRegistry
     from tests.adapters.fakes.harness import open_store
 
     store = await open_store(tmp_path / "o.db")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from service.domain.compose import compose_event
-from service.retry import Permanent
-from service.settings_sinks import PagerDutySinkSettings
-from service.sinks.pagerduty import PagerDutySink
+from service.config.sinks import PagerDutySinkSettings
+from service.domain.envelope import compose_event
+from service.notify.sinks.pagerduty import PagerDutySink
+from service.runtime.retry import Permanent
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import (
     PUBLIC_URL,

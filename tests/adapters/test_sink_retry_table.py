@@ -3,8 +3,9 @@ tests share ``notify/test.RetryTests``): each answer an API may give, sent by th
 fake server (which speaks its protocol, error bodies and all), and the class the sink must make
 of it: delivered, retryable (with the wait a ``Retry-After`` asked for) or permanent.
 
-The classification itself lives in one place (``service.sinks.transport`` and
-``service.retry.classify_status``); where a sink reads an answer its own way, the table says so
+The classification itself lives in one place (``service.notify.sinks.transport`` and
+``service.runtime.retry.classify_status``); where a sink reads an answer its own way, the table
+says so
 in that row's exceptions: Telegram puts ``retry_after`` in its 429 body and says ``"ok": true``
 in every success, GitHub signals rate limits on a 403 and names one in its 429 message. The
 console sink sends nothing over HTTP and has no row to answer.
@@ -23,9 +24,9 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 
-from service.clock import ManualClock
-from service.retry import Permanent, Retryable
-from service.sinks.registry import build_sink
+from service.notify.routing import build_sink
+from service.runtime.clock import ManualClock
+from service.runtime.retry import Permanent, Retryable
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.harness import (
@@ -161,7 +162,7 @@ def _program(fake: FakeServer, answer: Answer, clock: ManualClock) -> None:
 
 
 def test_the_table_covers_every_http_sink_type() -> None:
-    from service.settings import SINK_MODELS
+    from service.config.settings import SINK_MODELS
 
     assert set(TARGETS) == set(SINK_MODELS) - {"console"}
     assert {sink for row in TABLE.values() for sink in row.except_for} <= set(TARGETS)

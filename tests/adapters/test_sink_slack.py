@@ -6,9 +6,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from service.retry import Permanent
-from service.settings_sinks import SlackSinkSettings
-from service.sinks.slack import SlackSink
+from service.config.sinks import SlackSinkSettings
+from service.notify.sinks.slack import SlackSink
+from service.runtime.retry import Permanent
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import (
     delivery_of,

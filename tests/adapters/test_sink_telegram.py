@@ -7,9 +7,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from service.retry import Permanent, Retryable
-from service.settings_sinks import TelegramSinkSettings
-from service.sinks.telegram import TelegramSink
+from service.config.sinks import TelegramSinkSettings
+from service.notify.sinks.telegram import TelegramSink
+from service.runtime.retry import Permanent, Retryable
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import (
     delivery_of,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from service.config.sinks import WebhookSinkSettings
 from service.domain.messages import Message
-from service.retry import Permanent
-from service.settings_sinks import WebhookSinkSettings
-from service.sinks.webhook import WebhookSink
+from service.notify.sinks.webhook import WebhookSink
+from service.runtime.retry import Permanent
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import delivery_of, evidence_message, http_of, serving
 from tests.adapters.fakes.webhook import FakeWebhook

@@ -1,9 +1,11 @@
 """The layer contracts (``[tool.importlinter]`` in pyproject.toml) hold, and they can fail.
 
 ``lint-imports`` (import-linter, which walks every module's imports with grimp) runs on the
-tree as it is, then on a copy of the tree with one forbidden import added in each direction:
-the responder importing the simulator, the simulator importing the responder. Each copy must be
-refused, naming the import. ``make test`` also runs ``lint-imports`` on its own.
+tree as it is, then on copies of the tree with one forbidden import added: the responder
+importing the simulator and the reverse, the domain importing aiohttp, a module outside the
+Kubernetes adapter importing kubernetes_asyncio, one outside the store importing a database
+driver, a lower layer importing a higher one. Each copy must be refused, naming the import.
+``make test`` also runs ``lint-imports`` on its own.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def test_the_tree_keeps_every_contract() -> None:
 @pytest.mark.parametrize(("module", "forbidden", "shown"), [
     ("service/cli.py", "from simulator.clock import AnchoredClock", "service.cli -> simulator"),
     ("simulator/demo.py", "from service.domain.timetext import span", "simulator.demo -> service"),
+    ("service/domain/policy.py", "import aiohttp", "service.domain.policy -> aiohttp"),
+    ("service/notify/outbox.py", "import kubernetes_asyncio",
+     "service.notify.outbox -> kubernetes_asyncio"),
+    ("service/api/webhook.py", "import sqlite3", "service.api.webhook -> sqlite3"),
+    ("service/runtime/clock.py", "from service.runbook import pipeline",
+     "service.runtime.clock -> service.runbook.pipeline"),
 ])
 def test_a_forbidden_import_breaks_the_contract(tmp_path: Path, module: str, forbidden: str,
                                                  shown: str) -> None:

@@ -30,11 +30,11 @@ from typing import Any
 
 import pytest
 
-from service.diagnostics import collect_evidence, collect_facts
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings
-from service.view import NamespaceView
-from service.view import evidence as view_evidence
+from service.cluster.client import KubeClient
+from service.config.settings import KubeSettings, Settings
+from service.runbook.diagnostics import collect_evidence, collect_facts
+from service.runbook.view import NamespaceView
+from service.runbook.view import evidence as view_evidence
 from simulator import phrasebook
 from simulator.clock import parse_time
 from simulator.logbook import LogOptions

@@ -28,15 +28,18 @@ from typing import Any
 
 import pytest
 
-from service.diagnostics.deployment_logs import collect_control_plane_logs, collect_worker_logs
-from service.diagnostics.failed_jobs import collect_failed_jobs
-from service.diagnostics.investigation import collect_evidence
-from service.diagnostics.kill_switch import collect_kill_switch
-from service.diagnostics.registry import collect_registry_health
-from service.diagnostics.workloads import collect_workloads
+from service.cluster.client import KubeClient
+from service.config.settings import KubeSettings, Settings
 from service.domain.evidence import CollectorStatus
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings
+from service.runbook.diagnostics.deployment_logs import (
+    collect_control_plane_logs,
+    collect_worker_logs,
+)
+from service.runbook.diagnostics.failed_jobs import collect_failed_jobs
+from service.runbook.diagnostics.image_registry import collect_registry_health
+from service.runbook.diagnostics.investigation import collect_evidence
+from service.runbook.diagnostics.switch_state import collect_kill_switch
+from service.runbook.diagnostics.workloads import collect_workloads
 from tests.simkit import simulator_process
 
 COLLECTORS: dict[str, Callable[..., Awaitable[Any]]] = {

@@ -47,9 +47,9 @@ MIB = 1024 * 1024
 
 # -- children --------------------------------------------------------------------------------
 async def _ours(kubeconfig: Path, mode: str) -> dict[str, Any]:
-    from service.diagnostics.deployment_logs import collect_deployment_logs
-    from service.kube import KubeClient
-    from service.settings import KubeSettings, Settings
+    from service.cluster.client import KubeClient
+    from service.config.settings import KubeSettings, Settings
+    from service.runbook.diagnostics.deployment_logs import collect_deployment_logs
 
     settings = Settings(kube=KubeSettings(kubeconfig=kubeconfig, request_timeout_s=120),
                         diagnostics={"log_window_s": WINDOW_S, "collector_timeout_s": 3600,

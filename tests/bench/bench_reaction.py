@@ -42,8 +42,8 @@ import pytest
 from aiohttp import web
 
 from service.app import create_app
+from service.config.settings import Settings
 from service.domain.incidents import Incident
-from service.settings import Settings
 from tests.conftest import Client
 from tests.runbook_harness import Harness, harness
 

@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from service.app import create_app
-from service.settings import load_settings
+from service.config.settings import load_settings
 from tests.adapters.fakes.webhook import FakeWebhook
 from tests.bench.bench_evidence import run as collector_rounds
 from tests.conftest import alert, notification

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from service.settings import Settings, load_settings
+from service.config.settings import Settings, load_settings
 
 pytestmark = pytest.mark.e2e
 

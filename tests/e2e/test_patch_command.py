@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.config.wording import runbook_text
 from service.domain.runbook_text import patch_commands
-from service.kill_switch import plan_patches
-from service.wording import runbook_text
+from service.runbook.switch import plan_patches
 from tests import simkit
 from tests.conftest import make_settings
 from tests.simkit import SimFactory, kubectl

@@ -16,8 +16,8 @@ from multidict import CIMultiDict
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from service.clock import ManualClock
-from service.grants import GrantSigner
+from service.api.grants import GrantSigner
+from service.runtime.clock import ManualClock
 from tests.conftest import (
     OWNER_TOKEN,
     READ_TOKEN,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import ConfigError
+from service.config.settings import ConfigError
 from tests.conftest import OWNER_TOKEN, READ_TOKEN, WEBHOOK_TOKEN, AppStarter, make_settings
 from tests.conftest import notification as make_notification
 from tests.rawhttp import exchange

@@ -10,10 +10,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from service.diagnostics import collect_facts
+from service.cluster.client import KubeClient
+from service.config.settings import KubeSettings, Settings
 from service.domain.facts import Facts
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings
+from service.runbook.diagnostics import collect_facts
 from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory

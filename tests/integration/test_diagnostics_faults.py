@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service.diagnostics.failed_jobs import collect_failed_jobs
-from service.diagnostics.investigation import collect_evidence
+from service.cluster.client import KubeClient
+from service.config.settings import KubeSettings, Settings
 from service.domain.evidence import CollectorStatus, EvidenceBundle
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings
+from service.runbook.diagnostics.failed_jobs import collect_failed_jobs
+from service.runbook.diagnostics.investigation import collect_evidence
 from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory, running_simulator

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from service.diagnostics.investigation import collect_evidence
+from service.cluster.client import KubeClient
+from service.config.settings import KubeSettings, Settings
 from service.domain.evidence import CollectorStatus, EvidenceBundle
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings
+from service.runbook.diagnostics.investigation import collect_evidence
 from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory

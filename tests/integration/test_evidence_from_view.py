@@ -19,7 +19,7 @@ from pathlib import Path
 from service.domain.evidence import CollectorStatus, EvidenceBundle
 from service.domain.incidents import Incident
 from service.domain.lifecycle import State
-from service.observer import ViewObserver
+from service.runbook.observer import ViewObserver
 from simulator.traffic import Request
 from tests import simkit
 from tests.conftest import AppStarter

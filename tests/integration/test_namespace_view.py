@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from service.diagnostics import collect_facts
+from service.cluster.client import KubeClient
+from service.config.settings import KubeSettings, Settings
 from service.domain.facts import Facts
-from service.kube import KubeClient
-from service.settings import KubeSettings, Settings
-from service.view import NamespaceView
+from service.runbook.diagnostics import collect_facts
+from service.runbook.view import NamespaceView
 from simulator.server import Simulator
 from tests import simkit
 from tests.runbook_harness import SimTime

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from service.diagnostics import collect_facts
-from service.diagnostics.deployment_logs import collect_deployment_logs
 from service.domain.signatures import SOURCE_CONTROL_PLANE
+from service.runbook.diagnostics import collect_facts
+from service.runbook.diagnostics.deployment_logs import collect_deployment_logs
 from simulator.server import Simulator
 from tests import simkit
 from tests.integration.test_namespace_view import CP, advance, policy_fields, viewed

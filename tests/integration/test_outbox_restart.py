@@ -10,11 +10,11 @@ from pathlib import Path
 
 import aiohttp
 
-from service.clock import ManualClock
-from service.domain.compose import compose_event
-from service.settings import SinkSettings
-from service.sinks.github import marker
-from service.sinks.registry import build_sink
+from service.config.settings import SinkSettings
+from service.domain.envelope import compose_event
+from service.notify.routing import build_sink
+from service.notify.sinks.github import marker
+from service.runtime.clock import ManualClock
 from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.harness import (
     PUBLIC_URL,

@@ -13,19 +13,19 @@ import pytest
 from service import app as app_module
 from service.api.keys import STORE, SUPERVISOR
 from service.app import build_store
-from service.clock import ManualClock, SystemClock
-from service.diagnostics import failed_jobs
+from service.cluster.client import KubeClient
+from service.config.wording import runbook_text
 from service.domain.evidence import JobInfo
-from service.kube import KubeClient
-from service.metrics import Metrics
-from service.notifier import Notifier
-from service.observer import BlindObserver
-from service.runbook import Runbook
-from service.sinks.outbox import OutboxPolicy, OutboxWorker
+from service.notify.notifier import Notifier
+from service.notify.outbox import OutboxPolicy, OutboxWorker
+from service.runbook.diagnostics import failed_jobs
+from service.runbook.observer import BlindObserver
+from service.runbook.pipeline import Runbook
+from service.runtime.clock import ManualClock, SystemClock
+from service.runtime.metrics import Metrics
+from service.runtime.workqueue import WorkQueue
 from service.store import postgres
 from service.store.sqlite import SqliteStore
-from service.wording import runbook_text
-from service.workqueue import WorkQueue
 from tests.adapters.test_store_contract import T0, message, open_incident
 from tests.conftest import AppStarter, make_settings
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from service.kube_errors import KubeForbidden, failure
+from service.cluster.errors import KubeForbidden, failure
 from tests.realkube.api import Api
 from tests.realkube.cluster import ControlPlane, kubeconfig
 from tests.realkube.twin import simulator_twin

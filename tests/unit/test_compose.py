@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from service.domain.compose import (
+from service.config.settings import Settings
+from service.config.wording import runbook_text
+from service.domain.envelope import (
     FACT_CHARS,
     MAX_LINE_CHARS,
-    MAX_RUN_IDS,
     MAX_SECTION_LINES,
     bounded,
     compose_event,
-    compose_evidence,
     incident_link,
 )
 from service.domain.evidence import Collected, CollectorStatus, KillSwitchState
+from service.domain.evidence_message import MAX_RUN_IDS, compose_evidence
 from service.domain.messages import Fact, MessageSection
-from service.settings import Settings
-from service.wording import runbook_text
 from tests.adapters.fakes import bundles
 
 URL = "https://responder.example/"

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.domain.briefing import (
+from service.config.settings import Settings
+from service.config.wording import runbook_text
+from service.domain.decision_message import (
     compose_approval_request,
     compose_escalation,
     compose_mitigated,
     compose_resolved,
 )
-from service.domain.compose import compose_evidence
 from service.domain.evidence import Collected, CollectorStatus, KillSwitchState
+from service.domain.evidence_message import compose_evidence
 from service.domain.incidents import Incident
 from service.domain.messages import Message
 from service.domain.policy import Escalate
 from service.domain.policy_record import PolicyRecord, Rule
 from service.domain.runbook_text import RunbookText, decided_steps, manual_switch
-from service.settings import Settings
-from service.wording import runbook_text
 from tests.adapters.fakes import bundles
 
 URL = "https://responder.example/"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import ConfigError, load_settings
+from service.config.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "a-token-of-enough-length-0123"

@@ -1,5 +1,5 @@
 """The chart's values.schema.json and values.yaml stay in step with the settings tree
-(service/settings.py): every config key the chart accepts is a real setting, every non-secret
+(service/config/settings.py): every config key the chart accepts is a real setting, every non-secret
 setting can be set through the chart, and secrets cannot be put into the ConfigMap."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from service.settings import SINK_MODELS, Settings
+from service.config.settings import SINK_MODELS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "aislot-responder"

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from service.clock import ManualClock
+from service.api.grants import GrantSigner
+from service.config.settings import ConfigError, load_settings
 from service.domain.messages import Message
-from service.grants import GrantSigner
-from service.settings import ConfigError, load_settings
+from service.runtime.clock import ManualClock
 
 KEY = SecretStr("k" * 16 + "-unit-test-link-key-0123456789")
 TTL = 3600

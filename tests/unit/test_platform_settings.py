@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from service.diagnostics.failed_jobs import failed_in_window
-from service.settings import load_settings
+from service.config.settings import load_settings
+from service.runbook.diagnostics.failed_jobs import failed_in_window
 
 SINCE = datetime(2026, 2, 26, 9, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.retry import (
+from service.runtime.retry import (
     Permanent,
     Retryable,
     call_with_retry,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from service.config.dsn import dsn_problem, without_dsn_secrets
+from service.config.settings import ConfigError, load_settings
 from service.domain.incidents import IdentityRules
-from service.settings import ConfigError, load_settings
 from service.store.base import StoreUnavailable
-from service.store.dsn import dsn_problem, without_dsn_secrets
 from service.store.postgres import PostgresStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import ConfigError, load_settings
+from service.config.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,16 +7,16 @@ import random
 import aiohttp
 import pytest
 
-from service.domain.compose import compose_event
-from service.sinks.console import ConsoleSink
-from service.sinks.github import GithubSink
-from service.sinks.outbox import OutboxPolicy, backoff_s
-from service.sinks.pagerduty import PagerDutySink, payload_of
-from service.sinks.registry import SinkRegistry, hears
-from service.sinks.slack import SlackSink
-from service.sinks.telegram import TelegramSink
-from service.sinks.telegram import payload_of as telegram_payload
-from service.sinks.webhook import WebhookSink
+from service.domain.envelope import compose_event
+from service.notify.outbox import OutboxPolicy, backoff_s
+from service.notify.routing import SinkRegistry, hears
+from service.notify.sinks.console import ConsoleSink
+from service.notify.sinks.github import GithubSink
+from service.notify.sinks.pagerduty import PagerDutySink, payload_of
+from service.notify.sinks.slack import SlackSink
+from service.notify.sinks.telegram import TelegramSink
+from service.notify.sinks.telegram import payload_of as telegram_payload
+from service.notify.sinks.webhook import WebhookSink
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.harness import http_of
 from tests.adapters.fakes.harness import sink_settings as _s

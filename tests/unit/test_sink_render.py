@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.domain.messages import Fact, Message, MessageSection
-from service.sinks.render import LINE_CHARS, Style, render, render_section, utf16_len
+from service.notify.sinks.render import LINE_CHARS, Style, render, render_section, utf16_len
 
 STYLES: tuple[Style, ...] = get_args(Style)
 URL = "http://responder.test/incidents/inc-1"

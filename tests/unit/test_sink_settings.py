@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import SINK_MODELS, ConfigError, load_settings
-from service.settings_sinks import (
+from service.config.settings import SINK_MODELS, ConfigError, load_settings
+from service.config.sinks import (
     SinkSection,
     SlackSinkSettings,
     TelegramSinkSettings,

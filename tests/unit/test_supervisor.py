@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from service.clock import ManualClock
-from service.supervisor import Supervisor
+from service.runtime.clock import ManualClock
+from service.runtime.supervisor import Supervisor
 
 
 class Crashy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER, default_signatures
-from service.view.journal import LineJournal, journal_patterns
+from service.runbook.view.journal import LineJournal, journal_patterns
 
 T0 = datetime(2026, 2, 26, 10, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.kube_errors import KubeForbidden, KubeRetryable, KubeStreamBroken, KubeTimeout
-from service.view.gaps import GapBook, classify
-from service.view.logs import LineCursor, Plan, stamp_of
+from service.cluster.errors import KubeForbidden, KubeRetryable, KubeStreamBroken, KubeTimeout
+from service.runbook.view.gaps import GapBook, classify
+from service.runbook.view.logs import LineCursor, Plan, stamp_of
 
 LOG = (b"2026-02-26T10:00:00.100000000Z a\n"
        b"2026-02-26T10:00:00.5Z b\n"

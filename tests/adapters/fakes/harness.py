@@ -16,18 +16,18 @@ from typing import Any
 import aiohttp
 from pydantic import TypeAdapter
 
-from service.clock import Clock, ManualClock, SystemClock
+from service.config.settings import Settings, SinkSettings
+from service.config.wording import runbook_text
 from service.domain.alerts import Notification
-from service.domain.compose import compose_evidence
+from service.domain.evidence_message import compose_evidence
 from service.domain.incidents import IdentityRules, Incident
 from service.domain.messages import Delivery, Message, MessageSection
-from service.settings import Settings, SinkSettings
-from service.sinks.outbox import OutboxPolicy, OutboxWorker
-from service.sinks.registry import SinkRegistry
-from service.sinks.transport import Http
+from service.notify.outbox import OutboxPolicy, OutboxWorker
+from service.notify.routing import SinkRegistry
+from service.notify.sinks.transport import Http
+from service.runtime.clock import Clock, ManualClock, SystemClock
 from service.store.base import IncidentUpdate
 from service.store.sqlite import SqliteStore
-from service.wording import runbook_text
 from tests.adapters.fakes import bundles
 from tests.adapters.fakes.server import FakeServer
 from tests.conftest import alert, notification

@@ -1,6 +1,0 @@
-"""The live view of the namespace (watches, logs read once, gaps) and ``Facts`` from it."""
-
-from service.view.facts import ViewState, facts_of
-from service.view.namespace import NamespaceView
-
-__all__ = ["NamespaceView", "ViewState", "facts_of"]

@@ -24,9 +24,11 @@ bench:
 	.venv/bin/python -m pytest -q -m bench tests/bench -s
 
 # The real control plane (etcd, kube-apiserver, controllers, kwok) and kubectl the tests run,
-# built from Go modules once per machine (first time: ~5 min on 2 cores), then cached.
+# built from Go modules once per machine (first time: ~6 min on 2 cores), then cached.
 k8s:
 	@scripts/build-k8s
 
+# uv is a tool of this target only (not a dependency of the project or its tests).
 lock:
+	@test -x .venv/bin/uv || .venv/bin/pip install -q uv
 	.venv/bin/uv pip compile pyproject.toml simulator/pyproject.toml --extra dev -o requirements.lock --quiet

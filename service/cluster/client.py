@@ -237,13 +237,6 @@ class KubeClient:
     async def get_deployment(self, name: str) -> Json:
         return await self._json("GET", self._ns(f"deployments/{name}", "apps/v1"))
 
-    async def list_replicasets(self, label_selector: str | None = None) -> Json:
-        return await self._json("GET", self._ns("replicasets", "apps/v1"),
-                                {"labelSelector": label_selector})
-
-    async def list_events(self, field_selector: str | None = None) -> Json:
-        return await self._json("GET", self._ns("events"), {"fieldSelector": field_selector})
-
     async def get_secret(self, name: str) -> Json:
         return await self._json("GET", self._ns(f"secrets/{name}"))
 
@@ -283,11 +276,6 @@ class KubeClient:
                  "sinceTime": since_time, "tailLines": tail_lines, "limitBytes": limit_bytes,
                  "timestamps": timestamps or None, "follow": follow or None}
         return self._stream(self._ns(f"pods/{pod}/log"), query, read_timeout=read_timeout)
-
-    def watch_deployment(self, name: str, timeout_s: float) -> AsyncGenerator[Json, None]:
-        """Watch events (``{"type", "object"}``) of one Deployment for up to ``timeout_s``."""
-        return self.watch("deployments", "apps/v1", timeout_s=timeout_s,
-                          field_selector=f"metadata.name={name}")
 
     async def watch(self, resource: str, group: str = "", *, timeout_s: float,
                     resource_version: str | None = None, field_selector: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from service.app import create_app
 from service.config.settings import Settings, load_settings
-from service.runtime.clock import ManualClock
+from service.runtime.clock import Clock, ManualClock
 
 WEBHOOK_TOKEN = "wh-" + secrets.token_hex(12)
 READ_TOKEN = "rd-" + secrets.token_hex(12)
@@ -87,14 +88,17 @@ def settings(tmp_path: Path) -> Settings:
 AppStarter = Callable[..., Any]
 
 
-@pytest.fixture
-async def start_app(clock: ManualClock) -> AsyncIterator[AppStarter]:
-    """Start ``create_app(settings)`` on a free port; returns a ``Client``."""
+@contextlib.asynccontextmanager
+async def app_starter(clock: Clock | None = None) -> AsyncIterator[AppStarter]:
+    """``create_app(settings)`` on a free port, as often as asked (each call returns a
+    ``Client``); every app and session is closed on exit. ``clock`` is the default clock."""
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
     async def start(settings: Settings, **kwargs: Any) -> Client:
-        app = create_app(settings, clock=kwargs.pop("clock", clock), **kwargs)
+        if clock is not None:
+            kwargs.setdefault("clock", clock)
+        app = create_app(settings, **kwargs)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -106,8 +110,17 @@ async def start_app(clock: ManualClock) -> AsyncIterator[AppStarter]:
         client.app = app  # type: ignore[attr-defined]
         return client
 
-    yield start
-    for session in sessions:
-        await session.close()
-    for runner in runners:
-        await runner.cleanup()
+    try:
+        yield start
+    finally:
+        for session in sessions:
+            await session.close()
+        for runner in runners:
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def start_app(clock: ManualClock) -> AsyncIterator[AppStarter]:
+    """Start ``create_app(settings)`` on a free port; returns a ``Client``."""
+    async with app_starter(clock) as start:
+        yield start

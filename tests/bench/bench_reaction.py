@@ -27,24 +27,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
 
-from service.app import create_app
-from service.config.settings import Settings
 from service.domain.incidents import Incident
-from tests.conftest import Client
+from tests.conftest import app_starter
 from tests.runbook_harness import Harness, harness
 
 MAX_STEP_S = 60.0
@@ -86,33 +79,6 @@ class Event:
 EVENTS = [Event("repeat", "cache-persists"), Event("recovered", "cache-recovers")]
 
 
-@contextlib.asynccontextmanager
-async def _starter() -> AsyncIterator[Callable[..., Any]]:
-    """``create_app`` on a free port, as the tests' ``start_app`` fixture does."""
-    runners: list[web.AppRunner] = []
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def start(settings: Settings, **kwargs: Any) -> Client:
-        app = create_app(settings, **kwargs)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        sessions.append(session)
-        client = Client(f"http://127.0.0.1:{runner.addresses[0][1]}", session)
-        client.app = app  # type: ignore[attr-defined]
-        return client
-
-    try:
-        yield start
-    finally:
-        for session in sessions:
-            await session.close()
-        for runner in runners:
-            await runner.cleanup()
-
-
 async def _caught_up(h: Harness) -> float:
     """Wait (real time) until the service has nothing more to do at this instant; the real
     time it first was so."""
@@ -140,7 +106,7 @@ def _step(h: Harness) -> float:
 async def one_run(event: Event, observe: str, phase_s: float, workdir: Path,
                   max_s: float = 3600) -> tuple[float, Incident]:
     """One incident: seconds from ``event`` happening to the responder's decision on it."""
-    async with _starter() as start, harness(
+    async with app_starter() as start, harness(
             workdir, event.scenario, start, kube={"observe": observe},
             escalation={"monitor_interval_s": 60}) as h:
         h.clock.advance(phase_s)

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from service.cluster import objects
 from service.config.settings import Settings
 from service.domain.evidence import (
     Collected,
@@ -36,6 +35,7 @@ from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER
 from service.runbook.diagnostics.deployment_logs import control_plane_signatures, scan_limits
 from service.runbook.diagnostics.failed_jobs import failed_in_window, recent_of, with_tails
 from service.runbook.diagnostics.investigation import assemble
+from service.runbook.diagnostics.workloads import workloads_of
 from service.runbook.view.facts import registry_of
 from service.runbook.view.journal import LineJournal
 from service.runbook.view.namespace import NamespaceView
@@ -49,8 +49,7 @@ def _gap(view: NamespaceView, *parts: GapPart) -> Gap | None:
     return next((g for g in view.gaps() if g.part in parts), None)
 
 
-def _short(gap: Gap | None, what: str,
-                         data: T | None = None) -> Collected[T]:
+def _short(gap: Gap | None, what: str, data: T | None = None) -> Collected[T]:
     """A part the view could not give whole: its gap's status, else "not read yet"."""
     if gap is None:
         return Collected[T](status=CollectorStatus.TIMEOUT, data=data,
@@ -82,11 +81,8 @@ def ready(view: NamespaceView, settings: Settings, since: datetime) -> bool:
 def workloads(view: NamespaceView, settings: Settings) -> Collected[Workloads]:
     if not (view.pods.synced and view.jobs.synced):
         return _short(_gap(view, "pods", "jobs"), "the pods and jobs")
-    return Collected[Workloads](status=CollectorStatus.OK, data=Workloads(
-        pods=[objects.pod_info(p) for p in sorted(view.pods.items.values(),
-                                                  key=objects.creation_order)],
-        jobs=[objects.job_info(j, settings.platform)
-              for j in sorted(view.jobs.items.values(), key=objects.creation_order)]))
+    return Collected[Workloads](status=CollectorStatus.OK, data=workloads_of(
+        view.pods.items.values(), view.jobs.items.values(), settings.platform))
 
 
 def control_plane_logs(view: NamespaceView, settings: Settings,

@@ -55,7 +55,8 @@ class Mitigator:
         # A value read before an earlier attempt means that attempt may have patched already.
         resuming = record.mitigation.previous_value is not None
         try:
-            state = await read_kill_switch(self._kube, self._settings)
+            state = await read_kill_switch(self._kube, self._settings.mitigation.target,
+                                           self._settings.platform.control_plane_container)
             if not resuming:
                 record = before_switch(record, previous_value=state.value)
                 await self._store.update(incident.id, IncidentUpdate(policy=record), now)

@@ -31,25 +31,11 @@ import pytest
 from service.cluster.client import KubeClient
 from service.config.settings import KubeSettings, Settings
 from service.domain.evidence import CollectorStatus
-from service.runbook.diagnostics.deployment_logs import (
-    collect_control_plane_logs,
-    collect_worker_logs,
-)
-from service.runbook.diagnostics.failed_jobs import collect_failed_jobs
-from service.runbook.diagnostics.image_registry import collect_registry_health
-from service.runbook.diagnostics.investigation import collect_evidence
-from service.runbook.diagnostics.switch_state import collect_kill_switch
-from service.runbook.diagnostics.workloads import collect_workloads
+from service.runbook.diagnostics.collector import Window, collect
+from service.runbook.diagnostics.investigation import collect_evidence, evidence_collectors
 from tests.simkit import simulator_process
 
-COLLECTORS: dict[str, Callable[..., Awaitable[Any]]] = {
-    "workloads": collect_workloads,
-    "control_plane_logs": collect_control_plane_logs,
-    "worker_logs": collect_worker_logs,
-    "failed_jobs": collect_failed_jobs,
-    "registry": collect_registry_health,
-    "kill_switch": collect_kill_switch,
-}
+COLLECTORS = [name for name, _ in evidence_collectors(Settings()).entries()]
 
 
 async def _timed(fn: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
@@ -65,15 +51,16 @@ async def one_round(kube: KubeClient, settings: Settings, now: datetime) -> dict
         kube, settings, incident_id="bench", signature="cache", now=now))
     ok = all(c.status is CollectorStatus.OK for c in bundle.collectors().values())
     alone: dict[str, float] = {}
-    for name, collect in COLLECTORS.items():
+    window, limit = Window(since, now), settings.diagnostics.collector_timeout_s
+    for name, collector in evidence_collectors(settings).entries():
         started = time.perf_counter()
-        got = await collect(kube, settings, since=since, now=now)
+        got = await collect(collector, kube, window, timeout_s=limit)
         alone[name] = time.perf_counter() - started
         ok = ok and got.status is CollectorStatus.OK
 
     async def one_after_another() -> None:
-        for collect in COLLECTORS.values():
-            await collect(kube, settings, since=since, now=now)
+        for _, collector in evidence_collectors(settings).entries():
+            await collect(collector, kube, window, timeout_s=limit)
 
     sequential, _ = await _timed(one_after_another)
     slowest = max(alone, key=lambda k: alone[k])

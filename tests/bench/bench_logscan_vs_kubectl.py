@@ -49,7 +49,8 @@ MIB = 1024 * 1024
 async def _ours(kubeconfig: Path, mode: str) -> dict[str, Any]:
     from service.cluster.client import KubeClient
     from service.config.settings import KubeSettings, Settings
-    from service.runbook.diagnostics.deployment_logs import collect_deployment_logs
+    from service.runbook.diagnostics.collector import Window, collect
+    from service.runbook.diagnostics.deployment_logs import control_plane_logs
 
     settings = Settings(kube=KubeSettings(kubeconfig=kubeconfig, request_timeout_s=120),
                         diagnostics={"log_window_s": WINDOW_S, "collector_timeout_s": 3600,
@@ -60,9 +61,11 @@ async def _ours(kubeconfig: Path, mode: str) -> dict[str, Any]:
         if mode != "drain":
             now = datetime.now(UTC)
             since = datetime.fromtimestamp(now.timestamp() - WINDOW_S, UTC)
-            got = await collect_deployment_logs(
-                kube, settings, deployment=CP, container="control-plane",
-                source="control_plane", since=since, now=now, context=mode == "ours")
+            diag = settings.diagnostics
+            got = await collect(
+                control_plane_logs(settings.platform, diag, signatures=diag.signatures,
+                                   context=mode == "ours"),
+                kube, Window(since, now), timeout_s=diag.collector_timeout_s)
             assert got.data is not None, got.error
             stats = got.data.stats("cache")
             out: dict[str, Any] = {"bytes": got.data.bytes_scanned, "lines": got.data.lines_scanned,

@@ -13,7 +13,8 @@ from typing import Any
 from service.cluster.client import KubeClient
 from service.config.settings import KubeSettings, Settings
 from service.domain.evidence import CollectorStatus, EvidenceBundle
-from service.runbook.diagnostics.failed_jobs import collect_failed_jobs
+from service.runbook.diagnostics.collector import Window, collect
+from service.runbook.diagnostics.failed_jobs import FailedJobsCollector
 from service.runbook.diagnostics.investigation import collect_evidence
 from simulator.server import Simulator
 from tests import simkit
@@ -125,8 +126,8 @@ async def test_a_job_pod_gone_between_list_and_read_is_not_a_failure(tmp_path: P
                           name="codex-k8s-kaniko-*", status=404)
             settings = Settings()
             now = datetime.fromtimestamp(sim.clock.now(), UTC)
-            got = await collect_failed_jobs(kube, settings, since=now - timedelta(hours=6),
-                                            now=now)
+            got = await collect(FailedJobsCollector(settings.platform, settings.diagnostics),
+                                kube, Window(now - timedelta(hours=6), now), timeout_s=20)
             assert got.status is CollectorStatus.OK, got.error
             assert got.data is not None and got.data.jobs
         finally:

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from service.domain.signatures import SOURCE_CONTROL_PLANE
 from service.runbook.diagnostics import collect_facts
-from service.runbook.diagnostics.deployment_logs import collect_deployment_logs
+from service.runbook.diagnostics.collector import Window, collect
+from service.runbook.diagnostics.deployment_logs import control_plane_logs
 from simulator.server import Simulator
 from tests import simkit
 from tests.integration.test_namespace_view import CP, advance, policy_fields, viewed
@@ -85,9 +85,11 @@ async def test_a_log_stream_cut_mid_line_is_read_once(sim_factory: SimFactory,
             await settle(view, sim)
             advance(clock, 10)
             await settle(view, sim)
-            polled = await collect_deployment_logs(
-                kube, settings, deployment=CP, container="control-plane",
-                source=SOURCE_CONTROL_PLANE, since=start, now=sim_now(sim), context=False)
+            diag = settings.diagnostics
+            polled = await collect(
+                control_plane_logs(settings.platform, diag, signatures=diag.signatures,
+                                   context=False),
+                kube, Window(start, sim_now(sim)), timeout_s=diag.collector_timeout_s)
             assert sum(f.connections for f in view.followers.values()) >= 4
             held = view.scan()
     assert not [r for r in sim.faults.rules() if r.count]

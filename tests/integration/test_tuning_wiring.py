@@ -183,7 +183,7 @@ async def test_job_log_tails_are_read_as_many_at_once_as_configured(
     pods = {"items": [{"metadata": {"name": f"{name}-pod", "ownerReferences": [
         {"kind": "Job", "name": name}]}} for name in names]}
     wanted = [({}, JobInfo(name=name, kind="build", status="Failed")) for name in names]
-    tails, problem = await failed_jobs.tails_of(cast(KubeClient, object()), settings, wanted,
-                                                pods)
+    tails, problem = await failed_jobs.tails_of(cast(KubeClient, object()),
+                                                settings.diagnostics, wanted, pods)
     assert problem is None and set(tails) == set(names)
     assert peak.peak == 3

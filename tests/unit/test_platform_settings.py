@@ -30,12 +30,12 @@ def test_defaults_are_the_runbooks_words_and_label() -> None:
     platform = load_settings(overrides={}).platform
     assert platform.run_id_label == "codex-k8s.dev/run-id"
     assert platform.job_name_words == ["kaniko", "mirror", "build"]
-    found = failed_in_window(LISTING, load_settings(overrides={}), SINCE)
+    found = failed_in_window(LISTING, load_settings(overrides={}).platform, SINCE)
     assert [(info.name, info.run_id) for _, info in found] == [("kaniko-build-1", "r1")]
 
 
 def test_configured_words_and_label_are_used() -> None:
     settings = load_settings(overrides={"platform": {"run_id_label": "example.org/run",
                                                      "job_name_words": ["pipeline"]}})
-    found = failed_in_window(LISTING, settings, SINCE)
+    found = failed_in_window(LISTING, settings.platform, SINCE)
     assert [(info.name, info.run_id) for _, info in found] == [("pipeline-step-2", "x2")]

@@ -6,27 +6,26 @@ log with ``sinceSeconds`` and feed it, chunk by chunk, to the streaming scanner 
 configured signatures of that source. Memory stays bounded whatever the log size. Unlike
 ``kubectl logs deploy/...`` (one pod), every pod of the Deployment is read: during a rollout the
 old pod holds the errors.
-Boundary: reads through ``KubeClient``; pattern logic is ``service.domain.logscan``.
+Boundary: reads through ``KubeClient``; pattern logic is ``service.domain.logscan``; built from
+the platform's names and the diagnostics section.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from service.cluster import objects
 from service.cluster.client import KubeClient
 from service.cluster.errors import KubeForbidden
 from service.cluster.selectors import matches, selector_string
-from service.config.settings import DiagnosticsSettings, Settings
-from service.domain.evidence import Collected
+from service.config.settings import DiagnosticsSettings, PlatformObjects
 from service.domain.logscan import LogScanner, ScanLimits, ScanResult, ScanState
 from service.domain.signatures import SOURCE_CONTROL_PLANE, SOURCE_WORKER, SignatureConfig
-from service.runbook.diagnostics.outcome import run_collector
+from service.runbook.diagnostics.collector import Reading, Window
 
 
 def scan_limits(diag: DiagnosticsSettings, *, context: bool = True) -> ScanLimits:
@@ -39,11 +38,6 @@ def scan_limits(diag: DiagnosticsSettings, *, context: bool = True) -> ScanLimit
     return ScanLimits(max_line_bytes=diag.max_line_bytes, excerpt_chars=diag.excerpt_chars,
                       keep_first=first, keep_last=max(0, diag.max_excerpts - first),
                       collect_context=context)
-
-
-def since_seconds(since: datetime, now: datetime) -> int:
-    """``--since`` as the API wants it: whole seconds, at least 1."""
-    return max(1, math.ceil((now - since).total_seconds()))
 
 
 async def deployment_pods(kube: KubeClient, deployment: str,
@@ -95,35 +89,31 @@ async def scan_pods(kube: KubeClient, pods: list[dict[str, Any]], container: str
     return state.result()
 
 
-async def collect_deployment_logs(
-    kube: KubeClient, settings: Settings, *, deployment: str, container: str | None,
-    source: str, since: datetime, now: datetime, timeout_s: float | None = None,
-    signatures: list[SignatureConfig] | None = None, context: bool = True,
-) -> Collected[ScanResult]:
-    """Scan one Deployment's logs since ``since`` for the signatures of ``source``."""
-    diag = settings.diagnostics
-    scanner = LogScanner(signatures if signatures is not None else diag.signatures, source,
-                         limits=scan_limits(diag, context=context))
-    state = scanner.new_state()
-    return await run_collector(
-        lambda: scan_deployment(kube, deployment, container, state, since_seconds(since, now)),
-        timeout_s=timeout_s or diag.collector_timeout_s,
-        partial=state.result,
-    )
+@dataclass(frozen=True)
+class DeploymentLogs:
+    """One Deployment's logs over the window, scanned for its source's signatures; a run cut
+    at its timeout keeps what the scanner had read."""
+
+    deployment: str
+    container: str | None
+    scanner: LogScanner
+
+    def reading(self, kube: KubeClient, window: Window) -> Reading[ScanResult]:
+        state = self.scanner.new_state()
+        return Reading(lambda: scan_deployment(kube, self.deployment, self.container, state,
+                                               window.since_seconds),
+                       partial=state.result)
 
 
-async def collect_control_plane_logs(
-    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
-    timeout_s: float | None = None,
-) -> Collected[ScanResult]:
+def control_plane_logs(platform: PlatformObjects, diag: DiagnosticsSettings, *,
+                       signatures: list[SignatureConfig] | None = None,
+                       context: bool = True) -> DeploymentLogs:
     """Runbook step 2: control-plane logs, cache patterns (and each signature's success
-    lines, where its episode ends)."""
-    platform = settings.platform
-    return await collect_deployment_logs(
-        kube, settings, deployment=platform.control_plane_deployment,
-        container=platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
-        since=since, now=now, timeout_s=timeout_s,
-        signatures=control_plane_signatures(settings.diagnostics))
+    lines, where its episode ends); ``signatures`` narrows it (the watch wants one)."""
+    return DeploymentLogs(
+        platform.control_plane_deployment, platform.control_plane_container,
+        LogScanner(control_plane_signatures(diag) if signatures is None else signatures,
+                   SOURCE_CONTROL_PLANE, limits=scan_limits(diag, context=context)))
 
 
 def control_plane_signatures(diag: DiagnosticsSettings) -> list[SignatureConfig]:
@@ -132,11 +122,7 @@ def control_plane_signatures(diag: DiagnosticsSettings) -> list[SignatureConfig]
     return [*diag.signatures, *markers]
 
 
-async def collect_worker_logs(
-    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
-    timeout_s: float | None = None,
-) -> Collected[ScanResult]:
+def worker_logs(platform: PlatformObjects, diag: DiagnosticsSettings) -> DeploymentLogs:
     """Runbook step 3: worker logs, run-level patterns."""
-    return await collect_deployment_logs(
-        kube, settings, deployment=settings.platform.worker_deployment, container=None,
-        source=SOURCE_WORKER, since=since, now=now, timeout_s=timeout_s)
+    return DeploymentLogs(platform.worker_deployment, None,
+                          LogScanner(diag.signatures, SOURCE_WORKER, limits=scan_limits(diag)))

@@ -5,7 +5,8 @@ Purpose: ``kubectl get jobs --sort-by=.metadata.creationTimestamp | grep -E
 the configured selectors), reason (its Failed condition), times, run id, the redacted tail of
 its pod's log and the signature in that tail. Failed jobs vanish 10 minutes after they end
 (``ttlSecondsAfterFinished``), so this runs as soon as the incident opens.
-Boundary: reads through ``KubeClient``. A forbidden or broken tail leaves that job without lines
+Boundary: reads through ``KubeClient``; built from the platform's names and the diagnostics
+section. A forbidden or broken tail leaves that job without lines
 and the outcome says so (``forbidden`` with the hint, data kept).
 """
 
@@ -13,19 +14,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from service.cluster import objects
 from service.cluster.client import KubeClient
 from service.cluster.errors import KubeError, KubeNotFound
-from service.config.settings import Settings
-from service.domain.evidence import Collected, FailedJob, FailedJobs, JobInfo
+from service.config.settings import DiagnosticsSettings, PlatformObjects
+from service.domain.evidence import FailedJob, FailedJobs, JobInfo
+from service.runbook.diagnostics.collector import Reading, Window
 from service.runbook.diagnostics.job_logs import JobTail, SignatureDetector, pods_by_job, read_tail
-from service.runbook.diagnostics.outcome import Incomplete, run_collector
+from service.runbook.diagnostics.outcome import Incomplete
 
 
-async def tails_of(kube: KubeClient, settings: Settings,
+async def tails_of(kube: KubeClient, diag: DiagnosticsSettings,
                    wanted: list[tuple[dict[str, Any], JobInfo]],
                    pod_list: dict[str, Any] | None = None,
                    ) -> tuple[dict[str, JobTail], KubeError | None]:
@@ -37,8 +40,8 @@ async def tails_of(kube: KubeClient, settings: Settings,
         return {}, None
     pods = pods_by_job(objects.items(pod_list if pod_list is not None
                                      else await kube.list_pods()))
-    gate = asyncio.Semaphore(settings.diagnostics.job_log_tails_at_once)
-    detect = SignatureDetector(settings.diagnostics.signatures)
+    gate = asyncio.Semaphore(diag.job_log_tails_at_once)
+    detect = SignatureDetector(diag.signatures)
     failures: list[KubeError] = []
 
     async def one(info: JobInfo) -> tuple[str, JobTail]:
@@ -48,7 +51,7 @@ async def tails_of(kube: KubeClient, settings: Settings,
         async with gate:
             try:
                 return info.name, await read_tail(kube, pod, kind=info.kind,
-                                                  diag=settings.diagnostics, detect=detect)
+                                                  diag=diag, detect=detect)
             except KubeNotFound:
                 # The pod went with its job's TTL between the listing and the read: normal
                 # (failed jobs vanish after 10 minutes), not a failed diagnostic.
@@ -61,14 +64,13 @@ async def tails_of(kube: KubeClient, settings: Settings,
     return dict(done), (failures[0] if failures else None)
 
 
-def failed_in_window(listing: dict[str, Any], settings: Settings,
+def failed_in_window(listing: dict[str, Any], platform: PlatformObjects,
                      since: datetime) -> list[tuple[dict[str, Any], JobInfo]]:
     """Failed platform jobs created at or after ``since``, oldest first."""
     out = []
     for job in sorted(objects.items(listing), key=objects.creation_order):
-        info = objects.job_info(job, settings.platform)
-        if info.status != "Failed" or not objects.is_platform_job(job, info.kind,
-                                                                  settings.platform):
+        info = objects.job_info(job, platform)
+        if info.status != "Failed" or not objects.is_platform_job(job, info.kind, platform):
             continue
         if info.created_at is not None and info.created_at < since:
             continue
@@ -77,15 +79,15 @@ def failed_in_window(listing: dict[str, Any], settings: Settings,
 
 
 def recent_of(failed: list[tuple[dict[str, Any], JobInfo]],
-              settings: Settings) -> list[tuple[dict[str, Any], JobInfo]]:
+              diag: DiagnosticsSettings) -> list[tuple[dict[str, Any], JobInfo]]:
     """The failed jobs whose tails are read: the most recent, which the message shows."""
-    return failed[-settings.diagnostics.max_excerpts:]
+    return failed[-diag.max_excerpts:]
 
 
 def with_tails(failed: list[tuple[dict[str, Any], JobInfo]], tails: Mapping[str, JobTail],
-               settings: Settings) -> FailedJobs:
+               diag: DiagnosticsSettings) -> FailedJobs:
     """The failed jobs, the most recent with their tails and the signature found there."""
-    recent = {info.name for _, info in recent_of(failed, settings)}
+    recent = {info.name for _, info in recent_of(failed, diag)}
     jobs = []
     for _, info in failed:
         tail = tails.get(info.name, JobTail()) if info.name in recent else JobTail()
@@ -94,21 +96,22 @@ def with_tails(failed: list[tuple[dict[str, Any], JobInfo]], tails: Mapping[str,
     return FailedJobs(jobs=jobs)
 
 
-async def failed_jobs(kube: KubeClient, settings: Settings, since: datetime) -> FailedJobs:
-    # Pods are listed alongside the jobs: one round trip fewer before the tails.
-    job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
-    failed = failed_in_window(job_list, settings, since)
-    tails, problem = await tails_of(kube, settings, recent_of(failed, settings), pod_list)
-    result = with_tails(failed, tails, settings)
-    if problem is not None:
-        raise Incomplete(result, problem)
-    return result
+@dataclass(frozen=True)
+class FailedJobsCollector:
+    """Failed build/mirror/codegen jobs created in the window, the most recent with tails."""
 
+    platform: PlatformObjects
+    diag: DiagnosticsSettings
 
-async def collect_failed_jobs(
-    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
-    timeout_s: float | None = None,
-) -> Collected[FailedJobs]:
-    """Failed build/mirror/codegen jobs created since ``since``."""
-    return await run_collector(lambda: failed_jobs(kube, settings, since),
-                               timeout_s=timeout_s or settings.diagnostics.collector_timeout_s)
+    def reading(self, kube: KubeClient, window: Window) -> Reading[FailedJobs]:
+        return Reading(lambda: self.read(kube, window.since))
+
+    async def read(self, kube: KubeClient, since: datetime) -> FailedJobs:
+        # Pods are listed alongside the jobs: one round trip fewer before the tails.
+        job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
+        failed = failed_in_window(job_list, self.platform, since)
+        tails, problem = await tails_of(kube, self.diag, recent_of(failed, self.diag), pod_list)
+        result = with_tails(failed, tails, self.diag)
+        if problem is not None:
+            raise Incomplete(result, problem)
+        return result

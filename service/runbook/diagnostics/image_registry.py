@@ -3,22 +3,23 @@
 Purpose: is the in-cluster registry Deployment available (available replicas, the reason from
 its Available condition), and how many image mirror jobs of the window failed. Both degrading
 at once means the kill switch will not help.
-Boundary: two reads through ``KubeClient``, run together; ``registry_state`` is the pure part
-the live view shares.
+Boundary: two reads through ``KubeClient``, run together, built from the platform's names;
+``registry_state`` is the pure part the live view shares.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from service.cluster import objects
 from service.cluster.client import KubeClient
-from service.config.settings import PlatformObjects, Settings
-from service.domain.evidence import Collected, RegistryHealth
-from service.runbook.diagnostics.outcome import run_collector
+from service.config.settings import PlatformObjects
+from service.domain.evidence import RegistryHealth
+from service.runbook.diagnostics.collector import Reading, Window
 
 
 def _reason(deploy: Mapping[str, Any], available: int, wanted: int) -> str | None:
@@ -53,18 +54,17 @@ def registry_state(deploy: Mapping[str, Any], mirror_jobs: Iterable[Mapping[str,
     )
 
 
-async def registry_health(kube: KubeClient, settings: Settings, since: datetime) -> RegistryHealth:
-    """The registry's availability and the mirror jobs created since ``since``."""
-    platform = settings.platform
-    deploy, mirrors = await asyncio.gather(
-        kube.get_deployment(platform.registry_deployment),
-        kube.list_jobs(label_selector=platform.mirror_job_selector))
-    return registry_state(deploy, objects.items(mirrors), platform, since)
+@dataclass(frozen=True)
+class RegistryCollector:
+    """The registry's availability and the mirror jobs created in the window."""
 
+    platform: PlatformObjects
 
-async def collect_registry_health(
-    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
-    timeout_s: float | None = None,
-) -> Collected[RegistryHealth]:
-    return await run_collector(lambda: registry_health(kube, settings, since),
-                               timeout_s=timeout_s or settings.diagnostics.collector_timeout_s)
+    def reading(self, kube: KubeClient, window: Window) -> Reading[RegistryHealth]:
+        return Reading(lambda: self.read(kube, window.since))
+
+    async def read(self, kube: KubeClient, since: datetime) -> RegistryHealth:
+        deploy, mirrors = await asyncio.gather(
+            kube.get_deployment(self.platform.registry_deployment),
+            kube.list_jobs(label_selector=self.platform.mirror_job_selector))
+        return registry_state(deploy, objects.items(mirrors), self.platform, since)

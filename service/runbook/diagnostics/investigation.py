@@ -1,16 +1,15 @@
 """The runbook's diagnostics, all at once: one evidence bundle for one incident.
 
-Purpose: run every collector concurrently, each under its own timeout and all under the overall
-deadline, and put their outcomes into an ``EvidenceBundle``: whether the incident's signature is
-confirmed (a defining line in control-plane/worker logs, or a failed job whose tail carries it),
-the first and last error times and run ids across sources, and how long it took. A collector that
-hangs is cut at its timeout; the bundle still comes back.
-Boundary: orchestration only; each step lives in its own module.
-"""
+Purpose: the registry of the evidence's collectors (``evidence_collectors``: one per part of
+the bundle, each built from its own settings section), run concurrently, each under its own
+timeout and all under the overall deadline, and their outcomes put into an ``EvidenceBundle``:
+whether the incident's signature is confirmed (a defining line in control-plane/worker logs, or
+a failed job whose tail carries it), the first and last error times and run ids across sources,
+and how long it took. A collector that hangs is cut at its timeout; the bundle still comes back.
+Boundary: orchestration only; each step lives in its own module, a ``Collector``."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from datetime import datetime, timedelta
@@ -29,14 +28,33 @@ from service.domain.evidence import (
 )
 from service.domain.logscan import ScanResult
 from service.domain.signatures import SignatureConfig, recovery_name
-from service.runbook.diagnostics.deployment_logs import (
-    collect_control_plane_logs,
-    collect_worker_logs,
-)
-from service.runbook.diagnostics.failed_jobs import collect_failed_jobs
-from service.runbook.diagnostics.image_registry import collect_registry_health
-from service.runbook.diagnostics.switch_state import collect_kill_switch
-from service.runbook.diagnostics.workloads import collect_workloads
+from service.runbook.diagnostics.collector import Collectors, Part, Window
+from service.runbook.diagnostics.deployment_logs import control_plane_logs, worker_logs
+from service.runbook.diagnostics.failed_jobs import FailedJobsCollector
+from service.runbook.diagnostics.image_registry import RegistryCollector
+from service.runbook.diagnostics.switch_state import KillSwitchCollector
+from service.runbook.diagnostics.workloads import WorkloadsCollector
+
+WORKLOADS: Part[Workloads] = Part("workloads")
+CONTROL_PLANE_LOGS: Part[ScanResult] = Part("control_plane_logs")
+WORKER_LOGS: Part[ScanResult] = Part("worker_logs")
+FAILED_JOBS: Part[FailedJobs] = Part("failed_jobs")
+REGISTRY: Part[RegistryHealth] = Part("registry")
+KILL_SWITCH: Part[KillSwitchState] = Part("kill_switch")
+
+
+def evidence_collectors(settings: Settings) -> Collectors:
+    """Runbook step 1, one collector per part of the bundle, each given its own sections."""
+    platform, diag = settings.platform, settings.diagnostics
+    found = Collectors()
+    found.register(WORKLOADS, WorkloadsCollector(platform))
+    found.register(CONTROL_PLANE_LOGS, control_plane_logs(platform, diag))
+    found.register(WORKER_LOGS, worker_logs(platform, diag))
+    found.register(FAILED_JOBS, FailedJobsCollector(platform, diag))
+    found.register(REGISTRY, RegistryCollector(platform))
+    found.register(KILL_SWITCH, KillSwitchCollector(settings.mitigation.target,
+                                                    platform.control_plane_container))
+    return found
 
 
 def _summary(signature: str, logs: list[Collected[ScanResult]],
@@ -132,18 +150,12 @@ async def collect_evidence(
     # Collectors start together, so capping each at the overall deadline bounds the whole.
     limit = min(diag.collector_timeout_s, diag.overall_deadline_s)
     with sharing_reads():  # collectors ask for the same lists: ask the API once
-        workloads, cp_logs, worker_logs, failed, registry, switch = await asyncio.gather(
-            collect_workloads(kube, settings, since=since, now=now, timeout_s=limit),
-            collect_control_plane_logs(kube, settings, since=since, now=now, timeout_s=limit),
-            collect_worker_logs(kube, settings, since=since, now=now, timeout_s=limit),
-            collect_failed_jobs(kube, settings, since=since, now=now, timeout_s=limit),
-            collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
-            collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
-        )
+        got = await evidence_collectors(settings).collect(kube, Window(since, now),
+                                                          timeout_s=limit)
     return assemble(settings, incident_id=incident_id, signature=signature, now=now,
-                    since=since, alert_at=alert_at, started=started, workloads=workloads,
-                    cp_logs=cp_logs, worker_logs=worker_logs, failed=failed, registry=registry,
-                    switch=switch)
+                    since=since, alert_at=alert_at, started=started, workloads=got[WORKLOADS],
+                    cp_logs=got[CONTROL_PLANE_LOGS], worker_logs=got[WORKER_LOGS],
+                    failed=got[FAILED_JOBS], registry=got[REGISTRY], switch=got[KILL_SWITCH])
 
 
 def assemble(settings: Settings, *, incident_id: str, signature: str, now: datetime,

@@ -3,15 +3,17 @@
 Purpose: the runbook's checks after the switch: did new build/mirror/codegen jobs (created after
 ``since``) end ``Complete`` or ``Failed``, and with which signature (from the failed one's log
 tail); which distinct builds carried the signature in control-plane logs since ``since``; the
-registry's health and the switch's state. All parts run concurrently, each under the collector
-timeout; a part that fails leaves a ``Gap`` and the rest stands (never raises).
+registry's health and the switch's state. ``watch_collectors`` registers one collector per
+part; all run concurrently, each under the collector timeout; a part that fails leaves a
+``Gap`` and the rest stands (never raises).
 Boundary: reads through ``KubeClient``; the policy that judges these facts is elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,17 +22,23 @@ from pydantic import BaseModel
 from service.cluster import objects
 from service.cluster.client import KubeClient
 from service.cluster.scope import sharing_reads
-from service.config.settings import PlatformObjects, Settings
-from service.domain.evidence import Collected, CollectorStatus, JobInfo
+from service.config.settings import DiagnosticsSettings, PlatformObjects, Settings
+from service.domain.evidence import (
+    Collected,
+    CollectorStatus,
+    JobInfo,
+    KillSwitchState,
+    RegistryHealth,
+)
 from service.domain.facts import BuildOutcome, Facts, Gap, SignatureSighting
 from service.domain.logscan import ScanResult
-from service.domain.signatures import SOURCE_CONTROL_PLANE
-from service.runbook.diagnostics.deployment_logs import collect_deployment_logs
+from service.runbook.diagnostics.collector import Collectors, Part, Reading, Window
+from service.runbook.diagnostics.deployment_logs import control_plane_logs
 from service.runbook.diagnostics.failed_jobs import tails_of
-from service.runbook.diagnostics.image_registry import collect_registry_health
+from service.runbook.diagnostics.image_registry import RegistryCollector
 from service.runbook.diagnostics.job_logs import JobTail
-from service.runbook.diagnostics.outcome import Incomplete, run_collector
-from service.runbook.diagnostics.switch_state import collect_kill_switch
+from service.runbook.diagnostics.outcome import Incomplete
+from service.runbook.diagnostics.switch_state import KillSwitchCollector
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -63,16 +71,46 @@ def outcomes(finished: list[tuple[dict[str, Any], JobInfo]],
             for _, info in finished]
 
 
-async def finished_builds(kube: KubeClient, settings: Settings, since: datetime) -> _Builds:
-    """Platform jobs created after ``since`` that finished; failed ones with their signature."""
-    job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
-    finished = finished_after(objects.items(job_list), settings.platform, since)
-    failed = [(job, info) for job, info in finished if info.status == "Failed"]
-    tails, problem = await tails_of(kube, settings, failed, pod_list)
-    result = _Builds(items=outcomes(finished, tails))
-    if problem is not None:
-        raise Incomplete(result, problem)
-    return result
+@dataclass(frozen=True)
+class BuildsCollector:
+    """Platform jobs created in the window that finished; failed ones with their signature."""
+
+    platform: PlatformObjects
+    diag: DiagnosticsSettings
+
+    def reading(self, kube: KubeClient, window: Window) -> Reading[_Builds]:
+        return Reading(lambda: self.read(kube, window.since))
+
+    async def read(self, kube: KubeClient, since: datetime) -> _Builds:
+        job_list, pod_list = await asyncio.gather(kube.list_jobs(), kube.list_pods())
+        finished = finished_after(objects.items(job_list), self.platform, since)
+        failed = [(job, info) for job, info in finished if info.status == "Failed"]
+        tails, problem = await tails_of(kube, self.diag, failed, pod_list)
+        result = _Builds(items=outcomes(finished, tails))
+        if problem is not None:
+            raise Incomplete(result, problem)
+        return result
+
+
+BUILDS: Part[_Builds] = Part("builds")
+CONTROL_PLANE_LOGS: Part[ScanResult] = Part("control_plane_logs")
+REGISTRY: Part[RegistryHealth] = Part("registry")
+KILL_SWITCH: Part[KillSwitchState] = Part("kill_switch")
+
+
+def watch_collectors(settings: Settings, signature: str) -> Collectors:
+    """The recovery watch's parts; the control-plane logs are scanned for ``signature`` only
+    and without context (the rules need the defining lines)."""
+    platform, diag = settings.platform, settings.diagnostics
+    chosen = [s for s in diag.signatures if s.name == signature]
+    found = Collectors()
+    found.register(BUILDS, BuildsCollector(platform, diag))
+    found.register(CONTROL_PLANE_LOGS,
+                   control_plane_logs(platform, diag, signatures=chosen, context=False))
+    found.register(REGISTRY, RegistryCollector(platform))
+    found.register(KILL_SWITCH, KillSwitchCollector(settings.mitigation.target,
+                                                    platform.control_plane_container))
+    return found
 
 
 def sightings(scan: ScanResult, signature: str, since: datetime) -> list[SignatureSighting]:
@@ -97,32 +135,22 @@ async def collect_facts(kube: KubeClient, settings: Settings, *, signature: str,
                         since: datetime, now: datetime) -> Facts:
     """One observation of the cluster since ``since``; gaps are listed in ``errors``."""
     diag = settings.diagnostics
-    chosen = [s for s in diag.signatures if s.name == signature]
     limit = min(diag.collector_timeout_s, diag.overall_deadline_s)
-    builds_got: Awaitable[Collected[_Builds]] = run_collector(
-        lambda: finished_builds(kube, settings, since), timeout_s=limit)
     with sharing_reads():  # collectors ask for the same lists: ask the API once
-        builds, logs, registry, switch = await asyncio.gather(
-            builds_got,
-            collect_deployment_logs(
-                kube, settings, deployment=settings.platform.control_plane_deployment,
-                container=settings.platform.control_plane_container, source=SOURCE_CONTROL_PLANE,
-                since=since, now=now, timeout_s=limit, signatures=chosen, context=False),
-            collect_registry_health(kube, settings, since=since, now=now, timeout_s=limit),
-            collect_kill_switch(kube, settings, since=since, now=now, timeout_s=limit),
-        )
+        got = await watch_collectors(settings, signature).collect(kube, Window(since, now),
+                                                                  timeout_s=limit)
     gaps: list[Gap] = []
-    if not chosen:
+    if not any(s.name == signature for s in diag.signatures):
         gaps.append(Gap(part="control_plane_logs", status="error",
                         detail=f"signature {signature!r} is not configured"))
-    found_builds = _note(gaps, "builds", builds)
-    scan = _note(gaps, "control_plane_logs", logs)
+    found_builds = _note(gaps, "builds", got[BUILDS])
+    scan = _note(gaps, "control_plane_logs", got[CONTROL_PLANE_LOGS])
     return Facts(
         collected_at=now,
         since=since,
         builds=found_builds.items if found_builds is not None else [],
         sightings=sightings(scan, signature, since) if scan is not None else [],
-        registry=_note(gaps, "registry", registry),
-        kill_switch=_note(gaps, "kill_switch", switch),
+        registry=_note(gaps, "registry", got[REGISTRY]),
+        kill_switch=_note(gaps, "kill_switch", got[KILL_SWITCH]),
         gaps=gaps,
     )

@@ -5,7 +5,8 @@ Purpose: read ``CODEXK8S_KANIKO_CACHE_ENABLED`` from the configured place
 or a ``valueFrom`` Secret/ConfigMap key, resolved), or a key of a Secret (base64) or ConfigMap;
 plus ``kubectl rollout status``'s verdict on the Deployment that must pick it up.
 ``read_kill_switch`` raises (the mitigation needs to know a read failed); the collector wraps it.
-Boundary: reads through ``KubeClient``; never writes.
+Boundary: reads through ``KubeClient``; never writes; built from the switch's target and the
+control-plane container's name.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from service.cluster.client import KubeClient
 from service.cluster.objects import rollout_complete
-from service.config.settings import Settings
-from service.domain.evidence import Collected, KillSwitchState
-from service.runbook.diagnostics.outcome import run_collector
+from service.config.settings import KillSwitchTarget
+from service.domain.evidence import KillSwitchState
+from service.runbook.diagnostics.collector import Reading, Window
 
 
 def _decode(value: object) -> str | None:
@@ -108,15 +109,15 @@ def _ref_of(ref: dict[str, Any]) -> str | None:
     return None
 
 
-async def read_kill_switch(kube: KubeClient, settings: Settings,
+async def read_kill_switch(kube: KubeClient, target: KillSwitchTarget, container: str,
                            deployments: Mapping[str, dict[str, Any]] | None = None,
                            ) -> KillSwitchState:
     """The switch's value and rollout state; raises ``KubeError`` when it cannot be read.
 
-    ``deployments``: Deployments already at hand by name (the live view's); one missing there
-    is read from the API.
+    ``container``: the one whose env holds the switch (``deployment-env``). ``deployments``:
+    Deployments already at hand by name (the live view's); one missing there is read from the
+    API.
     """
-    target = settings.mitigation.target
     known = deployments or {}
 
     async def deployment(name: str) -> dict[str, Any]:
@@ -124,8 +125,7 @@ async def read_kill_switch(kube: KubeClient, settings: Settings,
 
     if target.kind == "deployment-env":
         deploy = await deployment(target.name)
-        found = await _from_env(kube, deploy, target.key,
-                                settings.platform.control_plane_container)
+        found = await _from_env(kube, deploy, target.key, container)
     else:
         holder, deploy = await asyncio.gather(
             kube.get_secret(target.name) if target.kind == "secret"
@@ -143,9 +143,12 @@ async def read_kill_switch(kube: KubeClient, settings: Settings,
     })
 
 
-async def collect_kill_switch(
-    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
-    timeout_s: float | None = None,
-) -> Collected[KillSwitchState]:
-    return await run_collector(lambda: read_kill_switch(kube, settings),
-                               timeout_s=timeout_s or settings.diagnostics.collector_timeout_s)
+@dataclass(frozen=True)
+class KillSwitchCollector:
+    """The switch now: a snapshot, the window does not narrow it."""
+
+    target: KillSwitchTarget
+    container: str
+
+    def reading(self, kube: KubeClient, window: Window) -> Reading[KillSwitchState]:
+        return Reading(lambda: read_kill_switch(kube, self.target, self.container))

@@ -2,26 +2,22 @@
 
 Purpose: every pod (status, ready, restarts, node, owner) and every job (kind, status, times,
 run id) of the namespace, jobs by creation time.
-Boundary: two list calls through ``KubeClient``, run together.
+Boundary: two list calls through ``KubeClient``, run together; built from the platform's
+object names only.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
 
 from service.cluster import objects
 from service.cluster.client import KubeClient
 from service.cluster.errors import Json
-from service.config.settings import PlatformObjects, Settings
-from service.domain.evidence import Collected, Workloads
-from service.runbook.diagnostics.outcome import run_collector
-
-
-async def workloads(kube: KubeClient, settings: Settings) -> Workloads:
-    pods, jobs = await asyncio.gather(kube.list_pods(), kube.list_jobs())
-    return workloads_of(objects.items(pods), objects.items(jobs), settings.platform)
+from service.config.settings import PlatformObjects
+from service.domain.evidence import Workloads
+from service.runbook.diagnostics.collector import Reading, Window
 
 
 def workloads_of(pods: Iterable[Json], jobs: Iterable[Json],
@@ -34,10 +30,15 @@ def workloads_of(pods: Iterable[Json], jobs: Iterable[Json],
     )
 
 
-async def collect_workloads(
-    kube: KubeClient, settings: Settings, *, since: datetime, now: datetime,
-    timeout_s: float | None = None,
-) -> Collected[Workloads]:
-    """Pods and jobs of the namespace (``since``/``now`` unused: this is a snapshot)."""
-    return await run_collector(lambda: workloads(kube, settings),
-                               timeout_s=timeout_s or settings.diagnostics.collector_timeout_s)
+@dataclass(frozen=True)
+class WorkloadsCollector:
+    """Pods and jobs of the namespace: a snapshot, the window does not narrow it."""
+
+    platform: PlatformObjects
+
+    def reading(self, kube: KubeClient, window: Window) -> Reading[Workloads]:
+        return Reading(lambda: self.read(kube))
+
+    async def read(self, kube: KubeClient) -> Workloads:
+        pods, jobs = await asyncio.gather(kube.list_pods(), kube.list_jobs())
+        return workloads_of(objects.items(pods), objects.items(jobs), self.platform)

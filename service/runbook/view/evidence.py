@@ -59,7 +59,7 @@ def _short(gap: Gap | None, what: str, data: T | None = None) -> Collected[T]:
 
 def _failed(view: NamespaceView, settings: Settings,
             since: datetime) -> list[tuple[dict[str, Any], JobInfo]]:
-    return failed_in_window({"items": list(view.jobs.items.values())}, settings, since)
+    return failed_in_window({"items": list(view.jobs.items.values())}, settings.platform, since)
 
 
 def ready(view: NamespaceView, settings: Settings, since: datetime) -> bool:
@@ -72,7 +72,7 @@ def ready(view: NamespaceView, settings: Settings, since: datetime) -> bool:
         return False
     tails = view.job_tails.tails
     if not (all(info.name in tails for _, info in recent_of(_failed(view, settings, since),
-                                                             settings))
+                                                             settings.diagnostics))
             or _gap(view, "job_logs")):
         return False
     return view.switch_read == view.switch_key() or _gap(view, "kill_switch") is not None
@@ -114,8 +114,9 @@ def failed_jobs(view: NamespaceView, settings: Settings,
         return _short(_gap(view, "jobs", "pods"), "the jobs")
     failed = _failed(view, settings, since)
     tails = view.job_tails.tails
-    result = with_tails(failed, tails, settings)
-    unread = [info.name for _, info in recent_of(failed, settings) if info.name not in tails]
+    result = with_tails(failed, tails, settings.diagnostics)
+    unread = [info.name for _, info in recent_of(failed, settings.diagnostics)
+              if info.name not in tails]
     if unread:
         return _short(_gap(view, "job_logs"), "the log tails of " + ", ".join(unread), result)
     return Collected[FailedJobs](status=CollectorStatus.OK, data=result)

@@ -213,7 +213,9 @@ class NamespaceView:
             if self.deployments.synced and key != self.switch_read:
                 try:
                     self.kill_switch = await read_kill_switch(
-                        self._kube, self.settings, dict(self.deployments.items))
+                        self._kube, self.settings.mitigation.target,
+                        self.settings.platform.control_plane_container,
+                        dict(self.deployments.items))
                     self.switch_read = key
                     self._book.clear("kill_switch")
                     self._bump()

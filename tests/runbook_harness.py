@@ -8,14 +8,12 @@ simulated cluster advances the responder too (a 30-minute threshold passes in mi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -29,16 +27,28 @@ from tests.adapters.fakes.webhook import FakeWebhook
 from tests.conftest import Client, alert, make_settings, notification
 from tests.simkit import running_simulator
 
+# Turns of the event loop with no change that make "caught up": an event in flight over
+# loopback HTTP takes a few (write, read, parse, apply), a new request some tens.
+QUIET_TURNS = 50
+T = TypeVar("T")
+
 GITHUB_TOKEN = "ghp_harnessgithubtoken00000000000000000"
 CONTROL_PLANE_PATH = "/apis/apps/v1/namespaces/codex-k8s-prod/deployments/codex-k8s-control-plane"
 
 
 class SimTime:
-    """The responder's clock, read off the simulator's manual clock."""
+    """The responder's clock, read off the simulator's manual clock.
+
+    Time moves only through ``advance()`` (which moves the simulator too), so a sleeper
+    wakes on it alone. ``sleeps`` counts the sleeps begun and ``wait_slept`` waits for the
+    next: a loop that is done for now goes back to sleep on the clock.
+    """
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self._changed = asyncio.Event()
+        self.sleeps = 0
+        self._slept = asyncio.Event()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.sim.clock.now(), UTC)
@@ -49,12 +59,18 @@ class SimTime:
         return self._sleep_until(self.sim.clock.now() + max(0.0, seconds))
 
     async def _sleep_until(self, deadline: float) -> None:
+        self.sleeps += 1
+        slept, self._slept = self._slept, asyncio.Event()
+        slept.set()
         while self.sim.clock.now() < deadline:
-            # Woken by advance(); the short real timeout re-reads the clock in case time was
-            # moved without advance() (the simulator's own control API, say).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 0.05)
+            await self._changed.wait()  # woken by advance()
         await asyncio.sleep(0)
+
+    async def wait_slept(self, seen: int) -> int:
+        """Wait until a sleep begins after ``seen`` (a ``sleeps`` value read earlier)."""
+        while self.sleeps == seen:
+            await self._slept.wait()
+        return self.sleeps
 
     def advance(self, seconds: float) -> None:
         self.sim.advance(seconds)
@@ -129,49 +145,56 @@ class Harness:
 
     async def settled(self, incident_id: str, done: Callable[[Incident], bool],
                       timeout: float = 20) -> Incident:
-        """Wait (real time, the clock standing still) until ``done``: what a decision and
-        its action do at once, with no further evaluation."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait, the clock standing still, until ``done``: what a decision and its action do
+        at once, with no further evaluation (looked at again after each write)."""
+        async def check() -> Incident | None:
             incident = await self.incident(incident_id)
-            if done(incident):
-                return incident
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"not settled: {(await self.incident(incident_id)).policy}")
+            return incident if done(incident) else None
+
+        async def failure() -> str:
+            return f"not settled: {(await self.incident(incident_id)).policy}"
+
+        return await self._until(check, failure, timeout)
 
     async def investigated(self, incident_id: str, timeout: float = 20) -> Incident:
-        """Wait (real time, bounded) for the first evidence and the policy's first step."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            incident = await self.incident(incident_id)
-            if incident.latest_evidence is not None and incident.policy.mitigation.decided_at:
-                return incident
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no evidence for {incident_id}: {await self.incident(incident_id)}")
+        """Wait for the first evidence and the policy's first step."""
+        return await self.settled(
+            incident_id,
+            lambda i: i.latest_evidence is not None and bool(i.policy.mitigation.decided_at),
+            timeout)
 
     async def tick(self, seconds: float) -> None:
         """Advance simulated time and wait for the watch to finish one pass after it."""
         before = self.passes
         self.clock.advance(seconds)
-        deadline = time.monotonic() + 30
-        while self.passes <= before:
-            if time.monotonic() > deadline:
-                stacks = "\n".join(f"{t.get_name()}: {_chain(t)}" for t in asyncio.all_tasks())
-                raise AssertionError("the watch loop made no pass after the clock advanced "
-                                     f"(now={self.sim.clock.now()}, passes={before}):\n"
-                                     + stacks)
-            await asyncio.sleep(0.01)
+
+        async def passed() -> bool:
+            return self.passes > before
+
+        async def failure() -> str:
+            stacks = "\n".join(f"{t.get_name()}: {_chain(t)}" for t in asyncio.all_tasks())
+            return ("the watch loop made no pass after the clock advanced "
+                    f"(now={self.sim.clock.now()}, passes={before}):\n{stacks}")
+
+        await self._until(passed, failure, 30)
         await self.caught_up()
 
-    async def caught_up(self, checks: int = 3, timeout: float = 30) -> None:
-        """Wait (real time, bounded) until the watch has looked at every change the live view
-        received (the events an advance of the clock sets off arrive over HTTP a moment later),
-        ``checks`` checks in a row."""
-        quiet, deadline = 0, time.monotonic() + timeout
-        while quiet < checks:
-            assert time.monotonic() < deadline, "the watch never caught up with the view"
-            quiet = quiet + 1 if self.runbook.caught_up else 0
-            await asyncio.sleep(0.01)
+    async def caught_up(self, timeout: float = 30) -> None:
+        """Wait until the watch has looked at every change the live view received (the
+        events an advance of the clock sets off arrive over HTTP a moment later): caught up
+        for ``QUIET_TURNS`` turns of the event loop in a row."""
+        try:
+            async with asyncio.timeout(timeout):  # only a hung test fails on it
+                quiet = 0
+                while quiet < QUIET_TURNS:
+                    if self.runbook.caught_up:
+                        quiet += 1
+                        await asyncio.sleep(0)  # one turn: ready tasks and I/O callbacks run
+                    else:
+                        quiet = 0
+                        await self._moved(self._mark())  # a pass is under way: its end
+        except TimeoutError:
+            raise AssertionError("the watch never caught up with the view") from None
 
     async def run_until(self, incident_id: str, done: Callable[[Incident], bool], *,
                         step_s: float = 30, max_s: float = 3 * 3600) -> Incident:
@@ -186,15 +209,58 @@ class Harness:
                              f"{(await self.incident(incident_id)).policy}")
 
     async def delivered(self, incident_id: str, timeout: float = 20) -> Incident:
-        """Wait (real time) until every queued message is delivered or failed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait until every queued message is delivered or failed, moving the clock a
+        second at a time while nothing happens (the outbox waits on the same clock)."""
+        async def check() -> Incident | None:
             incident = await self.incident(incident_id)
             if all(d.status in {"delivered", "failed"} for d in incident.deliveries):
                 return incident
-            self.clock.advance(1)  # the outbox polls on the same clock
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"deliveries pending: {(await self.incident(incident_id)).deliveries}")
+            self.clock.advance(1)
+            return None
+
+        async def failure() -> str:
+            return f"deliveries pending: {(await self.incident(incident_id)).deliveries}"
+
+        return await self._until(check, failure, timeout, quiet_turns=QUIET_TURNS)
+
+    # -- waiting on the responder's signals ---------------------------------------------------
+
+    def _mark(self) -> tuple[int, int]:
+        return self.store.writes, self.clock.sleeps
+
+    async def _moved(self, mark: tuple[int, int], quiet_turns: int | None = None) -> None:
+        """Until the store commits or a task sleeps on the clock, after ``mark``; or, with
+        ``quiet_turns``, that many turns of the event loop with neither."""
+        waits = [asyncio.ensure_future(self.store.wait_written(mark[0])),
+                 asyncio.ensure_future(self.clock.wait_slept(mark[1]))]
+        if quiet_turns is not None:
+            waits.append(asyncio.ensure_future(_turns(quiet_turns)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _until(self, check: Callable[[], Awaitable[T | None]],
+                     failure: Callable[[], Awaitable[str]], timeout: float, *,
+                     quiet_turns: int | None = None) -> T:
+        """``check()`` again after each write and each sleep begun (see ``_moved``), until it
+        returns something; a wall-clock ``timeout`` fails a hung test only."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    mark = self._mark()
+                    if result := await check():
+                        return result
+                    await self._moved(mark, quiet_turns)
+        except TimeoutError:
+            raise AssertionError(await failure()) from None
+
+
+async def _turns(count: int) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
 
 
 @asynccontextmanager

@@ -25,6 +25,9 @@ from service.store.sqlite_writer import Connection, GroupCommit
 
 log = structlog.get_logger(__name__)
 
+# What ``pragmas()`` reports of each connection: the settings ``open()`` gives them.
+_REPORTED = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "query_only")
+
 
 class SqliteStore(SqlStore):
     """Incidents in one SQLite file; see the module docstring for the write path."""
@@ -79,6 +82,15 @@ class SqliteStore(SqlStore):
 
     async def follow_changes(self, on_change: Callable[[list[str]], None]) -> None:
         """Nothing to follow: no other process writes this file."""
+
+    async def pragmas(self) -> dict[str, dict[str, int | str]]:
+        """Each connection's settings as SQLite reports them (``writer``, ``reader``): what
+        the file is really opened with, for a diagnosis, not what was asked for."""
+
+        def read(conn: sqlite3.Connection) -> dict[str, int | str]:
+            return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in _REPORTED}
+
+        return {"writer": await self._writer.run(read), "reader": await self._reader.run(read)}
 
     async def ping(self) -> None:
         await self._reader.run(lambda conn: conn.execute("SELECT 1").fetchone())

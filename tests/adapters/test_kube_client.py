@@ -30,6 +30,7 @@ from service.config.settings import KubeSettings
 from simulator.server import Simulator
 from tests import simkit
 from tests.simkit import SimFactory
+from tests.waiting import until
 
 sim_factory = simkit.sim_factory
 CP = "codex-k8s-control-plane"
@@ -132,13 +133,12 @@ async def test_watch_sees_the_rollout(sim_factory: SimFactory) -> None:
                 events.append(event)
 
         task = asyncio.create_task(watch())
-        await asyncio.sleep(0.1)
+        await until(lambda: bool(events), "the watch's first event")  # it is established
         await kc.patch_deployment(CP, {"spec": {"template": {"metadata": {"annotations": {
             "kubectl.kubernetes.io/restartedAt": "2026-02-26T10:00:00Z"}}}}})
         for _ in range(4):
-            sim.advance(5)
-            await asyncio.sleep(0.05)
-        await task
+            sim.advance(5)  # each step's changes are queued for the watch as they happen
+        await task  # ends at the watch's own timeout_s
     assert events[0]["type"] == "ADDED"
     assert {e["object"]["metadata"]["name"] for e in events} == {CP}
     modified = [e for e in events if e["type"] == "MODIFIED"]

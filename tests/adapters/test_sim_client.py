@@ -244,8 +244,10 @@ async def test_deployment_watch_follows_a_rollout(
     )
 
     async def drive() -> None:
+        # One simulated second a turn: each change is kept for the watch, which replays from
+        # ``rv``, so how fast it reads does not matter.
         for _ in range(40):
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0)
             sim.advance(1)
 
     driver = asyncio.create_task(drive())

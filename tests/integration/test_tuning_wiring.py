@@ -8,26 +8,29 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import asyncpg
 import pytest
 
-from service import app as app_module
 from service.api.keys import STORE, SUPERVISOR
 from service.app import build_store
 from service.cluster.client import KubeClient
 from service.config.wording import runbook_text
 from service.domain.evidence import JobInfo
+from service.domain.incidents import Incident
 from service.notify.notifier import Notifier
-from service.notify.outbox import OutboxPolicy, OutboxWorker
 from service.runbook.diagnostics import failed_jobs
 from service.runbook.observer import BlindObserver
 from service.runbook.pipeline import Runbook
 from service.runtime.clock import ManualClock, SystemClock
 from service.runtime.metrics import Metrics
 from service.runtime.workqueue import WorkQueue
-from service.store import postgres
+from service.store.base import Store, StoreUnavailable
 from service.store.sqlite import SqliteStore
+from tests.adapters.fakes.webhook import FakeWebhook
+from tests.adapters.pg_server import shared
 from tests.adapters.test_store_contract import T0, message, open_incident
 from tests.conftest import AppStarter, make_settings
+from tests.waiting import until
 
 
 class _Peak:
@@ -52,24 +55,52 @@ class _Peak:
             self.finished.set()
 
 
-async def test_env_outbox_settings_reach_the_policy_create_app_builds(
-        tmp_path: Path, start_app: AppStarter, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_env_outbox_settings_reach_the_worker_create_app_starts(
+        tmp_path: Path, start_app: AppStarter, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen from a webhook sink: the worker looks every 5 s (the default), claims 3 at a
+    time (``outbox.batch``) and caps a Retry-After of 1000 s at 120 s
+    (``outbox.retry_after_max_s``)."""
     monkeypatch.setenv("AISLOT_OUTBOX__BATCH", "3")
     monkeypatch.setenv("AISLOT_OUTBOX__RETRY_AFTER_MAX_S", "120")
-    built: list[OutboxPolicy] = []
+    sink = FakeWebhook()
+    await sink.start()
+    try:
+        # The runbook's own messages (opened, ...) are not routed to this sink.
+        client = await start_app(make_settings(tmp_path, sinks={"chat": {
+            "type": "webhook", "url": sink.hook_url, "audience": "oncall",
+            "events": ["resolved"]}}))
+        store = client.app[STORE]  # type: ignore[attr-defined]
+        start = clock.now()
+        incident_id = await open_incident(store)
+        for n in range(5):
+            await store.enqueue(message(incident_id, key=f"opened-{n}"), ["chat"], start)
+        release = sink.hold_next(429, retry_after="1000")
+        async with asyncio.timeout(30):  # only a hung test fails on it
+            await clock.slept_until(start + timedelta(seconds=5))  # the outbox's next look
+            clock.advance(5)
+            await until(lambda: len(sink.received) == 1, "the first message sent")
+            statuses = [d.status for d in (await incident_of(store, incident_id)).deliveries]
+            assert sorted(statuses) == ["pending", "pending", "sending", "sending", "sending"]
+            release.set()
+            await until(lambda: all_waiting(store, incident_id), "every delivery rescheduled")
+        retry_at = {d.next_attempt_at for d in (await incident_of(store, incident_id)).deliveries}
+        assert retry_at == {clock.now() + timedelta(seconds=120)}
+        assert len(sink.received) == 1  # the others wait with the first: no second request
+    finally:
+        await sink.close()
 
-    class Recording(OutboxWorker):
-        def __init__(self, *args: Any, policy: OutboxPolicy | None = None,
-                     **kwargs: Any) -> None:
-            assert policy is not None
-            built.append(policy)
-            super().__init__(*args, policy=policy, **kwargs)
 
-    monkeypatch.setattr(app_module, "OutboxWorker", Recording)
-    await start_app(make_settings(tmp_path))
-    (policy,) = built
-    assert (policy.batch, policy.retry_after_max_s) == (3, 120.0)
-    assert policy.poll_interval_s == 5.0  # the rest keep their defaults
+async def incident_of(store: Store, incident_id: str) -> Incident:
+    found = await store.get_incident(incident_id)
+    assert found is not None
+    return found
+
+
+async def all_waiting(store: Store, incident_id: str) -> bool:
+    """Every delivery of the incident tried once and pending again."""
+    deliveries = (await incident_of(store, incident_id)).deliveries
+    return all(d.status == "pending" and d.attempts == 1 for d in deliveries)
 
 
 async def test_supervisor_restarts_with_the_configured_delays(
@@ -105,9 +136,9 @@ async def test_sqlite_busy_timeout_is_the_configured_one(
     client = await start_app(make_settings(tmp_path, store={"sqlite_busy_timeout_ms": 1234}))
     store = client.app[STORE]  # type: ignore[attr-defined]
     assert isinstance(store, SqliteStore)
-    for conn in (store._writer, store._reader):
-        value = await conn.run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0])
-        assert value == 1234
+    pragmas = await store.pragmas()
+    assert {name: p["busy_timeout"] for name, p in pragmas.items()} == {
+        "writer": 1234, "reader": 1234}
 
 
 async def test_sqlite_claim_lease_is_the_configured_one(tmp_path: Path) -> None:
@@ -126,22 +157,86 @@ async def test_sqlite_claim_lease_is_the_configured_one(tmp_path: Path) -> None:
         await store.close()
 
 
-def test_postgres_store_is_built_with_the_store_settings(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    given: dict[str, Any] = {}
+async def test_postgres_store_runs_with_the_store_settings(tmp_path: Path) -> None:
+    """Seen from the server: at most ``postgres_pool_size`` connections, a claim leased for
+    ``claim_lease_s``."""
+    dsn = await shared().acreate_database()
+    store = build_store(make_settings(tmp_path, store={
+        "backend": "postgres", "postgres_dsn": dsn, "timeout_s": 10, "postgres_pool_size": 4,
+        "claim_lease_s": 45}))
+    await store.open()
+    # The lock is taken on a connection of its own: in a transaction, pg_stat_activity
+    # stands still.
+    admin = await asyncpg.connect(dsn, timeout=10)
+    locker = await asyncpg.connect(dsn, timeout=10)
+    try:
+        incident_id = await open_incident(store)
+        # Ten reads at once, each held by a lock on the table until the pool is full.
+        lock = locker.transaction()
+        await lock.start()
+        await locker.execute("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
+        reads = asyncio.gather(*(store.get_incident(incident_id) for _ in range(10)))
 
-    def record(dsn: str, **kwargs: Any) -> object:
-        given.update(kwargs)
-        return object()
+        async def waiting() -> bool:
+            return await responder_backends(admin, "Lock") >= 4
 
-    monkeypatch.setattr(postgres, "PostgresStore", record)
-    build_store(make_settings(tmp_path, store={
-        "backend": "postgres", "postgres_dsn": "postgresql://u@db/x", "timeout_s": 3,
-        "postgres_pool_size": 4, "claim_lease_s": 45,
-        "postgres_migrate_timeout_s": 90}))
-    assert {k: given[k] for k in ("timeout_s", "pool_size", "claim_lease_s",
-                                  "migrate_timeout_s")} == {
-        "timeout_s": 3.0, "pool_size": 4, "claim_lease_s": 45.0, "migrate_timeout_s": 90.0}
+        await until(waiting, "the pool's connections waiting on the lock")
+        await lock.rollback()
+        assert all(found is not None for found in await reads)
+        assert await responder_backends(admin) == 4  # as many as were ever opened
+
+        await store.enqueue(message(incident_id), ["chat"], T0)
+        (claimed,) = await store.claim_due(T0, 10)
+        assert await store.claim_due(T0 + timedelta(seconds=44), 10) == []
+        (again,) = await store.claim_due(T0 + timedelta(seconds=45), 10)
+        assert (again.id, again.attempts) == (claimed.id, 2)
+    finally:
+        await admin.close()
+        await locker.close()
+        await store.close()
+
+
+async def test_postgres_store_gives_up_after_the_configured_deadlines(tmp_path: Path) -> None:
+    """``timeout_s`` bounds an operation, ``postgres_migrate_timeout_s`` the start; each
+    failure names the deadline it ran into."""
+    dsn = await shared().acreate_database()
+    store = build_store(make_settings(tmp_path, store={
+        "backend": "postgres", "postgres_dsn": dsn, "timeout_s": 0.3}))
+    await store.open()
+    admin = await asyncpg.connect(dsn, timeout=10)
+    try:
+        async with admin.transaction():
+            await admin.execute("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.3s"):
+                await store.get_incident("inc-none")
+    finally:
+        await admin.close()
+        await store.close()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never answers: a server that is not ready
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        starting = build_store(make_settings(tmp_path, store={
+            "backend": "postgres", "postgres_dsn": f"postgresql://u@127.0.0.1:{port}/x",
+            "timeout_s": 0.2, "postgres_migrate_timeout_s": 0.4}))
+        with pytest.raises(StoreUnavailable, match=r"not ready within 0\.4s"):
+            await starting.open()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def responder_backends(admin: asyncpg.Connection, waiting_on: str | None = None) -> int:
+    """The responder's connections to this database, as the server lists them (those
+    waiting on ``waiting_on`` only, when given)."""
+    count: int = await admin.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = 'aislot-responder' "
+        "AND ($1::text IS NULL OR wait_event_type = $1)", waiting_on)
+    return count
 
 
 async def test_runbook_investigates_as_many_at_once_as_configured(tmp_path: Path) -> None:

@@ -223,7 +223,7 @@ def test_long_lines_are_cut_not_buffered() -> None:
     peak = 0
     for chunk in split(data, 37):
         state.feed(chunk)
-        peak = max(peak, len(state._carry))  # the partial line held between chunks
+        peak = max(peak, state.held_bytes)  # the partial line held between chunks
     result = state.result()
     assert peak <= 100
     cache = result.stats(SIGNATURE_CACHE)

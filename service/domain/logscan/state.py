@@ -48,6 +48,13 @@ class ScanState:
         self._sigs = {rule.signature: SigState(self.limits) for rule in plan.rules}
         self._bulk = any(t is not None for t in plan.tallies)
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of the partial line held until the next chunk brings its newline: what a
+        scan keeps between chunks besides its aggregates (never more than
+        ``limits.max_line_bytes``, however long a line is)."""
+        return len(self._carry)
+
     def feed(self, chunk: bytes) -> bool:
         """Consume one chunk; returns False once `max_bytes` is reached (stop reading)."""
         if self.stopped:

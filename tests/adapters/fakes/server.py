@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ class Fault:
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     handled: bool = False
+    release: asyncio.Event | None = None
 
 
 class FakeServer:
@@ -107,6 +108,14 @@ class FakeServer:
         for _ in range(count):
             self._faults.append(Fault(status=0, delay_s=delay_s))
 
+    def hold_next(self, status: int, *, retry_after: str | None = None) -> asyncio.Event:
+        """The next request is held (recorded, unanswered) until the returned event is set
+        or the fake closes, then answered with ``status``: the test looks at the sender
+        while a request is in flight."""
+        release = asyncio.Event()
+        self._faults.append(Fault(status, retry_after, release=release))
+        return release
+
     def error_body(self, status: int) -> tuple[Any, str]:
         """The API's error body for ``status``: (body, content type). Subclasses shape it."""
         return {"error": f"HTTP {status}"}, "application/json"
@@ -121,6 +130,8 @@ class FakeServer:
             if fault.delay_s:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), fault.delay_s)
+            if fault.release is not None:
+                await _first(fault.release.wait(), self._closing.wait())
             if fault.handled:
                 return _with_status(await handler(request), fault.status)
             if fault.status:
@@ -144,6 +155,17 @@ class FakeServer:
                                 content_type=content_type if content_type != "application/json"
                                 else "text/plain")
         return web.json_response(body, status=fault.status, headers=headers)
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Until the first of ``waits`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _with_status(answer: web.StreamResponse, status: int) -> web.Response:

@@ -146,7 +146,7 @@ class Harness:
     async def settled(self, incident_id: str, done: Callable[[Incident], bool],
                       timeout: float = 20) -> Incident:
         """Wait, the clock standing still, until ``done``: what a decision and its action do
-        at once, with no further evaluation (looked at again after each write)."""
+        at once, with no further evaluation (looked at again as the loops go back to sleep)."""
         async def check() -> Incident | None:
             incident = await self.incident(incident_id)
             return incident if done(incident) else None
@@ -221,20 +221,18 @@ class Harness:
         async def failure() -> str:
             return f"deliveries pending: {(await self.incident(incident_id)).deliveries}"
 
-        return await self._until(check, failure, timeout, quiet_turns=QUIET_TURNS)
+        return await self._until(check, failure, timeout)
 
     # -- waiting on the responder's signals ---------------------------------------------------
 
-    def _mark(self) -> tuple[int, int]:
-        return self.store.writes, self.clock.sleeps
+    def _mark(self) -> int:
+        return self.clock.sleeps
 
-    async def _moved(self, mark: tuple[int, int], quiet_turns: int | None = None) -> None:
-        """Until the store commits or a task sleeps on the clock, after ``mark``; or, with
-        ``quiet_turns``, that many turns of the event loop with neither."""
-        waits = [asyncio.ensure_future(self.store.wait_written(mark[0])),
-                 asyncio.ensure_future(self.clock.wait_slept(mark[1]))]
-        if quiet_turns is not None:
-            waits.append(asyncio.ensure_future(_turns(quiet_turns)))
+    async def _moved(self, mark: int, quiet_turns: int = QUIET_TURNS) -> None:
+        """Until a task sleeps on the clock after ``mark`` (a loop that has done its work
+        goes back to sleep), or ``quiet_turns`` turns of the event loop go by without."""
+        waits = [asyncio.ensure_future(self.clock.wait_slept(mark)),
+                 asyncio.ensure_future(_turns(quiet_turns))]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -243,17 +241,17 @@ class Harness:
             await asyncio.gather(*waits, return_exceptions=True)
 
     async def _until(self, check: Callable[[], Awaitable[T | None]],
-                     failure: Callable[[], Awaitable[str]], timeout: float, *,
-                     quiet_turns: int | None = None) -> T:
-        """``check()`` again after each write and each sleep begun (see ``_moved``), until it
-        returns something; a wall-clock ``timeout`` fails a hung test only."""
+                     failure: Callable[[], Awaitable[str]], timeout: float) -> T:
+        """``check()`` again after each sleep begun on the clock or each ``QUIET_TURNS``
+        turns of the event loop (see ``_moved``), until it returns something; a wall-clock
+        ``timeout`` fails a hung test only."""
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     mark = self._mark()
                     if result := await check():
                         return result
-                    await self._moved(mark, quiet_turns)
+                    await self._moved(mark)
         except TimeoutError:
             raise AssertionError(await failure()) from None
 

@@ -72,15 +72,6 @@ class IncidentUpdate:
 class Store(Protocol):
     """Durable incidents. Every method commits before it returns."""
 
-    # Write transactions this store object committed (ingest, update, enqueue, claim_due,
-    # finish_delivery): with ``wait_written``, whoever shows the incidents learns that they
-    # changed without polling the database.
-    writes: int
-
-    async def wait_written(self, seen: int) -> int:
-        """Wait until ``writes`` has moved past ``seen``; returns it."""
-        ...
-
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -9,7 +9,6 @@ Boundary: callers see domain models, ``StoreUnavailable``, ``StaleUpdate``, ``Ke
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -39,8 +38,6 @@ class SqlStore:
         self._lease = claim_lease_s
         # Names this store's outbox claims, which it gives back when it closes.
         self._owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
-        self.writes = 0  # write transactions this object committed
-        self._written = asyncio.Event()
 
     async def _write(self, job: Job[T]) -> T:
         """Run ``job`` in one read-write transaction, committed before this returns."""
@@ -50,30 +47,15 @@ class SqlStore:
         """Run ``job`` on one consistent view of the tables."""
         raise NotImplementedError
 
-    async def _commit(self, job: Job[T]) -> T:
-        """``_write``, then counted and announced to ``wait_written``."""
-        result = await self._write(job)
-        self.writes += 1
-        written, self._written = self._written, asyncio.Event()
-        written.set()
-        return result
-
-    async def wait_written(self, seen: int) -> int:
-        """Wait until this object has committed a write since ``seen`` (a ``writes`` value
-        read earlier); returns ``writes``. Another process's writes are not seen."""
-        while self.writes == seen:
-            await self._written.wait()
-        return self.writes
-
     # -- incidents -------------------------------------------------------------------------
 
     async def ingest(self, notification: Notification, raw: bytes,
                      received_at: datetime) -> IngestResult:
-        return await self._commit(lambda tx: incidents.ingest(
+        return await self._write(lambda tx: incidents.ingest(
             tx, notification, raw, received_at, self._rules, self._related_issue))
 
     async def update(self, incident_id: str, update: IncidentUpdate, now: datetime) -> None:
-        await self._commit(lambda tx: incidents.update(tx, incident_id, update, now))
+        await self._write(lambda tx: incidents.update(tx, incident_id, update, now))
 
     async def active_incidents(self) -> list[str]:
         return await self._read(incidents.active_incidents)
@@ -92,13 +74,13 @@ class SqlStore:
     # -- outbox ----------------------------------------------------------------------------
 
     async def enqueue(self, message: Message, sinks: list[str], now: datetime) -> list[int]:
-        return await self._commit(lambda tx: incidents.enqueue(tx, message, sinks, now))
+        return await self._write(lambda tx: incidents.enqueue(tx, message, sinks, now))
 
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
-        return await self._commit(
+        return await self._write(
             lambda tx: outbox.claim_due(tx, now, limit, self._lease, self._owner))
 
     async def finish_delivery(self, delivery_id: int, *, delivered: bool, now: datetime,
                               error: str | None = None, retry_at: datetime | None = None) -> None:
-        await self._commit(lambda tx: outbox.finish(
+        await self._write(lambda tx: outbox.finish(
             tx, delivery_id, delivered=delivered, now=now, error=error, retry_at=retry_at))

@@ -60,6 +60,8 @@ class SqliteStore(SqlStore):
             log.info("outbox_claims_released", deliveries=released)
         await self._reader.open(self._busy_timeout, "query_only=ON")
         self._commits.start()
+        # What SQLite granted, not what was asked: WAL is refused on some network filesystems.
+        log.info("store_opened", path=str(self._path), **await self.pragmas())
 
     async def close(self) -> None:
         await self._commits.stop()

@@ -26,6 +26,7 @@ from tests.adapters.fakes.github import FakeGithub
 from tests.adapters.fakes.webhook import FakeWebhook
 from tests.conftest import Client, alert, make_settings, notification
 from tests.simkit import running_simulator
+from tests.waiting import first
 
 # Turns of the event loop with no change that make "caught up": an event in flight over
 # loopback HTTP takes a few (write, read, parse, apply), a new request some tens.
@@ -231,14 +232,7 @@ class Harness:
     async def _moved(self, mark: int, quiet_turns: int = QUIET_TURNS) -> None:
         """Until a task sleeps on the clock after ``mark`` (a loop that has done its work
         goes back to sleep), or ``quiet_turns`` turns of the event loop go by without."""
-        waits = [asyncio.ensure_future(self.clock.wait_slept(mark)),
-                 asyncio.ensure_future(_turns(quiet_turns))]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+        await first(self.clock.wait_slept(mark), _turns(quiet_turns))
 
     async def _until(self, check: Callable[[], Awaitable[T | None]],
                      failure: Callable[[], Awaitable[str]], timeout: float) -> T:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 # Generous: a turn is tens of microseconds when nothing is ready, and a condition that needs
 # a database or a subprocess to answer may need many.
@@ -27,3 +28,14 @@ async def until(condition: Callable[[], bool | Awaitable[bool]], what: str, *,
             return
         await asyncio.sleep(0)  # one turn: every ready task and I/O callback runs
     raise AssertionError(f"{what}: not within {turns} turns of the event loop")
+
+
+async def first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Until the first of ``waits`` is done (the others are cancelled and awaited)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

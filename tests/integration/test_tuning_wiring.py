@@ -141,18 +141,22 @@ async def test_sqlite_busy_timeout_is_the_configured_one(
         "writer": 1234, "reader": 1234}
 
 
+async def claimed_again_after(store: Store, incident_id: str, *, lease_s: int) -> None:
+    """A delivery claimed at T0 is not due a second before ``lease_s``, and is at it."""
+    await store.enqueue(message(incident_id), ["chat"], T0)
+    (claimed,) = await store.claim_due(T0, 10)
+    assert await store.claim_due(T0 + timedelta(seconds=lease_s - 1), 10) == []
+    (again,) = await store.claim_due(T0 + timedelta(seconds=lease_s), 10)
+    assert (again.id, again.attempts) == (claimed.id, 2)
+
+
 async def test_sqlite_claim_lease_is_the_configured_one(tmp_path: Path) -> None:
     """A claimed delivery is another worker's again after ``store.claim_lease_s``, in SQLite
     as in PostgreSQL (it was a constant)."""
     store = build_store(make_settings(tmp_path, store={"claim_lease_s": 30}))
     await store.open()
     try:
-        incident_id = await open_incident(store)
-        await store.enqueue(message(incident_id), ["chat"], T0)
-        (claimed,) = await store.claim_due(T0, 10)
-        assert await store.claim_due(T0 + timedelta(seconds=29), 10) == []
-        (again,) = await store.claim_due(T0 + timedelta(seconds=30), 10)
-        assert (again.id, again.attempts) == (claimed.id, 2)
+        await claimed_again_after(store, await open_incident(store), lease_s=30)
     finally:
         await store.close()
 
@@ -185,11 +189,7 @@ async def test_postgres_store_runs_with_the_store_settings(tmp_path: Path) -> No
         assert all(found is not None for found in await reads)
         assert await responder_backends(admin) == 4  # as many as were ever opened
 
-        await store.enqueue(message(incident_id), ["chat"], T0)
-        (claimed,) = await store.claim_due(T0, 10)
-        assert await store.claim_due(T0 + timedelta(seconds=44), 10) == []
-        (again,) = await store.claim_due(T0 + timedelta(seconds=45), 10)
-        assert (again.id, again.attempts) == (claimed.id, 2)
+        await claimed_again_after(store, incident_id, lease_s=45)
     finally:
         await admin.close()
         await locker.close()

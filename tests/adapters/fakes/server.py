@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.waiting import first
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -131,7 +133,7 @@ class FakeServer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), fault.delay_s)
             if fault.release is not None:
-                await _first(fault.release.wait(), self._closing.wait())
+                await first(fault.release.wait(), self._closing.wait())
             if fault.handled:
                 return _with_status(await handler(request), fault.status)
             if fault.status:
@@ -155,17 +157,6 @@ class FakeServer:
                                 content_type=content_type if content_type != "application/json"
                                 else "text/plain")
         return web.json_response(body, status=fault.status, headers=headers)
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Until the first of ``waits`` is done (the others are cancelled)."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _with_status(answer: web.StreamResponse, status: int) -> web.Response:
